@@ -1,0 +1,3 @@
+from stonks_tui.cli import main
+
+raise SystemExit(main())

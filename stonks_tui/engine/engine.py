@@ -1,0 +1,223 @@
+"""The engine: runs a plan's steps as their needs finish, a bounded number at a time, and tells listeners.
+
+Waiting is event-driven: the loop sleeps in `asyncio.wait` until a step task finishes; steps themselves
+wait on watches and pipes. Every transition is journaled before it is announced, so a listener never
+shows a state the journal would not resume from.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import traceback
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO
+
+from stonks_tui.engine.events import (
+    Event,
+    LogLine,
+    Outcome,
+    PlanFinished,
+    PlanStarted,
+    StepFinished,
+    StepStarted,
+)
+from stonks_tui.engine.plan import Plan
+from stonks_tui.engine.step import Done, StepContext
+from stonks_tui.errors import StonksError
+from stonks_tui.journal import DONE, FAILED, INTERRUPTED, RUNNING, Journal
+
+Listener = Callable[[Event], None]
+_FINISHED_OK: frozenset[str] = frozenset({"ok", "unchanged"})
+
+
+@dataclass
+class RunSummary:
+    ok: bool
+    interrupted: bool
+    outcomes: dict[str, Outcome] = field(default_factory=dict)
+    errors: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def exit_code(self) -> int:
+        if self.interrupted:
+            return 130
+        return 0 if self.ok else 1
+
+
+class Engine:
+    def __init__(self, plan: Plan, ctx: StepContext, journal: Journal, *, concurrency: int = 4,
+                 log_dir: Path | None = None, listeners: list[Listener] | None = None) -> None:
+        if concurrency < 1:
+            raise ValueError("concurrency must be at least 1")
+        self.plan = plan
+        self.ctx = ctx
+        self.journal = journal
+        self.concurrency = concurrency
+        self.log_dir = log_dir
+        self._listeners: list[Listener] = list(listeners or [])
+        self._running: dict[asyncio.Task[Outcome], str] = {}
+        self._cancelled = False
+        self._log_files: dict[str, IO[str]] = {}
+
+    # -- listeners ----------------------------------------------------------------------------------------
+    def subscribe(self, listener: Listener) -> None:
+        self._listeners.append(listener)
+
+    def _emit(self, event: Event) -> None:
+        for listener in list(self._listeners):
+            listener(event)
+
+    # -- control ------------------------------------------------------------------------------------------
+    def cancel(self) -> None:
+        """Stop starting steps and cancel the running ones (they end `interrupted`). Call on the loop."""
+        self._cancelled = True
+        for task in self._running:
+            task.cancel()
+
+    def log_path(self, step_id: str) -> Path | None:
+        return self.log_dir / f"{step_id}.log" if self.log_dir else None
+
+    # -- running ------------------------------------------------------------------------------------------
+    async def run(self) -> RunSummary:
+        started = time.monotonic()
+        ids = list(self.plan.order)
+        self.journal.recover_interrupted()
+        self.journal.start_run(ids)
+        for sid, rec in self.journal.steps.items():
+            self.ctx.outputs.setdefault(sid, {}).update(rec.outputs)
+        self._emit(PlanStarted(plan=self.plan.name, step_ids=tuple(ids)))
+
+        summary = RunSummary(ok=False, interrupted=False)
+        outcomes = summary.outcomes
+        pending = list(ids)
+        try:
+            while True:
+                self._block_dependants(pending, outcomes)
+                if not self._cancelled:
+                    for sid in self._ready(pending, outcomes):
+                        if len(self._running) >= self.concurrency:
+                            break
+                        pending.remove(sid)
+                        self._running[asyncio.create_task(self._run_step(sid), name=sid)] = sid
+                if not self._running:
+                    break
+                done, _ = await asyncio.wait(self._running, return_when=asyncio.FIRST_COMPLETED)
+                for task in done:
+                    outcomes[self._running.pop(task)] = task.result()
+        finally:
+            # Only reached with tasks left if run() itself was cancelled: take them down with us.
+            for task in self._running:
+                task.cancel()
+            if self._running:
+                await asyncio.gather(*self._running, return_exceptions=True)
+            for fh in self._log_files.values():
+                fh.close()
+            self._log_files.clear()
+
+        summary.interrupted = self._cancelled or any(o == "interrupted" for o in outcomes.values())
+        summary.ok = not summary.interrupted and all(outcomes.get(s) in _FINISHED_OK for s in ids)
+        summary.errors = {sid: rec.last_error or "" for sid, rec in self.journal.steps.items()
+                          if outcomes.get(sid) == "failed"}
+        status = "interrupted" if summary.interrupted else ("done" if summary.ok else "failed")
+        self.journal.finish_run(status)
+        counts: dict[str, int] = {}
+        for outcome in outcomes.values():
+            counts[outcome] = counts.get(outcome, 0) + 1
+        counts["not-started"] = len(ids) - len(outcomes)
+        self._emit(PlanFinished(plan=self.plan.name, ok=summary.ok, interrupted=summary.interrupted,
+                                counts=counts, duration=time.monotonic() - started))
+        return summary
+
+    def _ready(self, pending: list[str], outcomes: dict[str, Outcome]) -> list[str]:
+        return [sid for sid in pending
+                if all(outcomes.get(n) in _FINISHED_OK for n in self.plan.by_id[sid].needs)]
+
+    def _block_dependants(self, pending: list[str], outcomes: dict[str, Outcome]) -> None:
+        """A step whose need failed will never run in this attempt; say so once, then drop it."""
+        changed = True
+        while changed:
+            changed = False
+            for sid in list(pending):
+                bad = [n for n in self.plan.by_id[sid].needs
+                       if outcomes.get(n) in ("failed", "blocked", "interrupted")]
+                if bad:
+                    pending.remove(sid)
+                    outcomes[sid] = "blocked"
+                    self._emit(StepFinished(step_id=sid, outcome="blocked",
+                                            error=f"not started: {bad[0]} did not finish"))
+                    changed = True
+
+    async def _run_step(self, sid: str) -> Outcome:
+        step = self.plan.by_id[sid]
+        self.journal.mark(sid, RUNNING)
+        self._emit(StepStarted(step_id=sid, title=step.title, attempt=self.journal.record(sid).attempts))
+        t0 = time.monotonic()
+        ctx = self.ctx.for_step(sid, log=lambda line: self._log(sid, line))
+        outcome: Outcome
+        try:
+            result = await step.check(ctx)
+            if isinstance(result, Done):
+                outcome = "unchanged"
+                if result.detail:
+                    ctx.log(f"already done: {result.detail}")
+            else:
+                ctx.log(f"to do: {result.reason}")
+                await step.apply(ctx)
+                # Trust but verify: a step whose own check still disagrees did not do its job.
+                after = await step.check(ctx)
+                if not isinstance(after, Done):
+                    raise StonksError(f"{sid} finished but its check still says: {after.reason}",
+                                      hint="this is a bug in stonks-tui; the step log has the details")
+                outcome = "ok"
+        except asyncio.CancelledError:
+            duration = time.monotonic() - t0
+            self.journal.mark(sid, INTERRUPTED, error="interrupted before it finished", duration=duration)
+            self._emit(StepFinished(step_id=sid, outcome="interrupted", duration=duration,
+                                    error="interrupted before it finished",
+                                    hint="run the same command again to resume"))
+            return "interrupted"
+        except StonksError as exc:
+            return self._fail(sid, t0, exc.message, exc.hint)
+        except Exception as exc:  # a bug, not an operator mistake: keep the traceback in the step's log
+            for line in traceback.format_exception(exc):
+                self._log(sid, line.rstrip("\n"), to_screen=False)
+            log = self.log_path(sid)
+            return self._fail(sid, t0, f"unexpected {type(exc).__name__}: {exc}",
+                              f"this is a bug in stonks-tui; the traceback is in {log}" if log else
+                              "this is a bug in stonks-tui")
+        duration = time.monotonic() - t0
+        self.journal.mark(sid, DONE, duration=duration, outputs=ctx._new_outputs)
+        self.ctx.outputs.setdefault(sid, {}).update(ctx._new_outputs)
+        self._emit(StepFinished(step_id=sid, outcome=outcome, duration=duration))
+        return outcome
+
+    def _fail(self, sid: str, t0: float, message: str, hint: str) -> Outcome:
+        duration = time.monotonic() - t0
+        message, hint = self.ctx.redact(message), self.ctx.redact(hint)
+        self.journal.mark(sid, FAILED, error=message, hint=hint, duration=duration)
+        self._emit(StepFinished(step_id=sid, outcome="failed", duration=duration, error=message, hint=hint))
+        return "failed"
+
+    def _log(self, sid: str, text: str, *, to_screen: bool = True) -> None:
+        text = self.ctx.redact(text)
+        fh = self._log_file(sid)
+        for line in text.splitlines() or [""]:
+            if fh is not None:
+                fh.write(f"{time.strftime('%H:%M:%S')} {line}\n")
+            if to_screen:
+                self._emit(LogLine(step_id=sid, line=line))
+        if fh is not None:
+            fh.flush()
+
+    def _log_file(self, sid: str) -> IO[str] | None:
+        if self.log_dir is None:
+            return None
+        fh = self._log_files.get(sid)
+        if fh is None:
+            self.log_dir.mkdir(parents=True, exist_ok=True)
+            fh = open(self.log_dir / f"{sid}.log", "a", encoding="utf-8")  # noqa: SIM115 - closed in run()
+            self._log_files[sid] = fh
+        return fh

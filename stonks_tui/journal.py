@@ -1,0 +1,227 @@
+"""The journal: what each step of a plan did, on disk, so a run that dies resumes where it stopped.
+
+One JSON file per kube context and plan (`<state>/<context>/install.json`), rewritten atomically on every
+transition. A lock file per context keeps a second stonks-tui off the same cluster.
+Nothing secret is ever written here: every error text passes through the redactor before it arrives.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import json
+import os
+import re
+import shutil
+import socket
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from stonks_tui.errors import JournalError, LockHeld
+from stonks_tui.fsutil import atomic_write_text, remove_stale_temps
+
+FORMAT = "stonks-tui-journal"
+VERSION = 1
+
+PENDING, RUNNING, DONE, FAILED, INTERRUPTED = "pending", "running", "done", "failed", "interrupted"
+STATES = (PENDING, RUNNING, DONE, FAILED, INTERRUPTED)
+
+
+def safe_name(context: str) -> str:
+    """A kube context name made safe as a file name (contexts may hold '/', ':', '@')."""
+    cleaned = re.sub(r"[^A-Za-z0-9._-]", "_", context).strip(".") or "default"
+    return cleaned[:100]
+
+
+def now_iso() -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%S%z", time.localtime())
+
+
+@dataclass
+class StepRecord:
+    state: str = PENDING
+    attempts: int = 0
+    started_at: str | None = None
+    finished_at: str | None = None
+    duration: float | None = None
+    last_error: str | None = None
+    hint: str | None = None
+    outputs: dict[str, Any] = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, Any]:
+        return dict(self.__dict__)
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> StepRecord:
+        rec = cls(**{k: v for k, v in data.items() if k in cls.__dataclass_fields__})
+        if rec.state not in STATES:
+            raise ValueError(f"unknown step state {rec.state!r}")
+        return rec
+
+
+class Journal:
+    """In-memory view of the journal file; every mutation is written through atomically."""
+
+    def __init__(self, path: Path, plan: str, context: str) -> None:
+        self.path = path
+        self.plan = plan
+        self.context = context
+        self.steps: dict[str, StepRecord] = {}
+        self.run: dict[str, Any] = {}
+
+    # -- loading ------------------------------------------------------------------------------------------
+    @classmethod
+    def open(cls, path: Path, plan: str, context: str, *, locked: bool = False) -> Journal:
+        """Load the journal (or start an empty one). Corrupt or foreign files are kept and reported.
+
+        `locked`: the caller holds the context lock, so temp files of killed writers can be swept
+        (a reader without the lock must not: the temp file may be a live writer's).
+        """
+        journal = cls(path, plan, context)
+        if locked and path.parent.exists():
+            remove_stale_temps(path)
+        if not path.exists():
+            return journal
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+            if not isinstance(data, dict) or data.get("format") != FORMAT:
+                raise ValueError("not a stonks-tui journal")
+            if data.get("version") != VERSION:
+                raise JournalError(
+                    f"journal {path} has format version {data.get('version')!r}; this stonks-tui reads "
+                    f"version {VERSION}",
+                    hint="use the stonks-tui version that wrote it, or move the file aside to start afresh",
+                )
+            journal.run = dict(data.get("run") or {})
+            journal.steps = {k: StepRecord.from_json(v) for k, v in (data.get("steps") or {}).items()}
+        except JournalError:
+            raise
+        except (ValueError, TypeError, UnicodeDecodeError) as exc:
+            keep = path.with_name(f"{path.name}.corrupt-{time.strftime('%Y%m%d-%H%M%S')}")
+            shutil.copy2(path, keep)
+            raise JournalError(
+                f"journal {path} cannot be read ({exc}); it was left as it is and a copy kept at {keep}",
+                hint=f"inspect it, then move {path} aside to start with an empty journal "
+                     "(steps re-check the cluster, so nothing done is done twice)",
+            ) from None
+        return journal
+
+    # -- mutation -----------------------------------------------------------------------------------------
+    def record(self, step_id: str) -> StepRecord:
+        return self.steps.setdefault(step_id, StepRecord())
+
+    def recover_interrupted(self) -> list[str]:
+        """Called with the lock held: a `running` step's process is gone, so it was interrupted."""
+        changed = [sid for sid, rec in self.steps.items() if rec.state == RUNNING]
+        for sid in changed:
+            rec = self.steps[sid]
+            rec.state = INTERRUPTED
+            rec.last_error = rec.last_error or "the run that was executing this step stopped (killed or lost)"
+        if changed:
+            self.save()
+        return changed
+
+    def start_run(self, step_ids: list[str]) -> None:
+        self.run = {"started_at": now_iso(), "finished_at": None, "pid": os.getpid(),
+                    "host": socket.gethostname(), "status": RUNNING}
+        for sid in step_ids:
+            self.record(sid)
+        # Steps no longer in the plan are forgotten so `status` shows the plan as it is now.
+        for sid in list(self.steps):
+            if sid not in step_ids:
+                del self.steps[sid]
+        self.save()
+
+    def finish_run(self, status: str) -> None:
+        self.run["finished_at"] = now_iso()
+        self.run["status"] = status
+        self.save()
+
+    def mark(self, step_id: str, state: str, *, error: str | None = None, hint: str | None = None,
+             duration: float | None = None, outputs: dict[str, Any] | None = None) -> None:
+        rec = self.record(step_id)
+        rec.state = state
+        if state == RUNNING:
+            rec.attempts += 1
+            rec.started_at = now_iso()
+            rec.finished_at = None
+        else:
+            rec.finished_at = now_iso()
+        if state in (DONE,):
+            rec.last_error = None
+            rec.hint = None
+        if error is not None:
+            rec.last_error = error
+            rec.hint = hint or None
+        if duration is not None:
+            rec.duration = round(duration, 3)
+        if outputs:
+            rec.outputs.update(outputs)
+        self.save()
+
+    def unfinished(self) -> bool:
+        """True when a run started and some step is not done: the wizard offers Resume."""
+        return bool(self.steps) and any(r.state != DONE for r in self.steps.values()) and bool(self.run)
+
+    def save(self) -> None:
+        data = {"format": FORMAT, "version": VERSION, "plan": self.plan, "context": self.context,
+                "run": self.run, "steps": {k: v.to_json() for k, v in self.steps.items()}}
+        atomic_write_text(self.path, json.dumps(data, indent=2, sort_keys=False) + "\n")
+
+
+def journal_path(state_dir: Path, context: str, plan: str) -> Path:
+    return state_dir / safe_name(context) / f"{plan}.json"
+
+
+class ContextLock:
+    """An exclusive, non-blocking flock per kube context; the holder's pid and host are written inside.
+
+    flock is released by the kernel when the process dies, so a kill -9 never leaves a stale lock.
+    """
+
+    def __init__(self, state_dir: Path, context: str) -> None:
+        self.path = state_dir / safe_name(context) / "lock"
+        self._fd: int | None = None
+
+    def acquire(self) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = self._read_holder(fd)
+            os.close(fd)
+            raise LockHeld(
+                f"another stonks-tui is working on this cluster context ({holder})",
+                hint="wait for it to finish, or stop it; a killed run releases the lock by itself",
+            ) from None
+        os.ftruncate(fd, 0)
+        os.write(fd, json.dumps({"pid": os.getpid(), "host": socket.gethostname(),
+                                 "since": now_iso()}).encode())
+        os.fsync(fd)
+        self._fd = fd
+
+    @staticmethod
+    def _read_holder(fd: int) -> str:
+        with contextlib.suppress(OSError, ValueError):
+            os.lseek(fd, 0, os.SEEK_SET)
+            info = json.loads(os.read(fd, 4096).decode() or "{}")
+            return f"pid {info.get('pid')} on {info.get('host')} since {info.get('since')}"
+        return "holder unknown"
+
+    def release(self) -> None:
+        if self._fd is not None:
+            with contextlib.suppress(OSError):
+                os.ftruncate(self._fd, 0)
+                fcntl.flock(self._fd, fcntl.LOCK_UN)
+            os.close(self._fd)
+            self._fd = None
+
+    def __enter__(self) -> ContextLock:
+        self.acquire()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.release()

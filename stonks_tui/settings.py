@@ -1,0 +1,471 @@
+"""Settings: every operator-facing value of the migration, in one frozen dataclass.
+
+Defaults are the design document's values, corrected where ../shared/FACTS.md says the design is wrong
+(Gitea's Service is `gitea-service`, `admin` is a reserved Gitea user name, ARC lives in `arc-systems`...).
+Secrets are never fields here: they live in the keyring.
+
+Loaded from a YAML answers file, then overridden by `STONKS_<FIELD>` environment variables.
+`validate()` returns every field error at once so the operator can fix them in one go.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import ipaddress
+import os
+import re
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import yaml
+
+from stonks_tui.errors import UsageError
+
+# Keys that look like they hold a secret. Such values belong in the keyring, never in an answers file.
+_SECRET_KEY = re.compile(r"(passw|secret|token|passphrase|private_key|api_key|credential)", re.IGNORECASE)
+
+_DNS1123_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
+_DNS1123_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
+_HOST_LABEL = re.compile(r"^[A-Za-z0-9]([-A-Za-z0-9]*[A-Za-z0-9])?$")
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+_QUANTITY = re.compile(r"^[0-9]+(\.[0-9]+)?(Ki|Mi|Gi|Ti|Pi|Ei|k|M|G|T|P|E)?$")
+_CHART_VERSION = re.compile(r"^v?[0-9]+\.[0-9]+\.[0-9]+([-+][0-9A-Za-z.-]+)?$")
+# Gitea: user and repo names are alphanumerics, dash, underscore, dot; not starting/ending with a dot or dash.
+_GITEA_NAME = re.compile(r"^[A-Za-z0-9_]([A-Za-z0-9_.-]*[A-Za-z0-9_])?$")
+# Names Gitea refuses for users (models/user: reservedUsernames) — the ones an operator might plausibly pick.
+GITEA_RESERVED_USERS = frozenset(
+    {
+        "admin", "api", "assets", "attachments", "avatar", "avatars", "captcha", "commits", "debug", "error",
+        "explore", "favicon.ico", "ghost", "issues", "login", "manifest.json", "metrics", "milestones", "new",
+        "notifications", "org", "pulls", "raw", "repo", "repo-avatars", "robots.txt", "search", "serviceworker.js",
+        "ssh_info", "swagger.v1.json", "user", "v2", "gitea-actions",
+    }
+)
+_MAX_VALUE_LEN = 1024
+
+RBAC_MODES = ("cluster-admin", "namespaced")
+RWX_MODES = ("auto", "true", "false")
+GITEA_DB_TYPES = ("sqlite3", "postgres", "mysql")
+
+
+def _meta(group: str, help: str) -> dict[str, Any]:
+    return {"group": group, "help": help}
+
+
+@dataclass(frozen=True)
+class Settings:
+    # --- domains and hosts -------------------------------------------------------------------------------
+    woodpecker_host: str = field(default="stonks-ci.celestium.life",
+                                 metadata=_meta("domains", "Public host of the Woodpecker dashboard"))
+    argocd_host: str = field(default="stonks-argocd.celestium.life",
+                             metadata=_meta("domains", "Public host of the Argo CD UI"))
+    ingress_class: str = field(default="traefik", metadata=_meta("domains", "IngressClass for every ingress"))
+    cluster_issuer: str = field(default="ca-issuer",
+                                metadata=_meta("domains", "cert-manager ClusterIssuer for ingress TLS"))
+    # --- Gitea --------------------------------------------------------------------------------------------
+    gitea_public_url: str = field(
+        default="",
+        metadata=_meta("gitea", "URL a browser reaches Gitea at, e.g. http://<node-ip>:30300 (OAuth login)"))
+    gitea_internal_url: str = field(
+        default="http://gitea-service.git-server.svc.cluster.local:3000",
+        metadata=_meta("gitea", "In-cluster URL of Gitea (used by Woodpecker and Argo CD)"))
+    gitea_api_url: str = field(
+        default="",
+        metadata=_meta("gitea", "URL this tool talks to Gitea at; empty = gitea_public_url"))
+    gitea_namespace: str = field(default="git-server", metadata=_meta("gitea", "Namespace Gitea runs in"))
+    gitea_service: str = field(default="gitea-service", metadata=_meta("gitea", "Gitea's HTTP Service name"))
+    gitea_ssh_nodeport: int = field(default=30022, metadata=_meta("gitea", "Gitea SSH NodePort"))
+    gitea_admin_user: str = field(default="gitea_admin",
+                                  metadata=_meta("gitea", "Gitea admin user (not 'admin': Gitea reserves it)"))
+    gitea_admin_email: str = field(default="gitea_admin@celestium.life",
+                                   metadata=_meta("gitea", "Gitea admin e-mail"))
+    gitea_db_type: str = field(default="sqlite3", metadata=_meta("gitea", "Database the install form sets up"))
+    gitea_db_path: str = field(default="/data/gitea/gitea.db", metadata=_meta("gitea", "SQLite file path"))
+    gitea_ca_bundle: str = field(default="", metadata=_meta("gitea", "CA bundle for Gitea's TLS (optional)"))
+    gitea_verify_tls: bool = field(default=True, metadata=_meta("gitea", "Verify Gitea's TLS certificate"))
+    repo_owner: str = field(default="", metadata=_meta("gitea", "Owner of the repo; empty = the admin user"))
+    repo_name: str = field(default="stonks-oracle", metadata=_meta("gitea", "Repository name on Gitea"))
+    repo_private: bool = field(default=True, metadata=_meta("gitea", "Create the repository private"))
+    local_clone: str = field(default="~/sources/stonks-oracle",
+                             metadata=_meta("gitea", "The operator's local clone to push and migrate"))
+    github_mirror_url: str = field(default="git@github.com:celesrenata/stonks-oracle.git",
+                                   metadata=_meta("gitea", "GitHub repo the pipeline mirrors to (read-only)"))
+    # --- registry -----------------------------------------------------------------------------------------
+    registry_host: str = field(default="registry.celestium.life",
+                               metadata=_meta("registry", "Registry host used in image references"))
+    registry_url: str = field(default="https://registry.celestium.life",
+                              metadata=_meta("registry", "Registry URL probed for /v2/"))
+    registry_project: str = field(default="stonks-oracle", metadata=_meta("registry", "Image path prefix"))
+    registry_insecure: bool = field(default=False,
+                                    metadata=_meta("registry", "Registry speaks plain HTTP (buildkit config)"))
+    # --- NFS ----------------------------------------------------------------------------------------------
+    nfs_server: str = field(default="192.168.42.8", metadata=_meta("nfs", "NFS server host or IP"))
+    nfs_storage_class: str = field(default="nfs", metadata=_meta("nfs", "storageClassName of the NFS PVs"))
+    nfs_path_argocd: str = field(default="/volume1/Kubernetes/pipelines/argocd",
+                                 metadata=_meta("nfs", "NFS export for Argo CD"))
+    nfs_path_kargo: str = field(default="/volume1/Kubernetes/pipelines/kargo",
+                                metadata=_meta("nfs", "NFS export for Kargo"))
+    nfs_path_woodpecker: str = field(default="/volume1/Kubernetes/pipelines/woodpecker",
+                                     metadata=_meta("nfs", "NFS export for Woodpecker"))
+    nfs_size_argocd: str = field(default="5Gi", metadata=_meta("nfs", "Capacity of the Argo CD PV"))
+    nfs_size_kargo: str = field(default="2Gi", metadata=_meta("nfs", "Capacity of the Kargo PV"))
+    nfs_size_woodpecker: str = field(default="5Gi", metadata=_meta("nfs", "Capacity of the Woodpecker PV"))
+    # --- namespaces ---------------------------------------------------------------------------------------
+    woodpecker_namespace: str = field(default="woodpecker", metadata=_meta("namespaces", "Woodpecker namespace"))
+    argocd_namespace: str = field(default="argocd", metadata=_meta("namespaces", "Argo CD namespace"))
+    kargo_namespace: str = field(default="kargo", metadata=_meta("namespaces", "Kargo namespace"))
+    beta_namespace: str = field(default="stonks-beta", metadata=_meta("namespaces", "Beta stage namespace"))
+    paper_namespace: str = field(default="stonks-paper", metadata=_meta("namespaces", "Paper stage namespace"))
+    live_namespace: str = field(default="stonks-oracle", metadata=_meta("namespaces", "Live namespace (kept)"))
+    # --- charts -------------------------------------------------------------------------------------------
+    woodpecker_chart: str = field(default="oci://ghcr.io/woodpecker-ci/helm/woodpecker",
+                                  metadata=_meta("charts", "Woodpecker chart reference"))
+    woodpecker_chart_version: str = field(default="3.6.5", metadata=_meta("charts", "Woodpecker chart version"))
+    woodpecker_release: str = field(default="woodpecker",
+                                    metadata=_meta("charts", "Woodpecker release (must be 'woodpecker')"))
+    argocd_chart_repo: str = field(default="https://argoproj.github.io/argo-helm",
+                                   metadata=_meta("charts", "Argo CD chart repository"))
+    argocd_chart: str = field(default="argo/argo-cd", metadata=_meta("charts", "Argo CD chart"))
+    argocd_chart_version: str = field(default="7.9.1", metadata=_meta("charts", "Argo CD chart version"))
+    argocd_release: str = field(default="argocd", metadata=_meta("charts", "Argo CD release name"))
+    kargo_chart: str = field(default="oci://ghcr.io/akuity/kargo-charts/kargo",
+                             metadata=_meta("charts", "Kargo chart reference"))
+    kargo_chart_version: str = field(default="1.11.0", metadata=_meta("charts", "Kargo chart version"))
+    kargo_release: str = field(default="kargo", metadata=_meta("charts", "Kargo release name"))
+    helm_timeout: str = field(default="10m", metadata=_meta("charts", "helm --timeout for each release"))
+    # --- Woodpecker and RBAC ------------------------------------------------------------------------------
+    woodpecker_agent_replicas: int = field(default=2, metadata=_meta("rbac", "Woodpecker agent replicas"))
+    woodpecker_storage_class: str = field(
+        default="", metadata=_meta("rbac", "Storage class for pipeline volumes; empty = cluster default"))
+    woodpecker_storage_rwx: str = field(
+        default="auto", metadata=_meta("rbac", "Pipeline volumes RWX: auto (from the class), true, false"))
+    rbac_mode: str = field(
+        default="cluster-admin",
+        metadata=_meta("rbac", "Agent RBAC: cluster-admin (the design) or namespaced (least privilege)"))
+
+    # ------------------------------------------------------------------------------------------------------
+    @property
+    def effective_repo_owner(self) -> str:
+        return self.repo_owner or self.gitea_admin_user
+
+    @property
+    def effective_gitea_api_url(self) -> str:
+        return self.gitea_api_url or self.gitea_public_url
+
+    @property
+    def nfs_paths(self) -> dict[str, str]:
+        return {"argocd": self.nfs_path_argocd, "kargo": self.nfs_path_kargo,
+                "woodpecker": self.nfs_path_woodpecker}
+
+    def replace(self, **changes: Any) -> Settings:
+        return dataclasses.replace(self, **changes)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {f.name: getattr(self, f.name) for f in fields(self)}
+
+    def validate(self) -> list[FieldError]:
+        return validate(self)
+
+
+@dataclass(frozen=True)
+class FieldError:
+    field: str
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.field}: {self.message}"
+
+
+FIELD_NAMES: tuple[str, ...] = tuple(f.name for f in fields(Settings))
+_FIELD_TYPES: dict[str, type] = {f.name: type(f.default) for f in fields(Settings)}
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Loading
+
+
+def _coerce(name: str, value: Any, source: str) -> Any:
+    """Turn a raw value (YAML scalar or env string) into the field's type, or raise a UsageError naming it."""
+    want = _FIELD_TYPES[name]
+    if want is bool:
+        if isinstance(value, bool):
+            return value
+        if isinstance(value, str) and value.strip().lower() in ("true", "yes", "1", "on"):
+            return True
+        if isinstance(value, str) and value.strip().lower() in ("false", "no", "0", "off"):
+            return False
+        raise UsageError(f"{name}: expected true or false, got {value!r} ({source})",
+                         hint=f"set {name} to true or false")
+    if want is int:
+        if isinstance(value, bool):
+            raise UsageError(f"{name}: expected a whole number, got {value!r} ({source})")
+        try:
+            return int(str(value).strip())
+        except ValueError:
+            raise UsageError(f"{name}: expected a whole number, got {str(value)[:60]!r} ({source})",
+                             hint=f"set {name} to a number") from None
+    if isinstance(value, (dict, list)):
+        raise UsageError(f"{name}: expected a plain value, got a {type(value).__name__} ({source})",
+                         hint=f"write {name}: <value> on one line")
+    if value is None:
+        return ""
+    text = str(value)
+    if len(text) > _MAX_VALUE_LEN:
+        raise UsageError(f"{name}: value is {len(text)} characters long, the limit is {_MAX_VALUE_LEN} ({source})")
+    if any(ord(c) < 32 for c in text):
+        raise UsageError(f"{name}: value contains control characters ({source})",
+                         hint="remove newlines and other control characters from the value")
+    return text
+
+
+def _secret_key_refusal(key: str, source: str) -> UsageError:
+    return UsageError(
+        f"{key}: looks like a secret and is not accepted in {source}",
+        hint="secrets live in the keyring: enter it in the wizard, or pass it once as an environment "
+             "variable (e.g. STONKS_GITEA_ADMIN_PASSWORD) and it will be stored there",
+    )
+
+
+def read_answers(path: Path) -> dict[str, Any]:
+    """Read an answers file into {field: value}; unknown or secret-looking keys are errors naming the key."""
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        raise UsageError(f"answers file {path} does not exist", hint="check the --answers path") from None
+    except OSError as exc:
+        raise UsageError(f"answers file {path} cannot be read: {exc.strerror}") from None
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise UsageError(f"answers file {path} is not UTF-8 text (byte {exc.start})",
+                         hint="save the file as UTF-8") from None
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        where = getattr(exc, "problem_mark", None)
+        at = f" at line {where.line + 1}, column {where.column + 1}" if where else ""
+        raise UsageError(f"answers file {path} is not valid YAML{at}",
+                         hint="fix the YAML syntax (a key: value per line)") from None
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise UsageError(f"answers file {path} must be a mapping of setting: value, got a {type(data).__name__}")
+    out: dict[str, Any] = {}
+    for key, value in data.items():
+        key_s = str(key)
+        if _SECRET_KEY.search(key_s):
+            raise _secret_key_refusal(key_s, f"answers file {path}")
+        if key_s not in _FIELD_TYPES:
+            close = [n for n in FIELD_NAMES if key_s.lower().replace("-", "_") == n]
+            hint = f"did you mean {close[0]}?" if close else "see `stonks-tui --help` or docs/operator-guide.md"
+            raise UsageError(f"{key_s}: unknown setting in answers file {path}", hint=hint)
+        out[key_s] = _coerce(key_s, value, f"answers file {path}")
+    return out
+
+
+def env_overrides(environ: dict[str, str] | None = None) -> dict[str, Any]:
+    """`STONKS_<FIELD>` variables override the answers file. Other STONKS_ variables are not settings."""
+    environ = dict(os.environ if environ is None else environ)
+    out: dict[str, Any] = {}
+    for name in FIELD_NAMES:
+        var = f"STONKS_{name.upper()}"
+        if var in environ:
+            out[name] = _coerce(name, environ[var], f"environment variable {var}")
+    return out
+
+
+def load_settings(answers: Path | None = None, environ: dict[str, str] | None = None,
+                  base: Settings | None = None) -> Settings:
+    values: dict[str, Any] = {}
+    if answers is not None:
+        values.update(read_answers(answers))
+    values.update(env_overrides(environ))
+    return dataclasses.replace(base or Settings(), **values)
+
+
+def save_answers(settings: Settings, path: Path) -> None:
+    """Write every setting that differs from the default, atomically; the file never holds a secret."""
+    defaults = Settings()
+    changed = {k: v for k, v in settings.to_dict().items() if getattr(defaults, k) != v}
+    body = "# stonks-tui answers file: settings that differ from the defaults. No secrets here (keyring).\n"
+    body += yaml.safe_dump(changed, sort_keys=False, allow_unicode=True) if changed else "{}\n"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    from stonks_tui.fsutil import atomic_write_text
+
+    atomic_write_text(path, body)
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Validation
+
+
+def _check_url(name: str, value: str, errors: list[FieldError], required: bool = True) -> None:
+    if not value:
+        if required:
+            errors.append(FieldError(name, "required: a URL such as http://host:port"))
+        return
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https"):
+        errors.append(FieldError(name, f"{value!r} needs a scheme: write http://… or https://…"))
+        return
+    if not parts.hostname:
+        errors.append(FieldError(name, f"{value!r} has no host"))
+        return
+    try:
+        parts.port  # noqa: B018 - raises ValueError on a bad port
+    except ValueError:
+        errors.append(FieldError(name, f"{value!r} has an invalid port"))
+        return
+    if not _valid_host(parts.hostname):
+        errors.append(FieldError(name, f"{parts.hostname!r} is not a valid host name or IP address"))
+    if parts.query or parts.fragment:
+        errors.append(FieldError(name, f"{value!r} must not have a query or fragment"))
+
+
+def _valid_host(host: str) -> bool:
+    if not host or len(host) > 253:
+        return False
+    try:
+        ipaddress.ip_address(host)
+        return True
+    except ValueError:
+        pass
+    return all(_HOST_LABEL.match(label) and len(label) <= 63 for label in host.rstrip(".").split("."))
+
+
+def _check_host(name: str, value: str, errors: list[FieldError]) -> None:
+    if "://" in value:
+        errors.append(FieldError(name, f"{value!r} is a host, not a URL: drop the scheme "
+                                       f"(write {urlsplit(value).netloc or value.split('://', 1)[1]})"))
+    elif not _valid_host(value.split(":", 1)[0] if value.count(":") == 1 else value):
+        errors.append(FieldError(name, f"{value!r} is not a valid host name"))
+
+
+def _check_label(name: str, value: str, errors: list[FieldError]) -> None:
+    if not value or len(value) > 63 or not _DNS1123_LABEL.match(value):
+        errors.append(FieldError(name, f"{value!r} is not a DNS-1123 label (lower-case letters, digits and '-', "
+                                       "start and end alphanumeric, at most 63 characters)"))
+
+
+def _check_subdomain(name: str, value: str, errors: list[FieldError]) -> None:
+    if not value or len(value) > 253 or not _DNS1123_SUBDOMAIN.match(value):
+        errors.append(FieldError(name, f"{value!r} is not a valid Kubernetes name (DNS-1123 subdomain)"))
+
+
+def validate(s: Settings) -> list[FieldError]:
+    errors: list[FieldError] = []
+    for name in ("woodpecker_host", "argocd_host", "registry_host"):
+        _check_host(name, getattr(s, name), errors)
+    _check_url("gitea_public_url", s.gitea_public_url, errors)
+    _check_url("gitea_internal_url", s.gitea_internal_url, errors)
+    _check_url("gitea_api_url", s.gitea_api_url, errors, required=False)
+    _check_url("registry_url", s.registry_url, errors)
+    for name in ("ingress_class", "cluster_issuer", "nfs_storage_class"):
+        _check_subdomain(name, getattr(s, name), errors)
+    if s.woodpecker_storage_class:
+        _check_subdomain("woodpecker_storage_class", s.woodpecker_storage_class, errors)
+    for name in ("gitea_namespace", "gitea_service", "woodpecker_namespace", "argocd_namespace",
+                 "kargo_namespace", "beta_namespace", "paper_namespace", "live_namespace",
+                 "woodpecker_release", "argocd_release", "kargo_release"):
+        _check_label(name, getattr(s, name), errors)
+    if s.woodpecker_release != "woodpecker":
+        errors.append(FieldError("woodpecker_release", "must be 'woodpecker': the agent reaches the server as "
+                                                       "woodpecker-server:9000, a name the chart derives from it"))
+    # Pipeline namespaces must not be the ones this migration keeps (the design's namespace-isolation test).
+    kept = {s.live_namespace: "live_namespace", s.gitea_namespace: "gitea_namespace"}
+    for name in ("woodpecker_namespace", "argocd_namespace", "kargo_namespace"):
+        value = getattr(s, name)
+        if value in kept:
+            errors.append(FieldError(name, f"{value!r} is also {kept[value]}: teardown deletes pipeline "
+                                           "namespaces, so they must be distinct from the kept ones"))
+    first_with: dict[str, str] = {}
+    for name in ("woodpecker_namespace", "argocd_namespace", "kargo_namespace"):
+        value = getattr(s, name)
+        if value in first_with:
+            errors.append(FieldError(name, f"{value!r} is also {first_with[value]}: pipeline namespaces must differ"))
+        first_with.setdefault(value, name)
+    if not 1 <= s.gitea_ssh_nodeport <= 65535:
+        errors.append(FieldError("gitea_ssh_nodeport", f"{s.gitea_ssh_nodeport} is not a port (1-65535)"))
+    elif not 30000 <= s.gitea_ssh_nodeport <= 32767:
+        errors.append(FieldError("gitea_ssh_nodeport",
+                                 f"{s.gitea_ssh_nodeport} is outside the NodePort range 30000-32767"))
+    user = s.gitea_admin_user
+    if user.lower() in GITEA_RESERVED_USERS:
+        errors.append(FieldError("gitea_admin_user", f"{user!r} is reserved by Gitea and cannot be a user "
+                                                     "name: choose another, e.g. gitea_admin"))
+    elif not _GITEA_NAME.match(user) or len(user) > 40:
+        errors.append(FieldError("gitea_admin_user", f"{user!r} is not a valid Gitea user name "
+                                                     "(letters, digits, '-', '_', '.', at most 40)"))
+    if s.repo_owner and (not _GITEA_NAME.match(s.repo_owner) or len(s.repo_owner) > 40):
+        errors.append(FieldError("repo_owner", f"{s.repo_owner!r} is not a valid Gitea user or org name"))
+    if not _GITEA_NAME.match(s.repo_name) or len(s.repo_name) > 100 or s.repo_name.endswith(".git"):
+        errors.append(FieldError("repo_name", f"{s.repo_name!r} is not a valid repository name"))
+    if not _EMAIL.match(s.gitea_admin_email):
+        errors.append(FieldError("gitea_admin_email", f"{s.gitea_admin_email!r} is not an e-mail address"))
+    if s.gitea_db_type not in GITEA_DB_TYPES:
+        errors.append(FieldError("gitea_db_type", f"{s.gitea_db_type!r}: choose one of {', '.join(GITEA_DB_TYPES)}"))
+    if s.gitea_db_type == "sqlite3" and not s.gitea_db_path.startswith("/"):
+        errors.append(FieldError("gitea_db_path", f"{s.gitea_db_path!r} must be an absolute path in the pod"))
+    if s.gitea_ca_bundle and not Path(os.path.expanduser(s.gitea_ca_bundle)).is_file():
+        errors.append(FieldError("gitea_ca_bundle", f"{s.gitea_ca_bundle!r} is not a file"))
+    if not s.local_clone:
+        errors.append(FieldError("local_clone", "required: the path of your local stonks-oracle clone"))
+    if not (s.github_mirror_url.startswith(("git@", "ssh://")) and ":" in s.github_mirror_url):
+        errors.append(FieldError("github_mirror_url", f"{s.github_mirror_url!r} must be an SSH URL "
+                                                      "(git@github.com:owner/repo.git): the mirror pushes with a "
+                                                      "deploy key"))
+    if not _valid_host(s.nfs_server):
+        errors.append(FieldError("nfs_server", f"{s.nfs_server!r} is not a host name or IP address"))
+    for comp, path in s.nfs_paths.items():
+        name = f"nfs_path_{comp}"
+        if not path.startswith("/"):
+            errors.append(FieldError(name, f"{path!r} must be an absolute path on the NFS server"))
+        elif "//" in path or "/../" in path or path.endswith("/..") or path.rstrip("/") == "":
+            errors.append(FieldError(name, f"{path!r} is not a clean export path"))
+    norm = {comp: p.rstrip("/") for comp, p in s.nfs_paths.items()}
+    seen: dict[str, str] = {}
+    for comp, p in norm.items():
+        if p in seen:
+            errors.append(FieldError(f"nfs_path_{comp}", f"same NFS path as nfs_path_{seen[p]}: each component "
+                                                         "needs its own directory or they overwrite each other"))
+        seen.setdefault(p, comp)
+    for a, pa in norm.items():
+        for b, pb in norm.items():
+            if a != b and pb.startswith(pa + "/"):
+                errors.append(FieldError(f"nfs_path_{b}", f"is inside nfs_path_{a}: paths must not nest"))
+    for comp in ("argocd", "kargo", "woodpecker"):
+        name = f"nfs_size_{comp}"
+        if not _QUANTITY.match(getattr(s, name)):
+            errors.append(FieldError(name, f"{getattr(s, name)!r} is not a Kubernetes quantity such as 5Gi"))
+    for name in ("woodpecker_chart_version", "argocd_chart_version", "kargo_chart_version"):
+        if not _CHART_VERSION.match(getattr(s, name)):
+            errors.append(FieldError(name, f"{getattr(s, name)!r} is not a chart version such as 1.2.3"))
+    for name in ("woodpecker_chart", "kargo_chart"):
+        value = getattr(s, name)
+        if not (value.startswith("oci://") or re.match(r"^[a-z0-9-]+/[a-z0-9-]+$", value)):
+            errors.append(FieldError(name, f"{value!r} must be oci://… or repo/chart"))
+    if not re.match(r"^[a-z0-9-]+/[a-z0-9-]+$", s.argocd_chart):
+        errors.append(FieldError("argocd_chart", f"{s.argocd_chart!r} must be repo/chart, e.g. argo/argo-cd"))
+    _check_url("argocd_chart_repo", s.argocd_chart_repo, errors)
+    if not re.match(r"^[0-9]+(s|m|h)$", s.helm_timeout):
+        errors.append(FieldError("helm_timeout", f"{s.helm_timeout!r} is not a duration such as 10m"))
+    if not 1 <= s.woodpecker_agent_replicas <= 50:
+        errors.append(FieldError("woodpecker_agent_replicas", "must be between 1 and 50"))
+    if s.woodpecker_storage_rwx not in RWX_MODES:
+        errors.append(FieldError("woodpecker_storage_rwx", f"choose one of {', '.join(RWX_MODES)}"))
+    if s.rbac_mode not in RBAC_MODES:
+        errors.append(FieldError("rbac_mode", f"{s.rbac_mode!r}: choose one of {', '.join(RBAC_MODES)}"))
+    if not _DNS1123_SUBDOMAIN.match(s.registry_project.replace("/", ".")):
+        errors.append(FieldError("registry_project", f"{s.registry_project!r} is not a valid image path"))
+    return errors
+
+
+def require_valid(s: Settings) -> None:
+    """Raise one UsageError listing every field error, or return."""
+    errors = validate(s)
+    if errors:
+        lines = "\n".join(f"  - {e}" for e in errors)
+        raise UsageError(f"{len(errors)} setting(s) need attention:\n{lines}",
+                         hint="fix them in the answers file (--answers) or with STONKS_<FIELD> variables")

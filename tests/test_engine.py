@@ -1,0 +1,258 @@
+"""The engine: ordering, concurrency bound, failure isolation, cancel, resume and idempotency."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import pytest
+
+from stonks_tui.engine.engine import Engine
+from stonks_tui.engine.events import Event, LogLine, PlanFinished, StepFinished, StepStarted
+from stonks_tui.engine.plan import Plan, PlanError
+from stonks_tui.engine.step import Change, Done, MemorySecretStore, NotDone, PendingStep, Step, StepContext
+from stonks_tui.errors import StepFailed
+from stonks_tui.journal import DONE, FAILED, INTERRUPTED, PENDING, Journal
+from stonks_tui.redact import Redactor
+from stonks_tui.settings import Settings
+
+
+class World:
+    """A toy world: a set of things that exist. Steps make things exist; check looks."""
+
+    def __init__(self) -> None:
+        self.things: set[str] = set()
+        self.applies: list[str] = []
+        self.active = 0
+        self.max_active = 0
+        self.fail: set[str] = set()
+        self.gates: dict[str, asyncio.Event] = {}
+
+
+class ThingStep(Step):
+    def __init__(self, world: World, sid: str, needs: tuple[str, ...] = ()) -> None:
+        self.world, self.id, self.title, self.needs = world, sid, f"make {sid}", needs
+
+    async def check(self, ctx: StepContext):
+        return Done() if self.id in self.world.things else NotDone(f"{self.id} missing")
+
+    async def apply(self, ctx: StepContext) -> None:
+        w = self.world
+        w.applies.append(self.id)
+        w.active += 1
+        w.max_active = max(w.max_active, w.active)
+        try:
+            ctx.log(f"making {self.id}")
+            gate = w.gates.get(self.id)
+            if gate:
+                await gate.wait()
+            else:
+                await asyncio.sleep(0.01)
+            if self.id in w.fail:
+                raise StepFailed(f"{self.id} broke", hint="fix the thing")
+            w.things.add(self.id)
+        finally:
+            w.active -= 1
+
+    async def describe(self, ctx: StepContext) -> list[Change]:
+        return [Change("unchanged" if self.id in self.world.things else "create", "Thing", self.id)]
+
+
+def make_ctx() -> StepContext:
+    r = Redactor()
+    return StepContext(settings=Settings(), secrets=MemorySecretStore(r), redact=r)
+
+
+def diamond(world: World) -> Plan:
+    #   a → b → d ; a → c → d ; e independent
+    return Plan("install", [
+        ThingStep(world, "a"), ThingStep(world, "b", ("a",)), ThingStep(world, "c", ("a",)),
+        ThingStep(world, "d", ("b", "c")), ThingStep(world, "e"),
+    ])
+
+
+async def run(plan: Plan, path: Path, events: list[Event] | None = None, concurrency: int = 4,
+              ctx: StepContext | None = None):
+    journal = Journal.open(path, plan.name, "ctx")
+    engine = Engine(plan, ctx or make_ctx(), journal, concurrency=concurrency, log_dir=path.parent / "logs",
+                    listeners=[events.append] if events is not None else [])
+    return await engine.run(), journal
+
+
+async def test_order_respects_needs(tmp_path: Path) -> None:
+    world = World()
+    events: list[Event] = []
+    summary, journal = await run(diamond(world), tmp_path / "j.json", events)
+    assert summary.ok and summary.exit_code == 0
+    order = [e.step_id for e in events if isinstance(e, StepFinished)]
+    assert order.index("a") < order.index("b") < order.index("d")
+    assert order.index("c") < order.index("d")
+    assert all(journal.steps[s].state == DONE for s in "abcde")
+    assert isinstance(events[-1], PlanFinished) and events[-1].ok
+
+
+async def test_concurrency_bound(tmp_path: Path) -> None:
+    world = World()
+    plan = Plan("install", [ThingStep(world, f"s{i}") for i in range(8)])
+    await run(plan, tmp_path / "j.json", concurrency=3)
+    assert world.max_active == 3
+    world2 = World()
+    await run(Plan("install", [ThingStep(world2, f"s{i}") for i in range(8)]), tmp_path / "k.json", concurrency=1)
+    assert world2.max_active == 1
+
+
+async def test_failure_stops_dependants_not_independent_branches(tmp_path: Path) -> None:
+    world = World()
+    world.fail = {"b"}
+    events: list[Event] = []
+    summary, journal = await run(diamond(world), tmp_path / "j.json", events)
+    assert not summary.ok and summary.exit_code == 1
+    assert summary.outcomes["b"] == "failed"
+    assert summary.outcomes["d"] == "blocked"
+    assert summary.outcomes["c"] == "ok" and summary.outcomes["e"] == "ok"
+    assert "d" not in world.applies
+    assert journal.steps["b"].state == FAILED
+    assert journal.steps["b"].last_error == "b broke" and journal.steps["b"].hint == "fix the thing"
+    assert journal.steps["d"].state == PENDING
+    blocked = [e for e in events if isinstance(e, StepFinished) and e.outcome == "blocked"]
+    assert blocked[0].error == "not started: b did not finish"
+
+
+async def test_resume_after_failure_does_only_remaining_work(tmp_path: Path) -> None:
+    world = World()
+    world.fail = {"b"}
+    await run(diamond(world), tmp_path / "j.json")
+    first = list(world.applies)
+    world.fail.clear()
+    world.applies.clear()
+    summary, journal = await run(diamond(world), tmp_path / "j.json")
+    assert summary.ok
+    assert sorted(world.applies) == ["b", "d"], (first, world.applies)
+    assert journal.steps["b"].attempts == 2 and journal.steps["a"].attempts == 2
+
+
+async def test_second_run_applies_nothing(tmp_path: Path) -> None:
+    world = World()
+    await run(diamond(world), tmp_path / "j.json")
+    world.applies.clear()
+    events: list[Event] = []
+    summary, _ = await run(diamond(world), tmp_path / "j.json", events)
+    assert summary.ok and world.applies == []
+    assert {e.outcome for e in events if isinstance(e, StepFinished)} == {"unchanged"}
+
+
+async def test_cancel_marks_running_interrupted_and_resume_finishes(tmp_path: Path) -> None:
+    world = World()
+    world.gates["b"] = asyncio.Event()  # b hangs until released
+    path = tmp_path / "j.json"
+    journal = Journal.open(path, "install", "ctx")
+    events: list[Event] = []
+    engine = Engine(diamond(world), make_ctx(), journal, listeners=[events.append])
+    task = asyncio.create_task(engine.run())
+    while not any(isinstance(e, StepStarted) and e.step_id == "b" for e in events):
+        await asyncio.sleep(0)
+    engine.cancel()
+    summary = await task
+    assert summary.interrupted and summary.exit_code == 130
+    assert journal.steps["b"].state == INTERRUPTED
+    assert journal.steps["d"].state == PENDING
+    assert Journal.open(path, "install", "ctx").run["status"] == "interrupted"
+    world.gates.clear()
+    world.applies.clear()
+    summary, _ = await run(diamond(world), path)
+    assert summary.ok and "b" in world.applies and "a" not in world.applies
+
+
+async def test_pending_step_fails_loudly(tmp_path: Path) -> None:
+    events: list[Event] = []
+    plan = Plan("install", [PendingStep("todo", "Not yet")])
+    summary, journal = await run(plan, tmp_path / "j.json", events)
+    assert not summary.ok
+    assert "not implemented" in journal.steps["todo"].last_error
+
+
+async def test_check_still_not_done_after_apply_is_a_failure(tmp_path: Path) -> None:
+    class Liar(ThingStep):
+        async def apply(self, ctx: StepContext) -> None:  # claims success, changes nothing
+            self.world.applies.append(self.id)
+
+    world = World()
+    summary, journal = await run(Plan("install", [Liar(world, "x")]), tmp_path / "j.json")
+    assert summary.outcomes["x"] == "failed"
+    assert "check still says" in journal.steps["x"].last_error
+
+
+async def test_unexpected_exception_is_reported_with_log_path(tmp_path: Path) -> None:
+    class Buggy(ThingStep):
+        async def apply(self, ctx: StepContext) -> None:
+            raise KeyError("oops")
+
+    summary, journal = await run(Plan("install", [Buggy(World(), "x")]), tmp_path / "j.json")
+    assert summary.outcomes["x"] == "failed"
+    assert "KeyError" in journal.steps["x"].last_error
+    assert "x.log" in journal.steps["x"].hint
+    assert "Traceback" in (tmp_path / "logs" / "x.log").read_text()
+
+
+async def test_secrets_are_redacted_in_logs_errors_and_journal(tmp_path: Path) -> None:
+    secret = "hunter2-very-secret"
+
+    class Leaky(ThingStep):
+        async def apply(self, ctx: StepContext) -> None:
+            ctx.secrets.set("gitea-admin-password", secret)
+            ctx.log(f"using password {secret}")
+            raise StepFailed(f"login with {secret} refused")
+
+    events: list[Event] = []
+    await run(Plan("install", [Leaky(World(), "x")]), tmp_path / "j.json", events)
+    lines = [e.line for e in events if isinstance(e, LogLine)]
+    assert lines and all(secret not in line for line in lines)
+    assert secret not in (tmp_path / "j.json").read_text()
+    assert secret not in (tmp_path / "logs" / "x.log").read_text()
+
+
+async def test_outputs_flow_to_later_steps_and_journal(tmp_path: Path) -> None:
+    seen: dict = {}
+
+    class Producer(ThingStep):
+        async def apply(self, ctx: StepContext) -> None:
+            ctx.output("app_id", 42)
+            await super().apply(ctx)
+
+    class Consumer(ThingStep):
+        async def apply(self, ctx: StepContext) -> None:
+            seen.update(ctx.outputs["p"])
+            await super().apply(ctx)
+
+    world = World()
+    _, journal = await run(Plan("install", [Producer(world, "p"), Consumer(world, "c", ("p",))]), tmp_path / "j.json")
+    assert seen == {"app_id": 42}
+    assert Journal.open(tmp_path / "j.json", "install", "ctx").steps["p"].outputs == {"app_id": 42}
+
+
+def test_plan_shape_errors() -> None:
+    w = World()
+    with pytest.raises(PlanError, match="cycle"):
+        Plan("p", [ThingStep(w, "a", ("b",)), ThingStep(w, "b", ("a",))])
+    with pytest.raises(PlanError, match="needs zz"):
+        Plan("p", [ThingStep(w, "a", ("zz",))])
+    with pytest.raises(PlanError, match="two steps"):
+        Plan("p", [ThingStep(w, "a"), ThingStep(w, "a")])
+
+
+def test_install_and_teardown_plans_have_the_design_shape() -> None:
+    from stonks_tui.plans import install_plan, teardown_plan
+
+    plan = install_plan(Settings())
+    order = plan.order
+    for before, after in [("gitea-init", "gitea-token"), ("gitea-token", "gitea-oauth-app"),
+                          ("gitea-oauth-app", "woodpecker"), ("arc-removal", "woodpecker"),
+                          ("repo-push", "repo-migrate"), ("argocd", "argocd-apps"), ("kargo", "kargo-resources"),
+                          ("woodpecker", "woodpecker-activate"), ("kargo-resources", "verify")]:
+        assert order.index(before) < order.index(after)
+    assert plan.dependants("gitea-init") >= {"gitea-token", "woodpecker", "verify"}
+    assert "arc-removal" not in plan.dependants("gitea-init")  # independent branches run concurrently
+    td = teardown_plan(Settings()).order
+    assert td.index("kargo-uninstall") < td.index("argocd-uninstall") < td.index("woodpecker-uninstall")
+    assert td[-1] == "namespaces-remove" and td[0] == "pvs-retain"
+    assert "pvs-delete" not in td and "pvs-delete" in teardown_plan(Settings(), delete_pvs=True).order

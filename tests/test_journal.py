@@ -1,0 +1,124 @@
+"""Journal: atomic writes survive kill -9, the lock keeps a second instance out, corrupt files are kept."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from stonks_tui.errors import JournalError, LockHeld
+from stonks_tui.journal import DONE, INTERRUPTED, RUNNING, ContextLock, Journal, journal_path, safe_name
+
+WRITER = """
+import sys
+from pathlib import Path
+from stonks_tui.journal import Journal
+j = Journal(Path(sys.argv[1]), "install", "ctx")
+ids = [f"step-{i}" for i in range(40)]
+j.start_run(ids)
+n = 0
+print("ready", flush=True)
+while True:
+    n += 1
+    j.mark(ids[n % 40], "running" if n % 2 else "done", error="x" * (n % 500), outputs={"n": n})
+"""
+
+
+def test_kill_9_writer_in_a_loop_leaves_a_parsable_journal(tmp_path: Path) -> None:
+    path = tmp_path / "install.json"
+    for i in range(12):
+        proc = subprocess.Popen([sys.executable, "-c", WRITER, str(path)], stdout=subprocess.PIPE)
+        assert proc.stdout is not None
+        assert proc.stdout.readline().strip() == b"ready"
+        time.sleep(0.01 + (i % 4) * 0.013)
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+        data = json.loads(path.read_text())  # never half-written
+        assert data["format"] == "stonks-tui-journal" and len(data["steps"]) == 40
+    # Killed writes may leave temp files; the next open (under the lock) sweeps them.
+    Journal.open(path, "install", "ctx", locked=True)
+    assert [p.name for p in tmp_path.iterdir()] == ["install.json"]
+
+
+def test_running_left_by_a_dead_process_becomes_interrupted(tmp_path: Path) -> None:
+    path = tmp_path / "install.json"
+    j = Journal(path, "install", "ctx")
+    j.start_run(["a", "b"])
+    j.mark("a", DONE)
+    j.mark("b", RUNNING)
+    again = Journal.open(path, "install", "ctx")
+    assert again.recover_interrupted() == ["b"]
+    assert again.steps["b"].state == INTERRUPTED and again.steps["a"].state == DONE
+    assert Journal.open(path, "install", "ctx").steps["b"].state == INTERRUPTED
+
+
+def test_corrupt_journal_is_reported_and_kept(tmp_path: Path) -> None:
+    path = tmp_path / "install.json"
+    path.write_text('{"format": "stonks-tui-journal", "version": 1, "steps": {"a": {"state": ')
+    with pytest.raises(JournalError) as err:
+        Journal.open(path, "install", "ctx")
+    assert str(path) in err.value.message and "copy kept" in err.value.message
+    assert path.read_text().endswith('"state": ')  # untouched
+    assert len(list(tmp_path.glob("install.json.corrupt-*"))) == 1
+
+
+def test_foreign_version_is_refused_not_overwritten(tmp_path: Path) -> None:
+    path = tmp_path / "install.json"
+    path.write_text(json.dumps({"format": "stonks-tui-journal", "version": 99, "steps": {}}))
+    with pytest.raises(JournalError, match="version 99"):
+        Journal.open(path, "install", "ctx")
+    assert json.loads(path.read_text())["version"] == 99
+
+
+def test_unknown_state_is_corrupt(tmp_path: Path) -> None:
+    path = tmp_path / "install.json"
+    path.write_text(json.dumps({"format": "stonks-tui-journal", "version": 1, "steps": {"a": {"state": "bogus"}}}))
+    with pytest.raises(JournalError, match="bogus"):
+        Journal.open(path, "install", "ctx")
+
+
+HOLDER = """
+import sys, time
+from pathlib import Path
+from stonks_tui.journal import ContextLock
+lock = ContextLock(Path(sys.argv[1]), "homelab")
+lock.acquire()
+print("locked", flush=True)
+time.sleep(60)
+"""
+
+
+def test_lock_contention_names_the_holder_and_frees_on_kill(tmp_path: Path) -> None:
+    proc = subprocess.Popen([sys.executable, "-c", HOLDER, str(tmp_path)], stdout=subprocess.PIPE)
+    try:
+        assert proc.stdout is not None and proc.stdout.readline().strip() == b"locked"
+        with pytest.raises(LockHeld) as err:
+            ContextLock(tmp_path, "homelab").acquire()
+        assert f"pid {proc.pid}" in err.value.message and err.value.exit_code == 3
+        # Another context is not blocked.
+        other = ContextLock(tmp_path, "other")
+        other.acquire()
+        other.release()
+    finally:
+        proc.kill()
+        proc.wait()
+    with ContextLock(tmp_path, "homelab"):  # kill -9 released the flock
+        pass
+
+
+def test_context_names_become_safe_file_names(tmp_path: Path) -> None:
+    assert safe_name("arn:aws:eks:us-east-1:1:cluster/x") == "arn_aws_eks_us-east-1_1_cluster_x"
+    assert safe_name("../../etc") == "_.._etc"
+    assert journal_path(tmp_path, "a/b", "install").parent.parent == tmp_path
+
+
+def test_journal_file_mode_is_private(tmp_path: Path) -> None:
+    j = Journal(tmp_path / "install.json", "install", "ctx")
+    j.start_run(["a"])
+    assert os.stat(tmp_path / "install.json").st_mode & 0o777 == 0o600
