@@ -60,6 +60,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("install", parents=[common], help="run the install plan headless, one line per event")
     p.add_argument("--yes", action="store_true", help="do not ask for confirmation")
     p.add_argument("--quiet", action="store_true", help="print step results only, not their log lines")
+    p.add_argument("--clear-arc-finalizers", action="store_true",
+                   help="if an ARC namespace hangs in Terminating on ARC's finalizers, clear exactly those")
     sub.add_parser("plan", parents=[common], help="print each step and what it would change")
     sub.add_parser("status", parents=[common], help="print the journal: each step, its state, when, last error")
     sub.add_parser("check", parents=[common], help="offline checks of everything that would be applied")
@@ -68,6 +70,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--yes", action="store_true", help="do not ask for confirmation")
     p.add_argument("--delete-pvs", action="store_true",
                    help="also delete the pipeline PVs (asks you to type their names; NFS data is never deleted)")
+    p.add_argument("--confirm-pv-names", metavar="NAMES", default="",
+                   help="with --delete-pvs off a terminal: the PV names, comma-separated, as typed confirmation")
     p.add_argument("--quiet", action="store_true", help="print step results only, not their log lines")
     p = sub.add_parser("render", parents=[common], help="write every rendered manifest and values file to DIR")
     p.add_argument("--out", metavar="DIR", type=Path, required=True, help="output directory")
@@ -88,10 +92,13 @@ def state_dir_for(args: argparse.Namespace) -> Path:
     return user_state_path("stonks-tui")
 
 
-def load_valid_settings(args: argparse.Namespace) -> Settings:
+def load_valid_settings(args: argparse.Namespace, overrides: dict | None = None) -> Settings:
     from stonks_tui.settings import load_settings, require_valid
 
     settings = load_settings(args.answers)
+    if overrides:
+        # --demo: every endpoint is the simulated one on 127.0.0.1, whatever the answers file says.
+        settings = settings.replace(**overrides)
     require_valid(settings)
     return settings
 
@@ -109,51 +116,152 @@ def _confirm(question: str) -> bool:
     return answer.strip().lower() in ("y", "yes")
 
 
+class Session:
+    """Everything a command needs to act on one cluster context: built once, closed once."""
+
+    def __init__(self, args: argparse.Namespace, *, with_secrets: bool = True) -> None:
+        from stonks_tui.kubecontext import resolve_context
+        from stonks_tui.redact import Redactor
+        from stonks_tui.steps.common import Runtime
+
+        self.args = args
+        self.state = state_dir_for(args)
+        self.demo = None
+        overrides = None
+        kubeconfig = None
+        if args.demo:
+            from stonks_tui.demo import DEMO_CONTEXT, start_demo
+
+            self.demo = start_demo(self.state)
+            print(f"demo: simulated cluster, Gitea and helm on 127.0.0.1; state in {self.state}", file=sys.stderr)
+            overrides = self.demo.overrides
+            kubeconfig = str(self.demo.world.kubeconfig)
+            self.context = DEMO_CONTEXT
+        try:
+            self.settings = load_valid_settings(args, overrides)
+            if not args.demo:
+                self.context = resolve_context(args.context)
+            self.redactor = Redactor()
+            self.secrets = None
+            if with_secrets:
+                self.secrets = self._open_secrets()
+            self.runtime = Runtime(context=self.context, kubeconfig=kubeconfig,
+                                   state_dir=self.state / _safe(self.context), env=dict(os.environ), demo=args.demo)
+        except BaseException:
+            self.close()
+            raise
+
+    def _open_secrets(self):  # type: ignore[no-untyped-def]
+        from stonks_tui.secrets import open_store
+
+        if self.demo is not None:
+            from stonks_tui.demo import demo_passphrase, seed_demo_secrets
+
+            store = open_store(self.state / "demo", self.context, self.redactor, isolated=True,
+                               passphrase=demo_passphrase(), interactive=False)
+            seed_demo_secrets(store, self.demo, self.settings.gitea_admin_user)
+            return store
+        return open_store(self.state, self.context, self.redactor)
+
+    def step_context(self):  # type: ignore[no-untyped-def]
+        from stonks_tui.engine.step import MemorySecretStore, StepContext
+
+        ctx = StepContext(settings=self.settings, secrets=self.secrets or MemorySecretStore(self.redactor),
+                          redact=self.redactor)
+        ctx.clients["runtime"] = self.runtime
+        return ctx
+
+    def close(self) -> None:
+        if self.demo is not None:
+            self.demo.stop()
+            self.demo = None
+
+
+def _safe(context: str) -> str:
+    from stonks_tui.journal import safe_name
+
+    return safe_name(context)
+
+
 def _run_plan(args: argparse.Namespace, plan_for: str) -> int:
     import asyncio
     import signal
 
     from stonks_tui.console import ConsolePrinter
     from stonks_tui.engine.engine import Engine
-    from stonks_tui.engine.step import MemorySecretStore, StepContext
-    from stonks_tui.journal import ContextLock, Journal, journal_path, safe_name
-    from stonks_tui.kubecontext import resolve_context
+    from stonks_tui.journal import ContextLock, Journal, journal_path
     from stonks_tui.plans import install_plan, teardown_plan
-    from stonks_tui.redact import Redactor
 
-    settings = load_valid_settings(args)
-    context = resolve_context(args.context)
-    plan: Plan = (install_plan(settings) if plan_for == "install"
-                  else teardown_plan(settings, delete_pvs=args.delete_pvs))
-    if not args.yes and not _confirm(f"Run the {plan.name} plan ({len(plan)} steps) on context {context}?"):
-        print("Nothing was changed.")
-        return EXIT_USAGE
-    state = state_dir_for(args)
-    with ContextLock(state, context):
-        journal = Journal.open(journal_path(state, context, plan.name), plan.name, context, locked=True)
-        redactor = Redactor()
-        ctx = StepContext(settings=settings, secrets=MemorySecretStore(redactor), redact=redactor)
-        engine = Engine(plan, ctx, journal, log_dir=state / safe_name(context) / "logs" / plan.name,
-                        listeners=[ConsolePrinter(verbose=not args.quiet)])
+    session = Session(args)
+    try:
+        settings, context = session.settings, session.context
+        plan: Plan = (install_plan(settings) if plan_for == "install"
+                      else teardown_plan(settings, delete_pvs=args.delete_pvs))
+        if not args.yes and not _confirm(f"Run the {plan.name} plan ({len(plan)} steps) on context {context}?"):
+            print("Nothing was changed.")
+            return EXIT_USAGE
+        ctx_extra: dict = {}
+        if plan_for == "teardown" and args.delete_pvs:
+            ctx_extra["confirmed_pv_names"] = _typed_pv_names(args)
+        if getattr(args, "clear_arc_finalizers", False):
+            session.runtime.confirm = lambda question: True
+        elif not args.yes and sys.stdin.isatty():
+            session.runtime.confirm = _confirm
+        state = session.state
+        with ContextLock(state, context):
+            journal = Journal.open(journal_path(state, context, plan.name), plan.name, context, locked=True)
+            ctx = session.step_context()
+            ctx.clients.update(ctx_extra)
+            engine = Engine(plan, ctx, journal, log_dir=state / _safe(context) / "logs" / plan.name,
+                            listeners=[ConsolePrinter(verbose=not args.quiet)])
 
-        async def main() -> int:
-            loop = asyncio.get_running_loop()
-            for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
-                loop.add_signal_handler(sig, engine.cancel)
-            summary = await engine.run()
-            return summary.exit_code
+            async def main() -> int:
+                loop = asyncio.get_running_loop()
+                for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+                    loop.add_signal_handler(sig, engine.cancel)
+                try:
+                    summary = await engine.run()
+                finally:
+                    await session.runtime.aclose()
+                return summary.exit_code
 
-        code = asyncio.run(main())
-        if code == EXIT_INTERRUPTED:
-            print(f"Interrupted. Run `stonks-tui {plan_for}` again to resume; journal: {journal.path}")
-        return code
+            code = asyncio.run(main())
+            if code == EXIT_INTERRUPTED:
+                print(f"Interrupted. Run `stonks-tui {plan_for}` again to resume; journal: {journal.path}")
+            return code
+    finally:
+        session.close()
+
+
+def _typed_pv_names(args: argparse.Namespace) -> list[str]:
+    """The PV names the operator typed to confirm their deletion (never inferred, never defaulted)."""
+    from stonks_tui.steps.teardown import PIPELINE_PVS
+
+    if args.confirm_pv_names:
+        return [n.strip() for n in args.confirm_pv_names.split(",") if n.strip()]
+    if not sys.stdin.isatty():
+        return []
+    print("Deleting PersistentVolumes removes the cluster's record of where the data is (the NFS data itself "
+          "stays). To confirm, type each PV name:")
+    typed = []
+    for name in PIPELINE_PVS:
+        try:
+            typed.append(input(f"  {name}: ").strip())
+        except EOFError:
+            break
+    return typed
 
 
 def cmd_status(args: argparse.Namespace) -> int:
     from stonks_tui.journal import Journal, journal_path
     from stonks_tui.kubecontext import resolve_context
 
-    context = resolve_context(args.context)
+    if args.demo:
+        from stonks_tui.demo import DEMO_CONTEXT
+
+        context = DEMO_CONTEXT
+    else:
+        context = resolve_context(args.context)
     state = state_dir_for(args)
     shown = False
     for plan_name in ("install", "teardown"):
@@ -181,36 +289,40 @@ def cmd_status(args: argparse.Namespace) -> int:
 def cmd_plan(args: argparse.Namespace) -> int:
     import asyncio
 
-    from stonks_tui.engine.step import MemorySecretStore, StepContext
     from stonks_tui.errors import StonksError
     from stonks_tui.plans import install_plan
-    from stonks_tui.redact import Redactor
 
-    settings = load_valid_settings(args)
-    plan = install_plan(settings)
-    redactor = Redactor()
-    ctx = StepContext(settings=settings, secrets=MemorySecretStore(redactor), redact=redactor)
+    session = Session(args)
+    try:
+        plan = install_plan(session.settings)
+        ctx = session.step_context()
+        redactor = session.redactor
 
-    async def describe_all() -> int:
-        missing = 0
-        for step in plan:
+        async def describe_all() -> int:
+            missing = 0
             try:
-                changes = await step.describe(ctx.for_step(step.id, log=lambda _l: None))
-            except StonksError as exc:
-                print(f"{step.id}: cannot tell — {redactor(exc.message)}")
-                missing += 1
-                continue
-            print(f"{step.id}: " + ("nothing to change" if all(c.action == "unchanged" for c in changes)
-                                     else f"{sum(c.action != 'unchanged' for c in changes)} change(s)"))
-            for change in changes:
-                print(f"    {redactor(str(change))}")
-        return missing
+                for step in plan:
+                    try:
+                        changes = await step.describe(ctx.for_step(step.id, log=lambda _l: None))
+                    except StonksError as exc:
+                        print(f"{step.id}: cannot tell — {redactor(exc.message)}")
+                        missing += 1
+                        continue
+                    todo = [c for c in changes if c.action != "unchanged"]
+                    print(f"{step.id}: " + (f"{len(todo)} change(s)" if todo else "nothing to change"))
+                    for change in changes:
+                        print(f"    {redactor(str(change))}")
+            finally:
+                await session.runtime.aclose()
+            return missing
 
-    missing = asyncio.run(describe_all())
-    if missing:
-        print(f"\n{missing} of {len(plan)} steps could not say what they would change.")
-        return EXIT_FAILED
-    return EXIT_OK
+        missing = asyncio.run(describe_all())
+        if missing:
+            print(f"\n{missing} of {len(plan)} steps could not say what they would change.")
+            return EXIT_FAILED
+        return EXIT_OK
+    finally:
+        session.close()
 
 
 def cmd_check(args: argparse.Namespace) -> int:
@@ -232,14 +344,10 @@ def cmd_not_built(what: str) -> int:
 
 
 def dispatch(args: argparse.Namespace) -> int:
-    if args.demo:
-        return cmd_not_built("--demo (the simulated world)")
     match args.command:
         case "install":
             return _run_plan(args, "install")
         case "teardown":
-            if args.delete_pvs:
-                return cmd_not_built("teardown --delete-pvs")
             return _run_plan(args, "teardown")
         case "status":
             return cmd_status(args)

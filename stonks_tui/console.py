@@ -12,8 +12,10 @@ from stonks_tui.engine.events import Event, LogLine, PlanFinished, PlanStarted, 
 def _symbols(stream: TextIO) -> dict[str, str]:
     enc = (getattr(stream, "encoding", None) or "ascii").lower()
     if "utf" in enc:
-        return {"start": "…", "ok": "✓", "unchanged": "✓", "failed": "✗", "blocked": "·", "interrupted": "!"}
-    return {"start": "..", "ok": "ok", "unchanged": "ok", "failed": "FAIL", "blocked": "--", "interrupted": "!!"}
+        return {"start": "…", "ok": "✓", "unchanged": "✓", "failed": "✗", "blocked": "·", "interrupted": "!",
+                "needs-operator": "?"}
+    return {"start": "..", "ok": "ok", "unchanged": "ok", "failed": "FAIL", "blocked": "--", "interrupted": "!!",
+            "needs-operator": "??"}
 
 
 class ConsolePrinter:
@@ -45,6 +47,10 @@ class ConsolePrinter:
                 self._out(event.at, f"{mark} {event.step_id}  {event.duration:.1f}s{tail}")
             elif event.outcome == "blocked":
                 self._out(event.at, f"{mark} {event.step_id}  {event.error}")
+            elif event.outcome == "needs-operator":
+                self._out(event.at, f"{mark} {event.step_id}  needs you: {event.error}")
+                if event.hint:
+                    self._out(event.at, f"    next: {event.hint}")
             else:
                 self._out(event.at, f"{mark} {event.step_id}  {event.outcome}: {event.error}")
                 if event.hint:

@@ -45,3 +45,7 @@ class StepFailed(StonksError):
 
 class NotImplementedStep(StepFailed):
     """A planned step whose implementation has not landed: it fails loudly, never pretends success."""
+
+
+class NeedsOperator(StepFailed):
+    """The step cannot go on without something only the operator can do; `hint` says exactly what."""

@@ -26,7 +26,8 @@ FORMAT = "stonks-tui-journal"
 VERSION = 1
 
 PENDING, RUNNING, DONE, FAILED, INTERRUPTED = "pending", "running", "done", "failed", "interrupted"
-STATES = (PENDING, RUNNING, DONE, FAILED, INTERRUPTED)
+NEEDS_OPERATOR = "needs-operator"  # waiting for something only the operator can do (e.g. a Woodpecker token)
+STATES = (PENDING, RUNNING, DONE, FAILED, INTERRUPTED, NEEDS_OPERATOR)
 
 
 def safe_name(context: str) -> str:

@@ -61,6 +61,10 @@ class Settings:
                                  metadata=_meta("domains", "Public host of the Woodpecker dashboard"))
     argocd_host: str = field(default="stonks-argocd.celestium.life",
                              metadata=_meta("domains", "Public host of the Argo CD UI"))
+    woodpecker_url: str = field(default="",
+                                metadata=_meta("domains", "URL this tool reaches Woodpecker at; empty = https://<host>"))
+    argocd_url: str = field(default="",
+                            metadata=_meta("domains", "URL this tool reaches Argo CD at; empty = https://<host>"))
     ingress_class: str = field(default="traefik", metadata=_meta("domains", "IngressClass for every ingress"))
     cluster_issuer: str = field(default="ca-issuer",
                                 metadata=_meta("domains", "cert-manager ClusterIssuer for ingress TLS"))
@@ -102,6 +106,7 @@ class Settings:
                                     metadata=_meta("registry", "Registry speaks plain HTTP (buildkit config)"))
     # --- NFS ----------------------------------------------------------------------------------------------
     nfs_server: str = field(default="192.168.42.8", metadata=_meta("nfs", "NFS server host or IP"))
+    nfs_port: int = field(default=2049, metadata=_meta("nfs", "NFS TCP port preflight probes"))
     nfs_storage_class: str = field(default="nfs", metadata=_meta("nfs", "storageClassName of the NFS PVs"))
     nfs_path_argocd: str = field(default="/volume1/Kubernetes/pipelines/argocd",
                                  metadata=_meta("nfs", "NFS export for Argo CD"))
@@ -134,6 +139,8 @@ class Settings:
                              metadata=_meta("charts", "Kargo chart reference"))
     kargo_chart_version: str = field(default="1.11.0", metadata=_meta("charts", "Kargo chart version"))
     kargo_release: str = field(default="kargo", metadata=_meta("charts", "Kargo release name"))
+    kargo_project: str = field(default="stonks-oracle",
+                               metadata=_meta("charts", "Kargo project (its namespace holds the Freight)"))
     helm_timeout: str = field(default="10m", metadata=_meta("charts", "helm --timeout for each release"))
     # --- Woodpecker and RBAC ------------------------------------------------------------------------------
     woodpecker_agent_replicas: int = field(default=2, metadata=_meta("rbac", "Woodpecker agent replicas"))
@@ -153,6 +160,19 @@ class Settings:
     @property
     def effective_gitea_api_url(self) -> str:
         return self.gitea_api_url or self.gitea_public_url
+
+    @property
+    def gitea_repo_url(self) -> str:
+        """The exact in-cluster clone URL (Argo CD does not follow redirects)."""
+        return f"{self.gitea_internal_url.rstrip('/')}/{self.effective_repo_owner}/{self.repo_name}.git"
+
+    @property
+    def effective_woodpecker_url(self) -> str:
+        return self.woodpecker_url or f"https://{self.woodpecker_host}"
+
+    @property
+    def effective_argocd_url(self) -> str:
+        return self.argocd_url or f"https://{self.argocd_host}"
 
     @property
     def nfs_paths(self) -> dict[str, str]:
@@ -362,13 +382,17 @@ def validate(s: Settings) -> list[FieldError]:
     _check_url("gitea_internal_url", s.gitea_internal_url, errors)
     _check_url("gitea_api_url", s.gitea_api_url, errors, required=False)
     _check_url("registry_url", s.registry_url, errors)
+    _check_url("woodpecker_url", s.woodpecker_url, errors, required=False)
+    _check_url("argocd_url", s.argocd_url, errors, required=False)
+    if not 1 <= s.nfs_port <= 65535:
+        errors.append(FieldError("nfs_port", f"{s.nfs_port} is not a port (1-65535)"))
     for name in ("ingress_class", "cluster_issuer", "nfs_storage_class"):
         _check_subdomain(name, getattr(s, name), errors)
     if s.woodpecker_storage_class:
         _check_subdomain("woodpecker_storage_class", s.woodpecker_storage_class, errors)
     for name in ("gitea_namespace", "gitea_service", "woodpecker_namespace", "argocd_namespace",
                  "kargo_namespace", "beta_namespace", "paper_namespace", "live_namespace",
-                 "woodpecker_release", "argocd_release", "kargo_release"):
+                 "woodpecker_release", "argocd_release", "kargo_release", "kargo_project"):
         _check_label(name, getattr(s, name), errors)
     if s.woodpecker_release != "woodpecker":
         errors.append(FieldError("woodpecker_release", "must be 'woodpecker': the agent reaches the server as "

@@ -36,9 +36,11 @@ def kubeconfig(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 @pytest.fixture
 def cli_env(tmp_path: Path, kubeconfig: Path) -> dict[str, str]:
     """Environment for running the installed CLI in a subprocess, isolated from the developer's."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("STONKS_")}
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith("STONKS_") and k not in ("PYTHON_KEYRING_BACKEND", "DBUS_SESSION_BUS_ADDRESS")}
     env.update({"KUBECONFIG": str(kubeconfig), "STONKS_STATE_DIR": str(tmp_path / "state"),
-                "STONKS_GITEA_PUBLIC_URL": "http://127.0.0.1:30300", "PYTHONUNBUFFERED": "1"})
+                "STONKS_GITEA_PUBLIC_URL": "http://127.0.0.1:30300", "PYTHONUNBUFFERED": "1",
+                "STONKS_KEYRING_PASSPHRASE": "test-passphrase", "STONKS_SIM_SPEED": "0"})
     return env
 
 

@@ -225,7 +225,7 @@ async def test_outputs_flow_to_later_steps_and_journal(tmp_path: Path) -> None:
             await super().apply(ctx)
 
     world = World()
-    _, journal = await run(Plan("install", [Producer(world, "p"), Consumer(world, "c", ("p",))]), tmp_path / "j.json")
+    _, _journal = await run(Plan("install", [Producer(world, "p"), Consumer(world, "c", ("p",))]), tmp_path / "j.json")
     assert seen == {"app_id": 42}
     assert Journal.open(tmp_path / "j.json", "install", "ctx").steps["p"].outputs == {"app_id": 42}
 

@@ -26,8 +26,8 @@ from stonks_tui.engine.events import (
 )
 from stonks_tui.engine.plan import Plan
 from stonks_tui.engine.step import Done, StepContext
-from stonks_tui.errors import StonksError
-from stonks_tui.journal import DONE, FAILED, INTERRUPTED, RUNNING, Journal
+from stonks_tui.errors import NeedsOperator, StonksError
+from stonks_tui.journal import DONE, FAILED, INTERRUPTED, NEEDS_OPERATOR, RUNNING, Journal
 
 Listener = Callable[[Event], None]
 _FINISHED_OK: frozenset[str] = frozenset({"ok", "unchanged"})
@@ -120,7 +120,7 @@ class Engine:
         summary.interrupted = self._cancelled or any(o == "interrupted" for o in outcomes.values())
         summary.ok = not summary.interrupted and all(outcomes.get(s) in _FINISHED_OK for s in ids)
         summary.errors = {sid: rec.last_error or "" for sid, rec in self.journal.steps.items()
-                          if outcomes.get(sid) == "failed"}
+                          if outcomes.get(sid) in ("failed", "needs-operator")}
         status = "interrupted" if summary.interrupted else ("done" if summary.ok else "failed")
         self.journal.finish_run(status)
         counts: dict[str, int] = {}
@@ -142,7 +142,7 @@ class Engine:
             changed = False
             for sid in list(pending):
                 bad = [n for n in self.plan.by_id[sid].needs
-                       if outcomes.get(n) in ("failed", "blocked", "interrupted")]
+                       if outcomes.get(n) in ("failed", "blocked", "interrupted", "needs-operator")]
                 if bad:
                     pending.remove(sid)
                     outcomes[sid] = "blocked"
@@ -179,6 +179,8 @@ class Engine:
                                     error="interrupted before it finished",
                                     hint="run the same command again to resume"))
             return "interrupted"
+        except NeedsOperator as exc:
+            return self._fail(sid, t0, exc.message, exc.hint, outcome="needs-operator")
         except StonksError as exc:
             return self._fail(sid, t0, exc.message, exc.hint)
         except Exception as exc:  # a bug, not an operator mistake: keep the traceback in the step's log
@@ -194,12 +196,13 @@ class Engine:
         self._emit(StepFinished(step_id=sid, outcome=outcome, duration=duration))
         return outcome
 
-    def _fail(self, sid: str, t0: float, message: str, hint: str) -> Outcome:
+    def _fail(self, sid: str, t0: float, message: str, hint: str, outcome: Outcome = "failed") -> Outcome:
         duration = time.monotonic() - t0
         message, hint = self.ctx.redact(message), self.ctx.redact(hint)
-        self.journal.mark(sid, FAILED, error=message, hint=hint, duration=duration)
-        self._emit(StepFinished(step_id=sid, outcome="failed", duration=duration, error=message, hint=hint))
-        return "failed"
+        state = NEEDS_OPERATOR if outcome == "needs-operator" else FAILED
+        self.journal.mark(sid, state, error=message, hint=hint, duration=duration)
+        self._emit(StepFinished(step_id=sid, outcome=outcome, duration=duration, error=message, hint=hint))
+        return outcome
 
     def _log(self, sid: str, text: str, *, to_screen: bool = True) -> None:
         text = self.ctx.redact(text)

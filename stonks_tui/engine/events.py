@@ -6,7 +6,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Literal
 
-Outcome = Literal["ok", "unchanged", "failed", "blocked", "interrupted"]
+Outcome = Literal["ok", "unchanged", "failed", "blocked", "interrupted", "needs-operator"]
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,1 @@
+"""Thin clients: one file per outside system (Kubernetes, helm, Gitea, git, Woodpecker)."""

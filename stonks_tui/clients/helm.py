@@ -1,0 +1,143 @@
+"""helm client: the `helm` executable as a subprocess.
+
+Values always go on stdin (`--values -`): secrets never reach argv and no values file is left on disk.
+Output is streamed line by line to the step's log; on failure the last lines and a hint are raised.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import re
+import shutil
+from collections import deque
+from collections.abc import Callable
+from typing import Any
+
+import yaml
+
+from stonks_tui.errors import StepFailed
+
+MIN_HELM = (3, 13, 1)  # Kargo's OCI chart needs it
+
+
+class HelmClient:
+    def __init__(self, kube_context: str | None = None, env: dict[str, str] | None = None,
+                 executable: str = "helm") -> None:
+        self.kube_context = kube_context
+        self.env = env
+        self.executable = executable
+
+    def _argv(self, *args: str) -> list[str]:
+        argv = [self.executable, *args]
+        if self.kube_context:
+            argv += ["--kube-context", self.kube_context]
+        return argv
+
+    async def run(self, *args: str, stdin: str | None = None, log: Callable[[str], None] | None = None,
+                  what: str = "", context: bool = True) -> str:
+        exe = shutil.which(self.executable, path=(self.env or os.environ).get("PATH"))
+        if exe is None:
+            raise StepFailed("helm is not installed or not on PATH",
+                             hint="install helm ≥ 3.13.1 (https://helm.sh/docs/intro/install/)")
+        argv = self._argv(*args) if context else [self.executable, *args]
+        proc = await asyncio.create_subprocess_exec(
+            exe, *argv[1:], stdin=asyncio.subprocess.PIPE if stdin is not None else asyncio.subprocess.DEVNULL,
+            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT, env=self.env)
+        tail: deque[str] = deque(maxlen=12)
+        out: list[str] = []
+
+        async def feed() -> None:
+            if stdin is not None and proc.stdin is not None:
+                proc.stdin.write(stdin.encode())
+                await proc.stdin.drain()
+                proc.stdin.close()
+
+        async def read() -> None:
+            assert proc.stdout is not None
+            async for raw in proc.stdout:
+                line = raw.decode(errors="replace").rstrip("\n")
+                out.append(line)
+                tail.append(line)
+                if log is not None:
+                    log(line)
+
+        try:
+            await asyncio.gather(feed(), read())
+            code = await proc.wait()
+        except asyncio.CancelledError:
+            if proc.returncode is None:
+                proc.terminate()
+                try:
+                    await asyncio.wait_for(proc.wait(), 5)
+                except TimeoutError:
+                    proc.kill()
+            raise
+        if code != 0:
+            last = " | ".join(line for line in tail if line.strip())[-600:]
+            raise StepFailed(f"helm {what or args[0]} failed (exit {code}): {last}", hint=self._hint(last))
+        return "\n".join(out)
+
+    @staticmethod
+    def _hint(text: str) -> str:
+        if "context deadline exceeded" in text or "timed out waiting" in text:
+            return "workloads did not become ready in time: check `kubectl get pods -n <namespace>` and retry"
+        if "cluster unreachable" in text:
+            return "helm cannot reach the cluster: check KUBECONFIG / --context"
+        if "Additional property" in text or "values don't meet" in text:
+            return "the values have keys this chart version does not know: check the chart version setting"
+        if "repo " in text and "not found" in text:
+            return "the chart repository is not added: the step adds it; check network access to it"
+        return "see the step log for helm's full output"
+
+    async def version(self) -> tuple[int, int, int]:
+        text = await self.run("version", "--short", what="version", context=False)
+        m = re.search(r"v?(\d+)\.(\d+)\.(\d+)", text)
+        if not m:
+            raise StepFailed(f"cannot read helm's version from {text!r}")
+        return int(m.group(1)), int(m.group(2)), int(m.group(3))
+
+    async def require_version(self) -> str:
+        v = await self.version()
+        if v < MIN_HELM:
+            raise StepFailed(f"helm {'.'.join(map(str, v))} is too old: Kargo's OCI chart needs ≥ 3.13.1",
+                             hint="upgrade helm (https://helm.sh/docs/intro/install/)")
+        return ".".join(map(str, v))
+
+    async def repo_add(self, name: str, url: str, log: Callable[[str], None] | None = None) -> None:
+        await self.run("repo", "add", name, url, "--force-update", log=log, what="repo add", context=False)
+
+    async def repo_update(self, log: Callable[[str], None] | None = None) -> None:
+        await self.run("repo", "update", log=log, what="repo update", context=False)
+
+    async def upgrade_install(self, release: str, chart: str, namespace: str, version: str, values: dict[str, Any],
+                              *, timeout: str = "10m", log: Callable[[str], None] | None = None) -> None:
+        await self.run("upgrade", "--install", release, chart, "--namespace", namespace, "--create-namespace",
+                       "--version", version, "--values", "-", "--wait", "--timeout", timeout,
+                       stdin=yaml.safe_dump(values, sort_keys=False), log=log, what=f"upgrade --install {release}")
+
+    async def uninstall(self, release: str, namespace: str, log: Callable[[str], None] | None = None) -> None:
+        await self.run("uninstall", release, "--namespace", namespace, "--wait", log=log,
+                       what=f"uninstall {release}")
+
+    async def releases(self) -> list[dict[str, Any]]:
+        text = await self.run("list", "-A", "-o", "json", what="list")
+        try:
+            data = json.loads(text or "[]")
+        except ValueError:
+            raise StepFailed(f"helm list printed something that is not JSON: {text[:200]!r}") from None
+        return data if isinstance(data, list) else []
+
+    async def find(self, release: str, namespace: str) -> dict[str, Any] | None:
+        return next((r for r in await self.releases() if r["name"] == release and r["namespace"] == namespace),
+                    None)
+
+
+def chart_name(release_row: dict[str, Any]) -> str:
+    """'woodpecker-3.6.5' → 'woodpecker'."""
+    return release_row.get("chart", "").rsplit("-", 1)[0]
+
+
+def chart_version(release_row: dict[str, Any]) -> str:
+    return release_row.get("chart", "").rsplit("-", 1)[-1]

@@ -1,0 +1,300 @@
+"""Kubernetes client: the official `kubernetes` library, its blocking calls run off the event loop.
+
+Apply is server-side apply with our field manager (create-or-update, idempotent; reports created / updated /
+unchanged from the resourceVersion). Waits use watches, never sleep loops, and a timeout names what is not
+ready and why (pod phase, container waiting reason, warning events).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from stonks_tui.errors import StepFailed
+
+FIELD_MANAGER = "stonks-tui"
+Obj = dict[str, Any]
+
+
+def describe_ref(obj_or_kind: Obj | str, name: str = "", ns: str | None = None) -> str:
+    if isinstance(obj_or_kind, dict):
+        meta = obj_or_kind.get("metadata", {})
+        kind, name, ns = obj_or_kind.get("kind", "?"), meta.get("name", "?"), meta.get("namespace")
+    else:
+        kind = obj_or_kind
+    return f"{kind} {ns + '/' if ns else ''}{name}"
+
+
+class KubeClient:
+    def __init__(self, kubeconfig: str | None = None, context: str | None = None,
+                 cache_dir: Path | None = None) -> None:
+        from kubernetes import config, dynamic
+
+        try:
+            self.api_client = config.new_client_from_config(config_file=kubeconfig, context=context)
+        except Exception as exc:  # the library raises ConfigException and plain errors alike
+            raise StepFailed(f"cannot load kubeconfig for context {context!r}: {exc}",
+                             hint="check KUBECONFIG and --context (kubectl config get-contexts)") from None
+        cache = str(cache_dir / "discovery.json") if cache_dir else None
+        if cache_dir:
+            cache_dir.mkdir(parents=True, exist_ok=True)
+        self._dynamic_factory: Callable[[], Any] = lambda: dynamic.DynamicClient(self.api_client, cache_file=cache)
+        self._dyn: Any = None
+        self._lock = threading.Lock()
+
+    @property
+    def dyn(self) -> Any:
+        with self._lock:
+            if self._dyn is None:
+                try:
+                    self._dyn = self._dynamic_factory()
+                except Exception as exc:
+                    raise self._error(exc, "discover the cluster's API") from None
+            return self._dyn
+
+    # -- errors -------------------------------------------------------------------------------------------
+    def _error(self, exc: BaseException, what: str) -> StepFailed:
+        from kubernetes.client.exceptions import ApiException
+        from kubernetes.dynamic.exceptions import DynamicApiError, ResourceNotFoundError
+
+        if isinstance(exc, ResourceNotFoundError):
+            return StepFailed(f"cannot {what}: the cluster does not serve this kind ({exc})",
+                              hint="its CustomResourceDefinition is missing: the chart that provides it is not "
+                                   "installed yet")
+        status = getattr(exc, "status", None)
+        if isinstance(exc, (ApiException, DynamicApiError)) and status:
+            import json
+
+            message = ""
+            try:
+                message = json.loads(exc.body).get("message", "") if getattr(exc, "body", None) else ""
+            except (ValueError, TypeError, AttributeError):
+                message = str(getattr(exc, "reason", ""))
+            hints = {401: "your kubeconfig credentials were refused: refresh them",
+                     403: "your kubeconfig user lacks this permission: run as cluster-admin or grant it",
+                     404: "it does not exist",
+                     409: "someone else changed it at the same time: run the step again",
+                     422: "the object was refused as invalid: check the settings that feed it",
+                     500: "the API server failed: check its health (kubectl get --raw /readyz) and retry",
+                     503: "the API server is unavailable: check the cluster and retry"}
+            return StepFailed(f"cannot {what}: HTTP {status} {message}".rstrip(),
+                              hint=hints.get(status, "see the step log"))
+        return StepFailed(f"cannot {what}: the cluster is unreachable ({type(exc).__name__}: {exc})",
+                          hint="check the API server address in your kubeconfig and that the node is up")
+
+    async def _call(self, what: str, fn: Callable[[], Any]) -> Any:
+        try:
+            return await asyncio.to_thread(fn)
+        except StepFailed:
+            raise
+        except Exception as exc:
+            raise self._error(exc, what) from None
+
+    def resource(self, api_version: str, kind: str) -> Any:
+        return self.dyn.resources.get(api_version=api_version, kind=kind)
+
+    # -- reads --------------------------------------------------------------------------------------------
+    async def version(self) -> str:
+        from kubernetes import client
+
+        def call() -> str:
+            return client.VersionApi(self.api_client).get_code(_request_timeout=10).git_version
+
+        return await self._call("read the cluster version", call)
+
+    async def get(self, api_version: str, kind: str, name: str, namespace: str | None = None) -> Obj | None:
+        from kubernetes.dynamic.exceptions import NotFoundError, ResourceNotFoundError
+
+        def call() -> Obj | None:
+            try:
+                res = self.resource(api_version, kind)
+            except ResourceNotFoundError:
+                return None  # the kind itself does not exist yet: neither does the object
+            try:
+                return res.get(name=name, namespace=namespace).to_dict()
+            except NotFoundError:
+                return None
+
+        return await self._call(f"read {describe_ref(kind, name, namespace)}", call)
+
+    async def list(self, api_version: str, kind: str, namespace: str | None = None,
+                   label_selector: str | None = None) -> list[Obj]:
+        from kubernetes.dynamic.exceptions import ResourceNotFoundError
+
+        def call() -> list[Obj]:
+            try:
+                res = self.resource(api_version, kind)
+            except ResourceNotFoundError:
+                return []
+            return res.get(namespace=namespace, label_selector=label_selector).to_dict().get("items", [])
+
+        return await self._call(f"list {kind}", call)
+
+    # -- writes -------------------------------------------------------------------------------------------
+    async def apply(self, obj: Obj, *, dry_run: bool = False, force: bool = True) -> tuple[str, Obj]:
+        """Server-side apply; returns (created | updated | unchanged, the object as the server has it)."""
+        meta = obj["metadata"]
+        ref = describe_ref(obj)
+
+        def call() -> tuple[str, Obj]:
+            res = self.resource(obj["apiVersion"], obj["kind"])
+            before_rv = None
+            from kubernetes.dynamic.exceptions import NotFoundError
+
+            with contextlib.suppress(NotFoundError):
+                before_rv = res.get(name=meta["name"], namespace=meta.get("namespace")).metadata.resourceVersion
+            kwargs: dict[str, Any] = {"field_manager": FIELD_MANAGER, "force_conflicts": force}
+            if dry_run:
+                kwargs["dry_run"] = "All"
+            result = self.dyn.server_side_apply(res, body=obj, namespace=meta.get("namespace"), **kwargs).to_dict()
+            if before_rv is None:
+                return "created", result
+            return ("unchanged" if result["metadata"]["resourceVersion"] == before_rv else "updated"), result
+
+        return await self._call(f"apply {ref}", call)
+
+    async def patch(self, api_version: str, kind: str, name: str, namespace: str | None, body: Any,
+                    content_type: str = "application/merge-patch+json") -> Obj:
+        def call() -> Obj:
+            res = self.resource(api_version, kind)
+            return res.patch(name=name, namespace=namespace, body=body, content_type=content_type,
+                             field_manager=FIELD_MANAGER).to_dict()
+
+        return await self._call(f"patch {describe_ref(kind, name, namespace)}", call)
+
+    async def delete(self, api_version: str, kind: str, name: str, namespace: str | None = None,
+                     propagation: str = "Background") -> bool:
+        """Request deletion; False when it was already gone."""
+        from kubernetes.dynamic.exceptions import NotFoundError, ResourceNotFoundError
+
+        def call() -> bool:
+            try:
+                res = self.resource(api_version, kind)
+            except ResourceNotFoundError:
+                return False
+            try:
+                res.delete(name=name, namespace=namespace, body={"propagationPolicy": propagation})
+                return True
+            except NotFoundError:
+                return False
+
+        return await self._call(f"delete {describe_ref(kind, name, namespace)}", call)
+
+    # -- waits (watch-driven) -----------------------------------------------------------------------------
+    async def wait_for(self, api_version: str, kind: str, name: str, namespace: str | None,
+                       done: Callable[[Obj | None], bool], timeout: float, what: str,
+                       explain: Callable[[Obj | None], Any] | None = None) -> Obj | None:
+        """Watch one object until `done(obj)` (obj None = deleted). Raises StepFailed naming why on timeout."""
+        stop = threading.Event()
+
+        def call() -> tuple[bool, Obj | None]:
+            from kubernetes import watch
+            from kubernetes.dynamic.exceptions import NotFoundError, ResourceNotFoundError
+
+            deadline = time.monotonic() + timeout
+            try:
+                res = self.resource(api_version, kind)
+            except ResourceNotFoundError:
+                return done(None), None
+            current: Obj | None
+            while True:
+                try:
+                    got = res.get(name=name, namespace=namespace)
+                    current = got.to_dict()
+                    rv = got.metadata.resourceVersion
+                except NotFoundError:
+                    current, rv = None, None
+                if done(current):
+                    return True, current
+                left = deadline - time.monotonic()
+                if left <= 0 or stop.is_set():
+                    return False, current
+                w = watch.Watch()
+                for event in self.dyn.watch(res, namespace=namespace, field_selector=f"metadata.name={name}",
+                                            resource_version=rv, timeout=max(1, int(min(left, 60))), watcher=w):
+                    obj = event["raw_object"]
+                    current = None if event["type"] == "DELETED" else obj
+                    if done(current) or stop.is_set():
+                        w.stop()
+                        return done(current), current
+                    if time.monotonic() > deadline:
+                        w.stop()
+                        break
+
+        try:
+            ok, current = await asyncio.to_thread(call)
+        except asyncio.CancelledError:
+            stop.set()
+            raise
+        except Exception as exc:
+            raise self._error(exc, f"watch {describe_ref(kind, name, namespace)}") from None
+        if not ok:
+            why = ""
+            if explain is not None:
+                why = await explain(current)
+            raise StepFailed(f"{describe_ref(kind, name, namespace)} is not {what} after {timeout:.0f}s"
+                             + (f": {why}" if why else ""),
+                             hint="see why above; fix it and run again — finished steps are not redone")
+        return current
+
+    async def why_not_ready(self, namespace: str, selector: dict[str, str]) -> str:
+        """A one-line reason from the workload's pods and warning events."""
+        label = ",".join(f"{k}={v}" for k, v in selector.items())
+        pods = await self.list("v1", "Pod", namespace, label_selector=label or None)
+        reasons = []
+        for pod in pods:
+            status = pod.get("status") or {}
+            name = pod["metadata"]["name"]
+            for cs in status.get("containerStatuses") or []:
+                waiting = (cs.get("state") or {}).get("waiting")
+                if waiting:
+                    reasons.append(f"pod {name}: {waiting.get('reason')} ({waiting.get('message', '')})")
+            for cond in status.get("conditions") or []:
+                if cond.get("status") == "False" and cond.get("message"):
+                    reasons.append(f"pod {name}: {cond.get('reason', '')} {cond['message']}".strip())
+            if not reasons and status.get("phase") not in ("Running", "Succeeded"):
+                reasons.append(f"pod {name} is {status.get('phase', 'unknown')}")
+        if not pods:
+            reasons.append("no pods were created")
+        events = [e for e in await self.list("v1", "Event", namespace) if e.get("type") == "Warning"]
+        reasons += [f"event {e.get('reason')}: {e.get('message')}" for e in events[-3:]]
+        return "; ".join(reasons[:4])
+
+    async def wait_workload_ready(self, kind: str, name: str, namespace: str, timeout: float) -> Obj | None:
+        def ready(obj: Obj | None) -> bool:
+            if not obj:
+                return False
+            want = int((obj.get("spec") or {}).get("replicas", 1))
+            return int((obj.get("status") or {}).get("readyReplicas") or 0) >= want
+
+        async def explain(obj: Obj | None) -> str:
+            if obj is None:
+                return "it does not exist"
+            labels = ((obj.get("spec") or {}).get("selector") or {}).get("matchLabels") or {}
+            return await self.why_not_ready(namespace, labels)
+
+        return await self.wait_for("apps/v1", kind, name, namespace, ready, timeout, "ready", explain)
+
+    async def wait_gone(self, api_version: str, kind: str, name: str, namespace: str | None, timeout: float,
+                        explain: Callable[[Obj | None], Any] | None = None) -> None:
+        async def default_explain(obj: Obj | None) -> str:
+            if obj is None:
+                return ""
+            meta = obj.get("metadata") or {}
+            conds = [c.get("message", "") for c in (obj.get("status") or {}).get("conditions") or []
+                     if c.get("message")]
+            if conds:
+                return "; ".join(conds)
+            fins = meta.get("finalizers") or []
+            return f"finalizers remain: {', '.join(fins)}" if fins else "still present"
+
+        await self.wait_for(api_version, kind, name, namespace, lambda o: o is None, timeout, "gone",
+                            explain or default_explain)
+
+    def close(self) -> None:
+        self.api_client.close()

@@ -1,0 +1,59 @@
+"""Woodpecker API client (httpx): Bearer personal token, repos, activation, repo secrets."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+
+from stonks_tui.errors import StepFailed
+
+
+class WoodpeckerClient:
+    def __init__(self, base_url: str, token: str, timeout: float = 15.0) -> None:
+        self.base_url = base_url.rstrip("/")
+        self.http = httpx.AsyncClient(base_url=self.base_url, timeout=timeout,
+                                      headers={"Authorization": f"Bearer {token}", "User-Agent": "stonks-tui"})
+
+    async def aclose(self) -> None:
+        await self.http.aclose()
+
+    async def call(self, method: str, path: str, *, body: Any = None, params: dict | None = None,
+                   ok: tuple[int, ...] = (200,), what: str = "") -> httpx.Response:
+        try:
+            resp = await self.http.request(method, path, json=body, params=params)
+        except httpx.TransportError as exc:
+            raise StepFailed(f"Woodpecker at {self.base_url} is unreachable ({type(exc).__name__})",
+                             hint="check the woodpecker-server pod and its ingress") from None
+        if resp.status_code not in ok:
+            hints = {401: "the Woodpecker token was refused: create a new one in the Woodpecker UI (user settings)",
+                     403: "the token's user is not a Woodpecker admin (WOODPECKER_ADMIN)",
+                     503: "Woodpecker is not serving yet: is woodpecker-server ready?"}
+            raise StepFailed(f"Woodpecker refused to {what or path}: HTTP {resp.status_code} {resp.text[:160]}",
+                             hint=hints.get(resp.status_code, "see the step log"))
+        return resp
+
+    async def healthy(self) -> bool:
+        try:
+            return (await self.http.get("/healthz")).status_code in (200, 204)
+        except httpx.TransportError:
+            return False
+
+    async def forge_repos(self) -> list[dict[str, Any]]:
+        return (await self.call("GET", "/api/user/repos", params={"all": "true"}, what="list repositories")).json()
+
+    async def activate(self, forge_remote_id: str) -> dict[str, Any] | None:
+        resp = await self.call("POST", "/api/repos", params={"forge_remote_id": forge_remote_id}, ok=(200, 409),
+                               what="activate the repository")
+        return resp.json() if resp.status_code == 200 else None
+
+    async def secrets(self, repo_id: int) -> list[dict[str, Any]]:
+        return (await self.call("GET", f"/api/repos/{repo_id}/secrets", what="list repository secrets")).json()
+
+    async def put_secret(self, repo_id: int, name: str, value: str, events: list[str], note: str) -> None:
+        body = {"name": name, "value": value, "events": events, "images": [], "note": note}
+        existing = {s["name"] for s in await self.secrets(repo_id)}
+        if name in existing:
+            await self.call("PATCH", f"/api/repos/{repo_id}/secrets/{name}", body=body, what=f"update secret {name}")
+        else:
+            await self.call("POST", f"/api/repos/{repo_id}/secrets", body=body, what=f"add secret {name}")

@@ -1,0 +1,58 @@
+"""`--demo`: the whole tool against the simulated world on 127.0.0.1 — the one door from product into sim/.
+
+Starts the world in-process, writes its kubeconfig, puts the helm stand-in first on PATH, generates a clone
+shaped like stonks-oracle, and points the settings at loopback endpoints (demo only). The keyring is an
+encrypted file in the state dir, unlocked with STONKS_KEYRING_PASSPHRASE or the fixed demo passphrase
+(the demo's secrets are throwaway). Nothing here is ever used against a real cluster.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+DEMO_CONTEXT = "stonks-demo"
+DEMO_PASSPHRASE = "stonks-demo-keyring"
+
+
+@dataclass
+class Demo:
+    world: Any
+    directory: Path
+    env: dict[str, str]
+    overrides: dict[str, Any]
+
+    def stop(self) -> None:
+        self.world.stop()
+
+
+def start_demo(state_dir: Path, *, profile: str | None = None) -> Demo:
+    from stonks_tui.sim.clone import make_clone
+    from stonks_tui.sim.helm_standin import install_wrapper
+    from stonks_tui.sim.world import World
+
+    directory = state_dir / "demo"
+    world = World(directory, profile=profile or os.environ.get("STONKS_SIM_PROFILE", "fresh-homelab")).start()
+    bin_dir = install_wrapper(directory / "bin").parent
+    env = {"KUBECONFIG": str(world.kubeconfig), "STONKS_SIM_DIR": str(directory),
+           "PATH": f"{bin_dir}{os.pathsep}{os.environ.get('PATH', '')}"}
+    os.environ.update(env)  # helm and git child processes inherit the demo world
+    clone = make_clone(directory / "stonks-oracle")
+    overrides = {**world.settings_overrides(), "local_clone": str(clone)}
+    return Demo(world=world, directory=directory, env=dict(os.environ), overrides=overrides)
+
+
+def seed_demo_secrets(store: Any, demo: Demo, admin_user: str) -> None:
+    """Operator-provided secrets the demo makes up (once; kept in the demo keyring like real ones)."""
+    if not store.get("gitea-admin-password"):
+        store.set("gitea-admin-password", "Demo-" + secrets.token_urlsafe(18))
+    if not store.get("woodpecker-token"):
+        # What an operator does by hand after the first OAuth login: create a personal token in the UI.
+        store.set("woodpecker-token", demo.world.woodpecker.mint_token(admin_user))
+
+
+def demo_passphrase() -> str:
+    return os.environ.get("STONKS_KEYRING_PASSPHRASE") or DEMO_PASSPHRASE

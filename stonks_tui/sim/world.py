@@ -1,0 +1,337 @@
+"""The simulated world: cluster, Gitea, Woodpecker, Argo CD, registry and NFS port on 127.0.0.1.
+
+Profiles:
+  fresh-homelab  the operator's cluster as it really is (FACTS, last section): Gitea deployed but not
+                 initialised, registry:2 on NodePort 30500, ARC installed with its finalizers, ...
+  gitea-installed  Gitea already initialised (chart-installed, with an admin)
+  harbor         the registry answers 401 + WWW-Authenticate (credentials needed)
+State persists atomically to <dir>/world.json on every change and is reloaded on the next start.
+"""
+
+from __future__ import annotations
+
+import base64
+import gzip
+import json
+import os
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+from stonks_tui.fsutil import atomic_write_text
+from stonks_tui.sim.controllers import Controllers
+from stonks_tui.sim.faults import Faults
+from stonks_tui.sim.gitea import GiteaSim
+from stonks_tui.sim.kinds import crd
+from stonks_tui.sim.kube_api import KubeApi
+from stonks_tui.sim.services import ArgoCDSim, NfsPort, RegistrySim, WoodpeckerSim
+from stonks_tui.sim.store import Store
+
+PROFILES = ("fresh-homelab", "gitea-installed", "harbor")
+ARC_FINALIZERS = ("actions.github.com/cleanup-protection", "autoscalingrunnerset.actions.github.com/finalizer",
+                  "ephemeralrunner.actions.github.com/finalizer", "ephemeralrunnerset.actions.github.com/finalizer",
+                  "autoscalinglistener.actions.github.com/finalizer")
+SIM_TOKEN = "sim-kube-token"  # the simulated API server's bearer token (not a secret of the operator's)
+
+
+def sim_speed(environ: dict[str, str] | None = None) -> float:
+    env = os.environ if environ is None else environ
+    try:
+        return max(0.0, float(env.get("STONKS_SIM_SPEED", "1")))
+    except ValueError:
+        return 1.0
+
+
+def helm_release_secret(name: str, namespace: str, revision: int, chart: str, version: str, app_version: str,
+                        values: dict, resources: list[dict], status: str = "deployed") -> dict:
+    """A Helm 3 release record as the real `helm` stores it: Secret data = base64(gzip(json(release)))."""
+    now = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+    release = {"name": name, "namespace": namespace, "version": revision,
+               "info": {"status": status, "first_deployed": now, "last_deployed": now,
+                        "description": "Install complete" if revision == 1 else "Upgrade complete"},
+               "chart": {"metadata": {"name": chart, "version": version, "appVersion": app_version}},
+               "config": values, "manifest": "", "sim_resources": resources}
+    payload = base64.b64encode(gzip.compress(json.dumps(release).encode())).decode()
+    return {"apiVersion": "v1", "kind": "Secret", "type": "helm.sh/release.v1",
+            "metadata": {"name": f"sh.helm.release.v1.{name}.v{revision}", "namespace": namespace,
+                         "labels": {"owner": "helm", "name": name, "status": status, "version": str(revision)}},
+            "data": {"release": base64.b64encode(payload.encode()).decode()}}
+
+
+def decode_release(secret: dict) -> dict:
+    payload = base64.b64decode(secret["data"]["release"])  # the Secret's own base64 layer
+    return json.loads(gzip.decompress(base64.b64decode(payload)))
+
+
+class World:
+    def __init__(self, directory: Path, *, profile: str = "fresh-homelab", speed: float | None = None,
+                 faults: str | None = None) -> None:
+        if profile not in PROFILES:
+            raise ValueError(f"unknown simulated world profile {profile!r}; choose one of {', '.join(PROFILES)}")
+        self.dir = Path(directory)
+        self.dir.mkdir(parents=True, exist_ok=True)
+        self.profile = profile
+        self.speed = sim_speed() if speed is None else speed
+        spec = os.environ.get("STONKS_SIM_FAULTS", "") if faults is None else faults
+        self.faults = Faults(spec, self.dir / "fault-counters.json")
+        self.store = Store(self.speed)
+        self.kube = KubeApi(self.store, self.faults)
+        self.gitea = GiteaSim(self.dir, installed=profile == "gitea-installed", faults=self.faults,
+                              speed=self.speed)
+        self.controllers = Controllers(self.store, repo_exists=self.gitea.repo_exists_for_url)
+        self.woodpecker = WoodpeckerSim(self.gitea, lambda: self._ready("woodpecker", "statefulsets",
+                                                                         "woodpecker-server"), self.faults)
+        self.argocd = ArgoCDSim(lambda: self._ready("argocd", "deployments", "argocd-server"))
+        self.registry = RegistrySim(harbor=profile == "harbor", faults=self.faults)
+        self.nfs = NfsPort()
+        self._save_lock = threading.Lock()
+        self._dirty = threading.Event()
+        self._stopping = False
+        self._saver = threading.Thread(target=self._save_loop, name="sim-saver", daemon=True)
+        self._loaded = False
+        self.store.on_change.append(self._arc_controller)
+
+    # -- lifecycle ----------------------------------------------------------------------------------------
+    @property
+    def state_file(self) -> Path:
+        return self.dir / "world.json"
+
+    def start(self) -> World:
+        if self.state_file.exists():
+            self.load()
+        else:
+            self.seed()
+        for server in (self.kube.server, self.gitea.server, self.woodpecker.server, self.argocd.server,
+                       self.registry.server):
+            server.start()
+        self.nfs.start()
+        self.store.persist = self.save
+        self.gitea.on_change.append(self.save)
+        self.woodpecker.on_change.append(self.save)
+        self.flush()
+        self._saver.start()
+        self.write_kubeconfig()
+        # Controllers catch up with whatever was in flight when a previous run died.
+        self.store.scheduler.after(0, self.controllers.reconcile_volumes)
+        self.store.scheduler.after(0.2, self.controllers.reconcile_all_workloads)
+        return self
+
+    def stop(self) -> None:
+        self.store.persist = None
+        self._stopping = True
+        self._dirty.set()
+        if self._saver.is_alive():
+            self._saver.join(5)
+        self.flush()
+        for server in (self.kube.server, self.gitea.server, self.woodpecker.server, self.argocd.server,
+                       self.registry.server):
+            server.stop()
+        self.nfs.stop()
+        self.store.scheduler.stop()
+
+    def __enter__(self) -> World:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    # -- endpoints ----------------------------------------------------------------------------------------
+    @property
+    def kubeconfig(self) -> Path:
+        return self.dir / "kubeconfig"
+
+    def write_kubeconfig(self) -> None:
+        text = (f"apiVersion: v1\nkind: Config\ncurrent-context: stonks-demo\n"
+                f"clusters:\n- name: stonks-demo\n  cluster:\n    server: {self.kube.server.url}\n"
+                f"contexts:\n- name: stonks-demo\n  context:\n    cluster: stonks-demo\n    user: stonks-demo\n"
+                f"users:\n- name: stonks-demo\n  user:\n    token: {SIM_TOKEN}\n")
+        atomic_write_text(self.kubeconfig, text)
+
+    def settings_overrides(self) -> dict[str, Any]:
+        """Where the product must look in this world: every endpoint on 127.0.0.1."""
+        return {"gitea_public_url": self.gitea.server.url, "gitea_api_url": self.gitea.server.url,
+                "woodpecker_url": self.woodpecker.server.url, "argocd_url": self.argocd.server.url,
+                "registry_url": self.registry.server.url, "nfs_server": "127.0.0.1", "nfs_port": self.nfs.port}
+
+    # -- persistence --------------------------------------------------------------------------------------
+    def save(self) -> None:
+        """Mark the world changed. Called under component locks, so it only flags: the saver thread writes,
+        taking each component's lock on its own (never nested: nesting them deadlocked)."""
+        self._dirty.set()
+
+    def _save_loop(self) -> None:
+        while not self._stopping:
+            self._dirty.wait()
+            self._dirty.clear()
+            if not self._stopping:
+                self.flush()
+
+    def flush(self) -> None:
+        with self._save_lock:
+            kube = self.store.snapshot()
+            gitea = self.gitea.snapshot()
+            with self.woodpecker.lock:
+                woodpecker = json.loads(json.dumps(self.woodpecker.state))
+            data = {"format": "stonks-tui-sim-world", "version": 1, "profile": self.profile, "kube": kube,
+                    "gitea": gitea, "woodpecker": woodpecker, "registry": {"images": self.registry.images}}
+            atomic_write_text(self.state_file, json.dumps(data))
+
+    def load(self) -> None:
+        data = json.loads(self.state_file.read_text())
+        self.store.restore(data["kube"])
+        self.gitea.restore(data["gitea"])
+        self.woodpecker.state.update(data.get("woodpecker") or {})
+        self.registry.images.update((data.get("registry") or {}).get("images") or {})
+        self._loaded = True
+
+    # -- behaviour ----------------------------------------------------------------------------------------
+    def _ready(self, ns: str, plural: str, name: str) -> bool:
+        kind = self.store.kinds[("apps", "v1", plural)]
+        obj = self.store.find(kind, ns, name)
+        if obj is None:
+            return False
+        want = int((obj.get("spec") or {}).get("replicas", 1))
+        return int((obj.get("status") or {}).get("readyReplicas") or 0) >= want > 0
+
+    def _arc_controller(self, etype: str, kind: Any, obj: dict) -> None:
+        """ARC's controller, while it runs: a deleted AutoscalingRunnerSet takes its runner sets, runners and
+        listener with it, and every ARC finalizer on them (and on the runner namespace's helpers) is cleared.
+        Once the controller is gone nothing clears them: the namespace then hangs in Terminating."""
+        if kind.group != "actions.github.com" or not obj["metadata"].get("deletionTimestamp"):
+            return
+
+        def cleanup() -> None:
+            if not self._ready("arc-systems", "deployments", "arc-gha-rs-controller"):
+                return
+            store = self.store
+            with store.lock:
+                for k in list(store.kinds.values()):
+                    if not k.namespaced:
+                        continue
+                    for (ns, name), other in list(store.objects.get(k.key, {}).items()):
+                        fins = other["metadata"].get("finalizers") or []
+                        arc_fins = [f for f in fins if "actions.github.com" in f]
+                        ours = arc_fins or k.group == "actions.github.com"
+                        if ns not in ("arc-runners", "arc-systems") or not ours:
+                            continue
+                        if arc_fins:
+                            keep = [f for f in fins if f not in arc_fins]
+                            store.json_patch(k, ns, name, [{"op": "replace", "path": "/metadata/finalizers",
+                                                            "value": keep}], manager="arc-controller")
+                        if k.group == "actions.github.com" and (ns, name) in store.objects.get(k.key, {}):
+                            store.delete(k, ns, name)
+
+        self.store.scheduler.after(0.5, cleanup)
+
+    # -- the initial world --------------------------------------------------------------------------------
+    def _create(self, api_version: str, kind_name: str, obj: dict, ns: str = "") -> dict:
+        kind = self.store.kind_by_name(api_version, kind_name)
+        return self.store.create(kind, ns, obj, manager="homelab")
+
+    def seed(self) -> None:
+        c = self._create
+        for i in range(1, 5):
+            c("v1", "Node", {"metadata": {"name": f"gremlin-{i}", "labels": {
+                "node-role.kubernetes.io/control-plane": "true", "node-role.kubernetes.io/etcd": "true"}},
+                "status": {"nodeInfo": {"kubeletVersion": "v1.36.0+k3s1", "osImage": "NixOS 25.11"}}})
+        for ns in ("default", "kube-system", "cert-manager", "git-server", "stonks-oracle", "arc-systems",
+                   "arc-runners"):
+            c("v1", "Namespace", {"metadata": {"name": ns}})
+        c("networking.k8s.io/v1", "IngressClass", {"metadata": {"name": "traefik", "annotations": {
+            "ingressclass.kubernetes.io/is-default-class": "true"}},
+            "spec": {"controller": "traefik.io/ingress-controller"}})
+        c("storage.k8s.io/v1", "StorageClass", {"metadata": {"name": "longhorn", "annotations": {
+            "storageclass.kubernetes.io/is-default-class": "true"}}, "provisioner": "driver.longhorn.io",
+            "reclaimPolicy": "Delete", "volumeBindingMode": "Immediate", "allowVolumeExpansion": True})
+        c("storage.k8s.io/v1", "StorageClass", {"metadata": {"name": "local-path"},
+                                               "provisioner": "rancher.io/local-path", "reclaimPolicy": "Delete",
+                                               "volumeBindingMode": "WaitForFirstConsumer"})
+        c("apiextensions.k8s.io/v1", "CustomResourceDefinition",
+          crd("cert-manager.io", "clusterissuers", "ClusterIssuer", namespaced=False, version="v1"))
+        for plural, kind in (("autoscalingrunnersets", "AutoscalingRunnerSet"), ("ephemeralrunnersets",
+                             "EphemeralRunnerSet"), ("ephemeralrunners", "EphemeralRunner"),
+                             ("autoscalinglisteners", "AutoscalingListener")):
+            c("apiextensions.k8s.io/v1", "CustomResourceDefinition", crd("actions.github.com", plural, kind))
+        for issuer in ("ca-issuer", "celestium-le-production"):
+            c("cert-manager.io/v1", "ClusterIssuer", {"metadata": {"name": issuer}, "spec": {"ca": {
+                "secretName": f"{issuer}-key"}} if issuer == "ca-issuer" else {"acme": {
+                    "server": "https://acme-v02.api.letsencrypt.org/directory"}},
+                "status": {"conditions": [{"type": "Ready", "status": "True"}]}})
+        self._deployment("cert-manager", "cert-manager", "quay.io/jetstack/cert-manager-controller:v1.16.2")
+        # Gitea and the registry as the operator's plain manifests have them (FACTS).
+        self._deployment("git-server", "gitea", "gitea/gitea:latest", labels={"app": "gitea"})
+        c("v1", "Service", {"metadata": {"name": "gitea-service", "labels": {"app": "gitea"}},
+                            "spec": {"type": "NodePort", "selector": {"app": "gitea"}, "ports": [
+                                {"name": "http", "port": 3000, "targetPort": 3000, "nodePort": 30300},
+                                {"name": "ssh", "port": 22, "targetPort": 22, "nodePort": 30022}]}}, "git-server")
+        self._deployment("git-server", "registry", "registry:2", labels={"app": "registry"})
+        c("v1", "Service", {"metadata": {"name": "registry-service", "labels": {"app": "registry"}},
+                            "spec": {"type": "NodePort", "selector": {"app": "registry"}, "ports": [
+                                {"name": "http", "port": 5000, "targetPort": 5000, "nodePort": 30500}]}},
+          "git-server")
+        # ARC: controller in arc-systems, a runner scale set in arc-runners, their finalizers, RBAC and PV.
+        self._deployment("arc-systems", "arc-gha-rs-controller",
+                         "ghcr.io/actions/gha-runner-scale-set-controller:0.9.3",
+                         labels={"app.kubernetes.io/name": "gha-rs-controller"}, release="arc")
+        c("v1", "ServiceAccount", {"metadata": {"name": "arc-gha-rs-controller"}}, "arc-systems")
+        c("actions.github.com/v1alpha1", "AutoscalingRunnerSet", {
+            "metadata": {"name": "arc-runner-set", "finalizers": ["autoscalingrunnerset.actions.github.com/finalizer"],
+                         "labels": {"app.kubernetes.io/managed-by": "Helm"},
+                         "annotations": {"meta.helm.sh/release-name": "arc-runner-set"}},
+            "spec": {"githubConfigUrl": "https://github.com/celesrenata/stonks-oracle", "maxRunners": 4}},
+          "arc-runners")
+        c("actions.github.com/v1alpha1", "EphemeralRunnerSet", {
+            "metadata": {"name": "arc-runner-set-x7k2p",
+                         "finalizers": ["ephemeralrunnerset.actions.github.com/finalizer"]},
+            "spec": {"replicas": 1}}, "arc-runners")
+        c("actions.github.com/v1alpha1", "EphemeralRunner", {
+            "metadata": {"name": "arc-runner-set-x7k2p-runner-abcde",
+                         "finalizers": ["ephemeralrunner.actions.github.com/finalizer"]}, "spec": {}}, "arc-runners")
+        c("actions.github.com/v1alpha1", "AutoscalingListener", {
+            "metadata": {"name": "arc-runner-set-754b578d-listener",
+                         "finalizers": ["autoscalinglistener.actions.github.com/finalizer"]}, "spec": {}},
+          "arc-systems")
+        c("v1", "ServiceAccount", {"metadata": {"name": "arc-runner-set-gha-rs-no-permission",
+                                                "finalizers": ["actions.github.com/cleanup-protection"]}},
+          "arc-runners")
+        c("rbac.authorization.k8s.io/v1", "ClusterRoleBinding", {
+            "metadata": {"name": "arc-runner-inttest", "labels": {"app.kubernetes.io/part-of": "arc"}},
+            "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": "cluster-admin"},
+            "subjects": [{"kind": "ServiceAccount", "name": "arc-runner-set-gha-rs-no-permission",
+                          "namespace": "arc-runners"}]})
+        c("v1", "PersistentVolume", {"metadata": {"name": "pipeline-arc-pv"}, "spec": {
+            "capacity": {"storage": "10Gi"}, "accessModes": ["ReadWriteMany"],
+            "persistentVolumeReclaimPolicy": "Retain",
+            "storageClassName": "nfs", "mountOptions": ["vers=4.1"],
+            "nfs": {"server": "127.0.0.1", "path": "/volume1/Kubernetes/pipelines/arc"},
+            "claimRef": {"namespace": "arc-runners", "name": "arc-work"}}})
+        c("v1", "PersistentVolumeClaim", {"metadata": {"name": "arc-work"}, "spec": {
+            "accessModes": ["ReadWriteMany"], "storageClassName": "nfs", "volumeName": "pipeline-arc-pv",
+            "resources": {"requests": {"storage": "10Gi"}}}}, "arc-runners")
+        for rel_name, rel_ns, chart, version in (("arc", "arc-systems", "gha-runner-scale-set-controller", "0.9.3"),
+                                                 ("arc-runner-set", "arc-runners", "gha-runner-scale-set", "0.9.3")):
+            resources = ([{"apiVersion": "apps/v1", "kind": "Deployment", "namespace": "arc-systems",
+                           "name": "arc-gha-rs-controller"},
+                          {"apiVersion": "v1", "kind": "ServiceAccount", "namespace": "arc-systems",
+                           "name": "arc-gha-rs-controller"}] if rel_name == "arc" else
+                         [{"apiVersion": "actions.github.com/v1alpha1", "kind": "AutoscalingRunnerSet",
+                           "namespace": "arc-runners", "name": "arc-runner-set"},
+                          {"apiVersion": "v1", "kind": "ServiceAccount", "namespace": "arc-runners",
+                           "name": "arc-runner-set-gha-rs-no-permission"}])
+            c("v1", "Secret", helm_release_secret(rel_name, rel_ns, 1, chart, version, version, {}, resources),
+              rel_ns)
+        if self.profile == "gitea-installed":
+            self.gitea.add_user("gitea_admin", "chart-admin-password-unknown", "gitea@local.domain", admin=True)
+
+    def _deployment(self, ns: str, name: str, image: str, *, labels: dict | None = None,
+                    release: str | None = None) -> None:
+        labels = labels or {"app": name}
+        meta: dict[str, Any] = {"name": name, "labels": dict(labels)}
+        if release:
+            meta["annotations"] = {"meta.helm.sh/release-name": release, "meta.helm.sh/release-namespace": ns}
+            meta["labels"]["app.kubernetes.io/managed-by"] = "Helm"
+        self._create("apps/v1", "Deployment", {"metadata": meta, "spec": {
+            "replicas": 1, "selector": {"matchLabels": labels},
+            "template": {"metadata": {"labels": labels}, "spec": {"containers": [{"name": name, "image": image}]}}}},
+            ns)

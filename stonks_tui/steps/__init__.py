@@ -1,0 +1,1 @@
+"""Install and teardown steps, one module per area. Each is idempotent: check → apply → describe."""

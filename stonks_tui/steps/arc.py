@@ -1,0 +1,158 @@
+"""ARC removal, in the order that lets ARC's controller clean up after itself (FACTS):
+
+every runner scale set → wait for its resources to go → the controller → ARC RBAC → pipeline-arc-pv → the
+namespaces. Reversed, ARC's finalizers never clear and a namespace hangs in Terminating; that is detected and,
+only with the operator's consent, exactly those finalizers are cleared. Releases are discovered (`helm list`),
+never assumed (the design says arc-system; ARC's docs say arc-systems / arc-runners).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from stonks_tui.clients.helm import chart_name
+from stonks_tui.engine.step import Change, CheckResult, Done, NotDone, Step, StepContext
+from stonks_tui.errors import StepFailed
+from stonks_tui.settings import Settings
+from stonks_tui.steps.common import runtime
+
+ARC_GROUP = "actions.github.com/v1alpha1"
+ARC_KINDS = ("AutoscalingRunnerSet", "EphemeralRunnerSet", "EphemeralRunner", "AutoscalingListener")
+ARC_FINALIZER_MARKS = ("actions.github.com",)
+CONTROLLER_CHARTS = ("gha-runner-scale-set-controller", "actions-runner-controller")
+SCALESET_CHARTS = ("gha-runner-scale-set",)
+ARC_PV = "pipeline-arc-pv"
+DESIGN_NAMESPACES = ("arc-system", "arc-systems", "arc-runners")
+# Kinds ARC puts its cleanup finalizers on, besides its own.
+FINALIZED_KINDS = (("v1", "ServiceAccount"), ("v1", "Secret"), ("rbac.authorization.k8s.io/v1", "Role"),
+                   ("rbac.authorization.k8s.io/v1", "RoleBinding"), ("v1", "ConfigMap"))
+WAIT = 180.0
+
+
+def _arc_finalizers(obj: dict) -> list[str]:
+    return [f for f in obj["metadata"].get("finalizers") or [] if any(m in f for m in ARC_FINALIZER_MARKS)]
+
+
+class ArcRemoval(Step):
+    id, title, needs = "arc-removal", "Remove ARC runners and controller", ()
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+
+    async def inventory(self, ctx: StepContext) -> dict[str, Any]:
+        rt = runtime(ctx)
+        kube, helm = rt.kube(), rt.helm()
+        rows = await helm.releases()
+        scalesets = [r for r in rows if chart_name(r) in SCALESET_CHARTS]
+        controllers = [r for r in rows if chart_name(r) in CONTROLLER_CHARTS]
+        namespaces = {r["namespace"] for r in scalesets + controllers}
+        for ns in DESIGN_NAMESPACES:
+            if await kube.get("v1", "Namespace", ns):
+                namespaces.add(ns)
+        bindings = []
+        for crb in await kube.list("rbac.authorization.k8s.io/v1", "ClusterRoleBinding"):
+            if any(s.get("namespace") in namespaces for s in crb.get("subjects") or []) and namespaces:
+                bindings.append(crb["metadata"]["name"])
+        pv = await kube.get("v1", "PersistentVolume", ARC_PV)
+        leftovers = []
+        for kind in ARC_KINDS:
+            for obj in await kube.list(ARC_GROUP, kind):
+                leftovers.append(f"{kind} {obj['metadata'].get('namespace')}/{obj['metadata']['name']}")
+        return {"scalesets": scalesets, "controllers": controllers, "namespaces": sorted(namespaces),
+                "bindings": sorted(bindings), "pv": pv, "leftovers": leftovers}
+
+    @staticmethod
+    def _summary(inv: dict[str, Any]) -> list[str]:
+        out = [f"helm release {r['namespace']}/{r['name']} ({r['chart']})" for r in inv["scalesets"]]
+        out += [f"helm release {r['namespace']}/{r['name']} ({r['chart']})" for r in inv["controllers"]]
+        out += [f"ClusterRoleBinding {b}" for b in inv["bindings"]]
+        out += [f"PersistentVolume {ARC_PV}"] if inv["pv"] else []
+        out += [f"Namespace {n}" for n in inv["namespaces"]]
+        return out
+
+    async def check(self, ctx: StepContext) -> CheckResult:
+        inv = await self.inventory(ctx)
+        left = self._summary(inv) + inv["leftovers"]
+        return Done("no ARC left") if not left else NotDone("ARC present: " + ", ".join(left[:6]))
+
+    async def apply(self, ctx: StepContext) -> None:
+        rt = runtime(ctx)
+        kube, helm = rt.kube(), rt.helm()
+        inv = await self.inventory(ctx)
+        # 1. Scale sets first, while the controller still runs to clear their finalizers.
+        for rel in inv["scalesets"]:
+            ctx.log(f"uninstall runner scale set {rel['namespace']}/{rel['name']}")
+            await helm.uninstall(rel["name"], rel["namespace"], log=ctx.log)
+            for kind in ARC_KINDS:
+                for obj in await kube.list(ARC_GROUP, kind, rel["namespace"]):
+                    await kube.wait_gone(ARC_GROUP, kind, obj["metadata"]["name"], rel["namespace"], WAIT)
+            ctx.log(f"runner scale set {rel['name']} and its runners are gone")
+        # 2. Then the controller.
+        for rel in inv["controllers"]:
+            ctx.log(f"uninstall ARC controller {rel['namespace']}/{rel['name']}")
+            await helm.uninstall(rel["name"], rel["namespace"], log=ctx.log)
+        # 3. RBAC the runners used, and the runners' PV (Retain: its NFS data is not touched).
+        for name in inv["bindings"]:
+            await kube.delete("rbac.authorization.k8s.io/v1", "ClusterRoleBinding", name)
+            ctx.log(f"deleted   ClusterRoleBinding {name}")
+        if inv["pv"]:
+            nfs = (inv["pv"].get("spec") or {}).get("nfs") or {}
+            await kube.delete("v1", "PersistentVolume", ARC_PV)
+            ctx.log(f"deleted   PersistentVolume {ARC_PV} (NFS data at {nfs.get('server')}:{nfs.get('path')} is kept)")
+        # 4. The namespaces, watching for the Terminating hang.
+        for ns in inv["namespaces"]:
+            await kube.delete("v1", "Namespace", ns)
+            ctx.log(f"deleting  Namespace {ns}")
+        for ns in inv["namespaces"]:
+            await self._wait_namespace(ctx, ns)
+
+    async def _stuck_objects(self, ctx: StepContext, ns: str) -> list[tuple[str, str, str, list[str]]]:
+        kube = runtime(ctx).kube()
+        stuck = []
+        for api_version, kind in [(ARC_GROUP, k) for k in ARC_KINDS] + list(FINALIZED_KINDS):
+            for obj in await kube.list(api_version, kind, ns):
+                fins = _arc_finalizers(obj)
+                if fins:
+                    stuck.append((api_version, kind, obj["metadata"]["name"], fins))
+        return stuck
+
+    async def _wait_namespace(self, ctx: StepContext, ns: str) -> None:
+        kube = runtime(ctx).kube()
+        try:
+            await kube.wait_gone("v1", "Namespace", ns, None, WAIT / 3)
+            ctx.log(f"gone      Namespace {ns}")
+            return
+        except StepFailed as first:
+            stuck = await self._stuck_objects(ctx, ns)
+            if not stuck:
+                raise
+            listing = ", ".join(f"{kind} {name} ({', '.join(fins)})" for _, kind, name, fins in stuck)
+            ctx.log(f"Namespace {ns} is stuck Terminating on ARC finalizers: {listing}")
+            ctx.log("ARC's controller, which would clear them, is gone (it was removed before its scale sets)")
+            confirm = runtime(ctx).confirm
+            if confirm is None or not confirm(f"Clear exactly these ARC finalizers so {ns} can finish "
+                                              f"terminating? {listing}"):
+                raise StepFailed(f"Namespace {ns} is stuck Terminating on ARC finalizers: {listing}",
+                                 hint="re-run with --clear-arc-finalizers (or answer yes in the wizard) to "
+                                      "remove exactly those finalizers; nothing else is touched") from first
+        for api_version, kind, name, fins in stuck:
+            obj = await kube.get(api_version, kind, name, ns)
+            if obj is None:
+                continue
+            keep = [f for f in obj["metadata"].get("finalizers") or [] if f not in fins]
+            await kube.patch(api_version, kind, name, ns, {"metadata": {"finalizers": keep or None}})
+            ctx.log(f"cleared   {', '.join(fins)} on {kind} {ns}/{name}")
+        await kube.wait_gone("v1", "Namespace", ns, None, WAIT)
+        ctx.log(f"gone      Namespace {ns}")
+
+    async def describe(self, ctx: StepContext) -> list[Change]:
+        inv = await self.inventory(ctx)
+        changes = [Change("delete", "HelmRelease", f"{r['namespace']}/{r['name']}", r["chart"])
+                   for r in inv["scalesets"] + inv["controllers"]]
+        changes += [Change("delete", "ClusterRoleBinding", b) for b in inv["bindings"]]
+        if inv["pv"]:
+            nfs = (inv["pv"].get("spec") or {}).get("nfs") or {}
+            changes.append(Change("delete", "PersistentVolume", ARC_PV,
+                                  f"NFS data at {nfs.get('server')}:{nfs.get('path')} is kept"))
+        changes += [Change("delete", "Namespace", n) for n in inv["namespaces"]]
+        return changes or [Change("unchanged", "ARC", "(none found)")]

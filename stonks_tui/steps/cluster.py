@@ -1,0 +1,132 @@
+"""Cluster steps that apply manifests: namespaces, NFS PVs, NetworkPolicy, agent RBAC, Argo CD and Kargo objects."""
+
+from __future__ import annotations
+
+from stonks_tui.engine.step import Change, CheckResult, NotDone, StepContext
+from stonks_tui.steps.common import ManifestStep, object_change, runtime
+
+
+class Namespaces(ManifestStep):
+    id, title, needs = "namespaces", "Create namespaces", ()
+    files = ("namespaces.yaml",)
+
+
+class PersistentVolumes(ManifestStep):
+    """NFS PVs with Retain, pre-bound to their claims. A PV Released by an earlier teardown still names its old
+    claim's uid and would never bind again: clear that uid (keeping namespace/name) so the new claim takes it."""
+
+    id, title, needs = "pvs", "NFS PersistentVolumes (Retain)", ("namespaces",)
+    files = ("pvs/argocd-pv.yaml", "pvs/kargo-pv.yaml", "pvs/woodpecker-pv.yaml",
+             "pvs/argocd-pvc.yaml", "pvs/kargo-pvc.yaml")
+
+    async def _released(self, ctx: StepContext) -> list[str]:
+        kube = runtime(ctx).kube()
+        out = []
+        for obj in await self.objects(ctx):
+            if obj["kind"] != "PersistentVolume":
+                continue
+            live = await kube.get("v1", "PersistentVolume", obj["metadata"]["name"])
+            if live and (live.get("status") or {}).get("phase") == "Released":
+                out.append(obj["metadata"]["name"])
+        return out
+
+    async def check(self, ctx: StepContext) -> CheckResult:
+        released = await self._released(ctx)
+        if released:
+            return NotDone(f"Released by an earlier teardown, to re-bind: {', '.join(released)}")
+        return await super().check(ctx)
+
+    async def apply(self, ctx: StepContext) -> None:
+        kube = runtime(ctx).kube()
+        for name in await self._released(ctx):
+            live = await kube.get("v1", "PersistentVolume", name)
+            claim = (live.get("spec") or {}).get("claimRef") or {}
+            await kube.patch("v1", "PersistentVolume", name, None,
+                             [{"op": "remove", "path": "/spec/claimRef/uid"},
+                              {"op": "remove", "path": "/spec/claimRef/resourceVersion"}]
+                             if "resourceVersion" in claim else [{"op": "remove", "path": "/spec/claimRef/uid"}],
+                             content_type="application/json-patch+json")
+            ctx.log(f"re-bind   PersistentVolume {name}: cleared the old claim's uid, data untouched")
+        await super().apply(ctx)
+
+    async def describe(self, ctx: StepContext) -> list[Change]:
+        changes = await super().describe(ctx)
+        for name in await self._released(ctx):
+            changes.append(Change("update", "PersistentVolume", name, "Released → clear claimRef.uid to re-bind"))
+        return changes
+
+
+class WoodpeckerNetworkPolicy(ManifestStep):
+    id, title, needs = "woodpecker-network-policy", "NetworkPolicy: Traefik → Woodpecker", ("namespaces",)
+    files = ("woodpecker/network-policy.yaml",)
+
+
+class WoodpeckerAgentRbac(ManifestStep):
+    """cluster-admin (the design) or namespaced (least privilege); switching modes removes the other's objects."""
+
+    id, title, needs = "woodpecker-agent-rbac", "Woodpecker agent RBAC", ("namespaces",)
+
+    @property
+    def files(self) -> tuple[str, ...]:  # type: ignore[override]
+        return ("woodpecker/agent-rbac.yaml",) if self.settings.rbac_mode == "cluster-admin" else (
+            "woodpecker/agent-rbac-namespaced.yaml",)
+
+    async def _stale(self, ctx: StepContext) -> list[tuple[str, str]]:
+        kube = runtime(ctx).kube()
+        if self.settings.rbac_mode == "cluster-admin":
+            role = await kube.get("rbac.authorization.k8s.io/v1", "ClusterRole", "woodpecker-agent-inttest")
+            return [("ClusterRole", "woodpecker-agent-inttest")] if role else []
+        binding = await kube.get("rbac.authorization.k8s.io/v1", "ClusterRoleBinding", "woodpecker-agent-inttest")
+        if binding and binding["roleRef"]["name"] == "cluster-admin":
+            return [("ClusterRoleBinding", "woodpecker-agent-inttest")]  # roleRef is immutable: recreate
+        return []
+
+    async def check(self, ctx: StepContext) -> CheckResult:
+        stale = await self._stale(ctx)
+        if stale:
+            return NotDone(f"left from the other RBAC mode: {', '.join(k + ' ' + n for k, n in stale)}")
+        return await super().check(ctx)
+
+    async def apply(self, ctx: StepContext) -> None:
+        kube = runtime(ctx).kube()
+        for kind, name in await self._stale(ctx):
+            await kube.delete("rbac.authorization.k8s.io/v1", kind, name)
+            ctx.log(f"delete    {kind} {name} (other RBAC mode)")
+        await super().apply(ctx)
+
+    async def describe(self, ctx: StepContext) -> list[Change]:
+        grants = ("binds ServiceAccount woodpecker-agent to cluster-admin: pipeline steps can do anything in the "
+                  "cluster" if self.settings.rbac_mode == "cluster-admin" else
+                  "lets pipeline steps create/delete namespaces and manage workloads, nothing cluster-wide else")
+        changes = [Change(c.action, c.kind, c.name, c.detail or grants) for c in await super().describe(ctx)]
+        changes += [Change("delete", kind, name, "other RBAC mode") for kind, name in await self._stale(ctx)]
+        return changes
+
+
+class ArgoRepoSecret(ManifestStep):
+    id, title, needs = "argocd-repo-secret", "Argo CD repository secret → Gitea", ("argocd", "gitea-token")
+    files = ("argocd/repo-secret.yaml",)
+
+
+class ArgoApps(ManifestStep):
+    id, title = "argocd-apps", "Argo CD Applications → Gitea"
+    needs = ("argocd-repo-secret", "repo-migrate")
+    files = ("argocd/apps/stonks-beta.yaml", "argocd/apps/stonks-paper.yaml", "argocd/apps/stonks-live.yaml")
+
+
+class KargoResources(ManifestStep):
+    id, title, needs = "kargo-resources", "Kargo project, warehouse and stages", ("kargo", "argocd-apps")
+    files = ("kargo/project.yaml", "kargo/project-config.yaml", "kargo/warehouse.yaml",
+             "kargo/market-hours-check.yaml", "kargo/stages/beta.yaml", "kargo/stages/paper.yaml",
+             "kargo/stages/live.yaml")
+
+    async def objects(self, ctx: StepContext) -> list[dict]:
+        # The design keeps Freight in the live namespace, which already exists: Kargo adopts an existing
+        # namespace only when it carries the project label, so label it (nothing else about it changes).
+        label = {"apiVersion": "v1", "kind": "Namespace", "metadata": {
+            "name": ctx.settings.kargo_project, "labels": {"kargo.akuity.io/project": "true"}}}
+        return [label, *await super().objects(ctx)]
+
+
+__all__ = ["ArgoApps", "ArgoRepoSecret", "KargoResources", "Namespaces", "PersistentVolumes",
+           "WoodpeckerAgentRbac", "WoodpeckerNetworkPolicy", "object_change"]

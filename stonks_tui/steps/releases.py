@@ -1,0 +1,172 @@
+"""Helm release steps: Woodpecker (with its OAuth Secret), Argo CD and Kargo (with its admin Secret).
+
+A release counts as done when helm lists it `deployed` at the wanted chart version, with the values we would
+send, and its workloads are ready. An existing release of the same chart is adopted (upgraded in place).
+"""
+
+from __future__ import annotations
+
+import json
+import secrets as pysecrets
+from typing import Any
+
+from stonks_tui.clients.helm import chart_name, chart_version
+from stonks_tui.engine.step import Change, CheckResult, Done, NotDone, Step, StepContext
+from stonks_tui.errors import StepFailed
+from stonks_tui.render import resolve_secrets
+from stonks_tui.settings import Settings
+from stonks_tui.steps.common import object_change, ref, rendered, runtime
+
+
+def _seconds(duration: str) -> float:
+    return float(duration[:-1]) * {"s": 1, "m": 60, "h": 3600}[duration[-1]]
+
+
+class HelmReleaseStep(Step):
+    release_attr = ""
+    chart_attr = ""
+    version_attr = ""
+    namespace_attr = ""
+    values_file = ""
+    chart_label = ""  # chart name as helm lists it
+    repo: tuple[str, str] | None = None  # (name, url attr) when the chart comes from a classic repo
+    pre_files: tuple[str, ...] = ()  # manifests applied before the release (Secrets it reads)
+    workloads: tuple[tuple[str, str], ...] = ()  # (kind, name) that must be ready
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+
+    @property
+    def release(self) -> str:
+        return getattr(self.settings, self.release_attr)
+
+    @property
+    def namespace(self) -> str:
+        return getattr(self.settings, self.namespace_attr)
+
+    async def values(self, ctx: StepContext) -> dict[str, Any]:
+        return (await rendered(ctx)).values[self.values_file]
+
+    async def pre_objects(self, ctx: StepContext) -> list[dict]:
+        r = await rendered(ctx)
+        return [obj for f in self.pre_files for obj in r.objects[f]]
+
+    async def prepare_secrets(self, ctx: StepContext) -> None:
+        """Generate what the pre-objects need (Kargo's admin secret); others already exist."""
+
+    async def _state(self, ctx: StepContext) -> tuple[str, str]:
+        """(action, reason): install / upgrade / adopt / unchanged."""
+        helm = runtime(ctx).helm()
+        row = await helm.find(self.release, self.namespace)
+        want_version = getattr(self.settings, self.version_attr)
+        if row is None:
+            return "install", f"release {self.release} is not installed"
+        if chart_name(row) != self.chart_label:
+            raise StepFailed(f"release {self.namespace}/{self.release} exists but is chart {chart_name(row)}, "
+                             f"not {self.chart_label}",
+                             hint=f"uninstall it or choose another release name ({self.release_attr})")
+        if row.get("status") != "deployed":
+            return "upgrade", f"release {self.release} is {row.get('status')}"
+        if chart_version(row) != want_version:
+            return "upgrade", f"chart {chart_version(row)} → {want_version}"
+        if ctx.outputs.get(self.id, {}).get("values_digest") != self._digest(await self.values(ctx)):
+            return "adopt", "values differ from what this tool last applied (or release not ours yet)"
+        for kind, name in self.workloads:
+            obj = await runtime(ctx).kube().get("apps/v1", kind, name, self.namespace)
+            want = int(((obj or {}).get("spec") or {}).get("replicas", 1))
+            if not obj or int((obj.get("status") or {}).get("readyReplicas") or 0) < want:
+                return "upgrade", f"{kind} {name} is not ready"
+        return "unchanged", ""
+
+    @staticmethod
+    def _digest(values: dict) -> str:
+        import hashlib
+
+        return hashlib.sha256(json.dumps(values, sort_keys=True).encode()).hexdigest()[:16]
+
+    async def check(self, ctx: StepContext) -> CheckResult:
+        for obj in await self.pre_objects(ctx):
+            if (await object_change(ctx, obj))[0] != "unchanged":
+                return NotDone(f"{ref(obj)} to apply")
+        action, reason = await self._state(ctx)
+        return Done() if action == "unchanged" else NotDone(reason)
+
+    async def apply(self, ctx: StepContext) -> None:
+        rt = runtime(ctx)
+        helm, kube = rt.helm(), rt.kube()
+        await helm.require_version()
+        await self.prepare_secrets(ctx)
+        for obj in await self.pre_objects(ctx):
+            result, _ = await kube.apply(resolve_secrets(obj, ctx.secrets.get))
+            ctx.log(f"{result:<9} {ref(obj)}")
+        chart = getattr(self.settings, self.chart_attr)
+        if self.repo:
+            await helm.repo_add(self.repo[0], getattr(self.settings, self.repo[1]), log=ctx.log)
+            await helm.repo_update(log=ctx.log)
+        values = await self.values(ctx)
+        await helm.upgrade_install(self.release, chart, self.namespace, getattr(self.settings, self.version_attr),
+                                   values, timeout=self.settings.helm_timeout, log=ctx.log)
+        ctx.output("values_digest", self._digest(values))
+        ctx.outputs.setdefault(self.id, {})["values_digest"] = self._digest(values)
+        for kind, name in self.workloads:
+            await kube.wait_workload_ready(kind, name, self.namespace, _seconds(self.settings.helm_timeout))
+            ctx.log(f"ready     {kind} {self.namespace}/{name}")
+
+    async def describe(self, ctx: StepContext) -> list[Change]:
+        changes = []
+        for obj in await self.pre_objects(ctx):
+            action, diff = await object_change(ctx, obj)
+            changes.append(Change(action, obj["kind"], ref(obj).split(" ", 1)[1], "; ".join(diff[:3])))
+        action, reason = await self._state(ctx)
+        label = {"install": "create", "upgrade": "update", "adopt": "update", "unchanged": "unchanged"}[action]
+        changes.append(Change(label, "HelmRelease", f"{self.namespace}/{self.release}",
+                              f"{getattr(self.settings, self.chart_attr)} {getattr(self.settings, self.version_attr)}"
+                              + (f"; {reason}" if reason else "")))
+        return changes
+
+
+class Woodpecker(HelmReleaseStep):
+    id, title = "woodpecker", "Woodpecker CI (helm)"
+    needs = ("arc-removal", "namespaces", "pvs", "gitea-oauth-app")
+    release_attr, chart_attr, version_attr = "woodpecker_release", "woodpecker_chart", "woodpecker_chart_version"
+    namespace_attr, values_file, chart_label = "woodpecker_namespace", "woodpecker/values.yaml", "woodpecker"
+    pre_files = ("woodpecker/oauth-secret.yaml",)
+    workloads = (("StatefulSet", "woodpecker-server"), ("StatefulSet", "woodpecker-agent"))
+
+
+class ArgoCD(HelmReleaseStep):
+    id, title, needs = "argocd", "Argo CD (helm)", ("namespaces", "pvs")
+    release_attr, chart_attr, version_attr = "argocd_release", "argocd_chart", "argocd_chart_version"
+    namespace_attr, values_file, chart_label = "argocd_namespace", "argocd/values.yaml", "argo-cd"
+    repo = ("argo", "argocd_chart_repo")
+    workloads = (("Deployment", "argocd-server"), ("Deployment", "argocd-repo-server"),
+                 ("StatefulSet", "argocd-application-controller"))
+
+
+class Kargo(HelmReleaseStep):
+    id, title, needs = "kargo", "Kargo (helm)", ("namespaces", "pvs")
+    release_attr, chart_attr, version_attr = "kargo_release", "kargo_chart", "kargo_chart_version"
+    namespace_attr, values_file, chart_label = "kargo_namespace", "kargo/values.yaml", "kargo"
+    pre_files = ("kargo/api-secret.yaml",)
+    workloads = (("Deployment", "kargo-api"), ("Deployment", "kargo-controller"))
+
+    async def prepare_secrets(self, ctx: StepContext) -> None:
+        """Kargo's admin password, its bcrypt hash and the token signing key: generated once, kept in the keyring."""
+        import bcrypt
+
+        password = ctx.secrets.get("kargo-admin-password")
+        if not password:
+            password = pysecrets.token_urlsafe(24)
+            ctx.secrets.set("kargo-admin-password", password)
+            ctx.log("generated the Kargo admin password (in the keyring)")
+        stored_hash = ctx.secrets.get("kargo-admin-password-hash")
+        if not stored_hash or not bcrypt.checkpw(password.encode(), stored_hash.encode()):
+            ctx.secrets.set("kargo-admin-password-hash",
+                            bcrypt.hashpw(password.encode(), bcrypt.gensalt()).decode())
+        if not ctx.secrets.get("kargo-token-signing-key"):
+            ctx.secrets.set("kargo-token-signing-key", pysecrets.token_urlsafe(48))
+
+    async def check(self, ctx: StepContext) -> CheckResult:
+        if not ctx.secrets.get("kargo-admin-password-hash") or not ctx.secrets.get("kargo-token-signing-key"):
+            return NotDone("Kargo's admin secret is not generated yet")
+        return await super().check(ctx)

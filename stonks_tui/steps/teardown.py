@@ -1,0 +1,209 @@
+"""Teardown (runmelast.sh): Kargo → Argo CD → Woodpecker → pipeline namespaces. PVs and their NFS data are kept.
+
+Never touched: PersistentVolumes (unless --delete-pvs with their names typed), NFS data (never, by this tool),
+the Gitea namespace, the live namespace. Every PV that is kept is made Retain first, so deleting its claim
+(with the namespaces) cannot delete data.
+"""
+
+from __future__ import annotations
+
+from stonks_tui.engine.step import Change, CheckResult, Done, NotDone, Step, StepContext
+from stonks_tui.errors import StepFailed
+from stonks_tui.settings import Settings
+from stonks_tui.steps.common import rendered, runtime
+
+PIPELINE_PVS = ("pipeline-argocd-pv", "pipeline-kargo-pv", "pipeline-woodpecker-pv")
+WAIT = 300.0
+
+
+def describe_pv(pv: dict) -> str:
+    spec, status = pv.get("spec") or {}, pv.get("status") or {}
+    nfs = spec.get("nfs") or {}
+    return (f"{pv['metadata']['name']}: {nfs.get('server')}:{nfs.get('path')}, "
+            f"{(spec.get('capacity') or {}).get('storage')}, {spec.get('persistentVolumeReclaimPolicy')}, "
+            f"{status.get('phase')}")
+
+
+class TeardownStep(Step):
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+
+
+class PvsRetain(TeardownStep):
+    id, title, needs = "pvs-retain", "Make every kept PV Retain", ()
+
+    async def _pvs(self, ctx: StepContext) -> list[dict]:
+        kube = runtime(ctx).kube()
+        return [pv for name in PIPELINE_PVS if (pv := await kube.get("v1", "PersistentVolume", name))]
+
+    async def check(self, ctx: StepContext) -> CheckResult:
+        pvs = await self._pvs(ctx)
+        for pv in pvs:
+            ctx.log("kept: " + describe_pv(pv))
+        loose = [pv["metadata"]["name"] for pv in pvs if pv["spec"].get("persistentVolumeReclaimPolicy") != "Retain"]
+        return Done() if not loose else NotDone(f"not Retain: {', '.join(loose)}")
+
+    async def apply(self, ctx: StepContext) -> None:
+        kube = runtime(ctx).kube()
+        for pv in await self._pvs(ctx):
+            if pv["spec"].get("persistentVolumeReclaimPolicy") != "Retain":
+                await kube.patch("v1", "PersistentVolume", pv["metadata"]["name"], None,
+                                 {"spec": {"persistentVolumeReclaimPolicy": "Retain"}})
+                ctx.log(f"set Retain on {pv['metadata']['name']}: deleting its claim will not delete data")
+
+    async def describe(self, ctx: StepContext) -> list[Change]:
+        return [Change("unchanged" if pv["spec"].get("persistentVolumeReclaimPolicy") == "Retain" else "update",
+                       "PersistentVolume", pv["metadata"]["name"], "kept — " + describe_pv(pv))
+                for pv in await self._pvs(ctx)]
+
+
+class DeleteObjects(TeardownStep):
+    """Delete the rendered objects of some manifest files (those that exist)."""
+
+    files: tuple[str, ...] = ()
+
+    async def targets(self, ctx: StepContext) -> list[dict]:
+        r = await rendered(ctx)
+        kube = runtime(ctx).kube()
+        out = []
+        for f in self.files:
+            for obj in r.objects[f]:
+                if obj["kind"] == "Namespace" or not self.deletable(ctx, obj):
+                    continue
+                meta = obj["metadata"]
+                if await kube.get(obj["apiVersion"], obj["kind"], meta["name"], meta.get("namespace")):
+                    out.append(obj)
+        return out
+
+    def deletable(self, ctx: StepContext, obj: dict) -> bool:
+        return True
+
+    async def check(self, ctx: StepContext) -> CheckResult:
+        left = await self.targets(ctx)
+        return Done() if not left else NotDone(f"{len(left)} object(s) to delete")
+
+    async def apply(self, ctx: StepContext) -> None:
+        kube = runtime(ctx).kube()
+        for obj in await self.targets(ctx):
+            meta = obj["metadata"]
+            await kube.delete(obj["apiVersion"], obj["kind"], meta["name"], meta.get("namespace"))
+            ctx.log(f"deleted   {obj['kind']} {meta.get('namespace', '')}/{meta['name']}".replace(" /", " "))
+
+    async def describe(self, ctx: StepContext) -> list[Change]:
+        return [Change("delete", o["kind"], f"{o['metadata'].get('namespace', '')}/{o['metadata']['name']}")
+                for o in await self.targets(ctx)] or [Change("unchanged", "Objects", "(already gone)")]
+
+
+class KargoResourcesRemove(DeleteObjects):
+    id, title, needs = "kargo-resources-remove", "Remove Kargo resources", ("pvs-retain",)
+    files = ("kargo/stages/live.yaml", "kargo/stages/paper.yaml", "kargo/stages/beta.yaml", "kargo/warehouse.yaml",
+             "kargo/market-hours-check.yaml", "kargo/project-config.yaml", "kargo/project.yaml")
+
+    def deletable(self, ctx: StepContext, obj: dict) -> bool:
+        # The Project's namespace may be one this tool keeps (the design puts Freight in the live namespace):
+        # deleting the Project could take that namespace with it, so then the Project stays.
+        kept = {ctx.settings.live_namespace, ctx.settings.gitea_namespace}
+        return not (obj["kind"] == "Project" and ctx.settings.kargo_project in kept)
+
+
+class ArgoAppsRemove(DeleteObjects):
+    """Applications carry no resources-finalizer here, so deleting them leaves the deployed app running."""
+
+    id, title, needs = "argocd-apps-remove", "Remove Argo CD Applications and repo secret", ("kargo-uninstall",)
+    files = ("argocd/apps/stonks-beta.yaml", "argocd/apps/stonks-paper.yaml", "argocd/apps/stonks-live.yaml",
+             "argocd/repo-secret.yaml")
+
+
+class HelmUninstall(TeardownStep):
+    release_attr = ""
+    namespace_attr = ""
+
+    async def _present(self, ctx: StepContext) -> bool:
+        return await runtime(ctx).helm().find(getattr(self.settings, self.release_attr),
+                                              getattr(self.settings, self.namespace_attr)) is not None
+
+    async def check(self, ctx: StepContext) -> CheckResult:
+        return NotDone("release installed") if await self._present(ctx) else Done("release not installed")
+
+    async def apply(self, ctx: StepContext) -> None:
+        await runtime(ctx).helm().uninstall(getattr(self.settings, self.release_attr),
+                                            getattr(self.settings, self.namespace_attr), log=ctx.log)
+
+    async def describe(self, ctx: StepContext) -> list[Change]:
+        name = f"{getattr(self.settings, self.namespace_attr)}/{getattr(self.settings, self.release_attr)}"
+        return [Change("delete" if await self._present(ctx) else "unchanged", "HelmRelease", name)]
+
+
+class KargoUninstall(HelmUninstall):
+    id, title, needs = "kargo-uninstall", "Uninstall Kargo", ("kargo-resources-remove",)
+    release_attr, namespace_attr = "kargo_release", "kargo_namespace"
+
+
+class ArgoUninstall(HelmUninstall):
+    id, title, needs = "argocd-uninstall", "Uninstall Argo CD", ("argocd-apps-remove",)
+    release_attr, namespace_attr = "argocd_release", "argocd_namespace"
+
+
+class WoodpeckerUninstall(HelmUninstall):
+    id, title, needs = "woodpecker-uninstall", "Uninstall Woodpecker", ("argocd-uninstall",)
+    release_attr, namespace_attr = "woodpecker_release", "woodpecker_namespace"
+
+
+class NamespacesRemove(TeardownStep):
+    id, title, needs = "namespaces-remove", "Delete pipeline namespaces", ("woodpecker-uninstall",)
+
+    def names(self) -> list[str]:
+        s = self.settings
+        kept = {s.live_namespace, s.gitea_namespace}
+        return [n for n in (s.woodpecker_namespace, s.argocd_namespace, s.kargo_namespace) if n not in kept]
+
+    async def _present(self, ctx: StepContext) -> list[str]:
+        kube = runtime(ctx).kube()
+        return [n for n in self.names() if await kube.get("v1", "Namespace", n)]
+
+    async def check(self, ctx: StepContext) -> CheckResult:
+        left = await self._present(ctx)
+        return Done() if not left else NotDone(f"present: {', '.join(left)}")
+
+    async def apply(self, ctx: StepContext) -> None:
+        kube = runtime(ctx).kube()
+        for ns in await self._present(ctx):
+            await kube.delete("v1", "Namespace", ns)
+            ctx.log(f"deleting  Namespace {ns}")
+        for ns in self.names():
+            await kube.wait_gone("v1", "Namespace", ns, None, WAIT)
+            ctx.log(f"gone      Namespace {ns}")
+        ctx.log(f"kept: namespaces {self.settings.gitea_namespace} and {self.settings.live_namespace}, and every PV")
+
+    async def describe(self, ctx: StepContext) -> list[Change]:
+        return [Change("delete", "Namespace", n) for n in await self._present(ctx)] or [
+            Change("unchanged", "Namespace", ", ".join(self.names()), "already gone")]
+
+
+class PvsDelete(TeardownStep):
+    """Only with --delete-pvs and the PV names typed by the operator. NFS data is never deleted by this tool."""
+
+    id, title, needs = "pvs-delete", "Delete the pipeline PVs (NFS data kept)", ("namespaces-remove",)
+
+    async def check(self, ctx: StepContext) -> CheckResult:
+        kube = runtime(ctx).kube()
+        left = [n for n in PIPELINE_PVS if await kube.get("v1", "PersistentVolume", n)]
+        return Done() if not left else NotDone(f"present: {', '.join(left)}")
+
+    async def apply(self, ctx: StepContext) -> None:
+        typed = set(ctx.clients.get("confirmed_pv_names") or ())
+        kube = runtime(ctx).kube()
+        present = [n for n in PIPELINE_PVS if await kube.get("v1", "PersistentVolume", n)]
+        if not set(present) <= typed:
+            raise StepFailed("deleting PVs needs their names typed to confirm: " + ", ".join(present),
+                             hint="run teardown --delete-pvs on a terminal and type them, or pass "
+                                  "--confirm-pv-names " + ",".join(present))
+        for name in present:
+            pv = await kube.get("v1", "PersistentVolume", name)
+            await kube.delete("v1", "PersistentVolume", name)
+            ctx.log(f"deleted   PersistentVolume {describe_pv(pv)} — the NFS directory and its data remain")
+
+    async def describe(self, ctx: StepContext) -> list[Change]:
+        kube = runtime(ctx).kube()
+        return [Change("delete", "PersistentVolume", n, "NFS data kept")
+                for n in PIPELINE_PVS if await kube.get("v1", "PersistentVolume", n)]

@@ -1,0 +1,39 @@
+"""The last install step: the live checks; any failure fails the step (warnings are logged)."""
+
+from __future__ import annotations
+
+from stonks_tui.checks.live import verify
+from stonks_tui.engine.step import Change, CheckResult, NotDone, Step, StepContext
+from stonks_tui.errors import StepFailed
+from stonks_tui.settings import Settings
+
+
+class Verify(Step):
+    id, title, needs = "verify", "Verify the installed system", ("woodpecker-activate", "kargo-resources")
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+
+    async def check(self, ctx: StepContext) -> CheckResult:
+        self._results = await verify(ctx)
+        failed = [r for r in self._results if r.status == "fail"]
+        if failed:
+            return NotDone("; ".join(f"{r.name}: {r.reason}" for r in failed))
+        for r in self._results:
+            ctx.log(r.line())
+        from stonks_tui.engine.step import Done
+
+        return Done(f"{len(self._results)} live checks pass")
+
+    async def apply(self, ctx: StepContext) -> None:
+        results = getattr(self, "_results", None) or await verify(ctx)
+        for r in results:
+            ctx.log(r.line())
+        failed = [r for r in results if r.status == "fail"]
+        if failed:
+            raise StepFailed(f"{len(failed)} live check(s) failed: " + "; ".join(f"{r.name}: {r.reason}"
+                                                                                for r in failed),
+                             hint=failed[0].fix or "see the step log")
+
+    async def describe(self, ctx: StepContext) -> list[Change]:
+        return [Change("unchanged", "Check", "live checks", "read-only: run after the install")]

@@ -1,0 +1,116 @@
+"""Activate the repository in Woodpecker and give it the GitHub mirror's deploy key.
+
+Woodpecker's API needs a personal token, which exists only after the operator has logged in once through
+Gitea. Without one the step ends as "needs the operator" with exact instructions — not a failure, not a skip.
+"""
+
+from __future__ import annotations
+
+from stonks_tui.engine.step import Change, CheckResult, Done, NotDone, Step, StepContext
+from stonks_tui.errors import NeedsOperator
+from stonks_tui.settings import Settings
+from stonks_tui.steps.common import runtime
+
+SECRET_NAME = "github_deploy_key"
+
+
+def generate_deploy_key() -> tuple[str, str]:
+    """(private OpenSSH PEM, public 'ssh-ed25519 …'), made in memory: never written to disk."""
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    key = Ed25519PrivateKey.generate()
+    private = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.OpenSSH,
+                                serialization.NoEncryption()).decode()
+    public = key.public_key().public_bytes(serialization.Encoding.OpenSSH,
+                                           serialization.PublicFormat.OpenSSH).decode() + " stonks-oracle-mirror"
+    return private, public
+
+
+def public_from_private(private: str) -> str:
+    from cryptography.hazmat.primitives import serialization
+
+    key = serialization.load_ssh_private_key(private.encode(), password=None)
+    return key.public_key().public_bytes(serialization.Encoding.OpenSSH,
+                                         serialization.PublicFormat.OpenSSH).decode() + " stonks-oracle-mirror"
+
+
+class WoodpeckerActivate(Step):
+    id, title = "woodpecker-activate", "Activate the repo in Woodpecker"
+    needs = ("woodpecker", "woodpecker-network-policy", "woodpecker-agent-rbac", "repo-migrate")
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+
+    def _needs_token(self, ctx: StepContext) -> NeedsOperator:
+        url = ctx.settings.effective_woodpecker_url
+        return NeedsOperator(
+            "Woodpecker needs a personal API token, which exists only after you log in once",
+            hint=f"open {url}, log in through Gitea as {ctx.settings.gitea_admin_user}, create a token under your "
+                 "user settings, then give it to stonks-tui (the wizard's Woodpecker screen, or "
+                 "STONKS_WOODPECKER_TOKEN=<token> stonks-tui install) — the install resumes here")
+
+    async def _state(self, ctx: StepContext) -> tuple[dict | None, bool]:
+        token = ctx.secrets.get("woodpecker-token")
+        if not token:
+            raise self._needs_token(ctx)
+        wp = runtime(ctx).woodpecker(ctx.settings, token)
+        try:
+            full = f"{ctx.settings.effective_repo_owner}/{ctx.settings.repo_name}".lower()
+            repo = next((r for r in await wp.forge_repos() if r.get("full_name", "").lower() == full), None)
+            has_secret = False
+            if repo and repo.get("active") and repo.get("id"):
+                has_secret = any(s["name"] == SECRET_NAME for s in await wp.secrets(int(repo["id"])))
+            return repo, has_secret
+        finally:
+            await wp.aclose()
+
+    async def check(self, ctx: StepContext) -> CheckResult:
+        repo, has_secret = await self._state(ctx)
+        if not repo or not repo.get("active"):
+            return NotDone("the repository is not active in Woodpecker")
+        return Done() if has_secret and ctx.secrets.get("github-mirror-deploy-key") else NotDone(
+            "the GitHub mirror deploy key is not set")
+
+    async def apply(self, ctx: StepContext) -> None:
+        from stonks_tui.errors import StepFailed
+
+        repo, _ = await self._state(ctx)
+        full = f"{ctx.settings.effective_repo_owner}/{ctx.settings.repo_name}"
+        if repo is None:
+            raise StepFailed(f"Woodpecker does not see {full} in Gitea",
+                             hint="log in to Woodpecker once as the repository's owner so it syncs your repositories")
+        wp = runtime(ctx).woodpecker(ctx.settings, ctx.secrets.get("woodpecker-token") or "")
+        try:
+            if not repo.get("active"):
+                activated = await wp.activate(str(repo["forge_remote_id"]))
+                ctx.log(f"activated {full} in Woodpecker (Woodpecker registered its webhook in Gitea)")
+                repo = activated or repo
+            repo = next(r for r in await wp.forge_repos() if r.get("full_name", "").lower() == full.lower())
+            private = ctx.secrets.get("github-mirror-deploy-key")
+            if not private:
+                private, _ = generate_deploy_key()
+                ctx.secrets.set("github-mirror-deploy-key", private)
+                ctx.log("generated an ed25519 deploy key for the GitHub mirror (private half in the keyring)")
+            public = public_from_private(private)
+            await wp.put_secret(int(repo["id"]), SECRET_NAME, private, ["push", "manual"],
+                                "GitHub mirror deploy key (stonks-tui)")
+            ctx.log(f"repository secret {SECRET_NAME} set")
+            ctx.log(f"add this deploy key, with write access, to {ctx.settings.github_mirror_url}:")
+            ctx.log(f"  {public}")
+            ctx.output("github_deploy_public_key", public)
+        finally:
+            await wp.aclose()
+
+    async def describe(self, ctx: StepContext) -> list[Change]:
+        if not ctx.secrets.get("woodpecker-token"):
+            return [Change("create", "WoodpeckerRepo", f"{ctx.settings.effective_repo_owner}/{ctx.settings.repo_name}",
+                           "needs your Woodpecker token first (log in once through Gitea)")]
+        try:
+            repo, has_secret = await self._state(ctx)
+        except Exception:
+            return [Change("create", "WoodpeckerRepo", "activation + deploy key", "after Woodpecker is up")]
+        out = [Change("unchanged" if repo and repo.get("active") else "create", "WoodpeckerRepo",
+                      f"{ctx.settings.effective_repo_owner}/{ctx.settings.repo_name}", "activate")]
+        out.append(Change("unchanged" if has_secret else "create", "WoodpeckerSecret", SECRET_NAME))
+        return out
