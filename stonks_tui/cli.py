@@ -73,6 +73,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--confirm-pv-names", metavar="NAMES", default="",
                    help="with --delete-pvs off a terminal: the PV names, comma-separated, as typed confirmation")
     p.add_argument("--quiet", action="store_true", help="print step results only, not their log lines")
+    p = sub.add_parser("secrets", parents=[common], help="list stored secrets (names only), rotate one, or forget all")
+    p.add_argument("action", choices=["list", "rotate", "forget"], nargs="?", default="list")
+    p.add_argument("name", nargs="?", default="", help="with rotate: the generated secret to renew")
+    p.add_argument("--yes", action="store_true", help="with forget: do not ask")
     p = sub.add_parser("render", parents=[common], help="write every rendered manifest and values file to DIR")
     p.add_argument("--out", metavar="DIR", type=Path, required=True, help="output directory")
     return parser
@@ -294,8 +298,14 @@ def cmd_plan(args: argparse.Namespace) -> int:
 
     session = Session(args)
     try:
+        from stonks_tui.journal import Journal, journal_path
+
         plan = install_plan(session.settings)
         ctx = session.step_context()
+        # What earlier runs recorded (e.g. the digest of the values a release was installed with).
+        journal = Journal.open(journal_path(session.state, session.context, "install"), "install", session.context)
+        for sid, rec in journal.steps.items():
+            ctx.outputs[sid] = dict(rec.outputs)
         redactor = session.redactor
 
         async def describe_all() -> int:
@@ -326,21 +336,105 @@ def cmd_plan(args: argparse.Namespace) -> int:
 
 
 def cmd_check(args: argparse.Namespace) -> int:
-    from stonks_tui.settings import load_settings, validate
+    from stonks_tui.checks.offline import offline_checks
 
-    settings = load_settings(args.answers)
-    errors = validate(settings)
-    for err in errors:
-        print(f"FAIL settings.{err.field}: {err.message}")
-    print(f"settings: {len(errors)} problem(s)" if errors else "settings: all valid")
-    return EXIT_FAILED if errors else EXIT_OK
+    overrides = None
+    if args.demo:  # the demo's clone and endpoints, without starting the world
+        from stonks_tui.demo import demo_clone
+
+        overrides = {"local_clone": str(demo_clone(state_dir_for(args))),
+                     "gitea_public_url": "http://127.0.0.1:30300"}
+    settings = load_valid_settings(args, overrides)
+    results = offline_checks(settings)
+    for r in results:
+        print(r.line())
+    failed = sum(r.status == "fail" for r in results)
+    print(f"\n{len(results)} checks: {failed} failed, {sum(r.status == 'warn' for r in results)} warnings")
+    return EXIT_FAILED if failed else EXIT_OK
 
 
-def cmd_not_built(what: str) -> int:
-    from stonks_tui.errors import UsageError
+def cmd_verify(args: argparse.Namespace) -> int:
+    import asyncio
 
-    raise UsageError(f"{what} is not part of this build of stonks-tui yet",
-                     hint="`stonks-tui status`, `plan` and `install` work; see the README for what has landed")
+    from stonks_tui.checks.live import verify
+
+    session = Session(args)
+    try:
+        ctx = session.step_context()
+
+        async def run() -> list:
+            try:
+                return await verify(ctx)
+            finally:
+                await session.runtime.aclose()
+
+        results = asyncio.run(run())
+        for r in results:
+            print(session.redactor(r.line()))
+        failed = sum(r.status == "fail" for r in results)
+        print(f"\n{len(results)} live checks: {failed} failed, {sum(r.status == 'warn' for r in results)} warnings")
+        return EXIT_FAILED if failed else EXIT_OK
+    finally:
+        session.close()
+
+
+def cmd_render(args: argparse.Namespace) -> int:
+    from stonks_tui.render import render, write_rendered
+
+    settings = load_valid_settings(args)
+    out = Path(args.out).expanduser()
+    written = write_rendered(render(settings), out)
+    for path in written:
+        print(path)
+    print(f"{len(written)} files written to {out}. Secrets appear as <secret:NAME> placeholders: their values stay "
+          "in the keyring and reach the cluster only when a step applies them.")
+    return EXIT_OK
+
+
+def cmd_secrets(args: argparse.Namespace) -> int:
+    from stonks_tui.secrets import KNOWN
+    from stonks_tui.steps.gitea import ADMIN_TOKEN, READONLY_TOKEN
+
+    session = Session(args)
+    try:
+        store = session.secrets
+        assert store is not None
+        if args.action == "list":
+            names = store.list_names()
+            print(f"Secrets for context {session.context} in {store.where}:")
+            for name in names:
+                print(f"  {name:<34} {KNOWN.get(name, 'generated')}")
+            if not names:
+                print("  (none stored)")
+            return EXIT_OK
+        if args.action == "forget":
+            if not args.yes and not _confirm(f"Forget every stored secret for context {session.context}?"):
+                return EXIT_USAGE
+            for name in store.list_names():
+                store.delete(name)
+            print(f"Forgot all secrets for {session.context}. Resources that use them in the cluster are untouched.")
+            return EXIT_OK
+        name = args.name
+        if not name:
+            from stonks_tui.errors import UsageError
+
+            raise UsageError("secrets rotate needs the NAME of a generated secret",
+                             hint="see `stonks-tui secrets list`")
+        if KNOWN.get(name) != "generated" or name in ("woodpecker-oauth-client-id",):
+            from stonks_tui.errors import UsageError
+
+            raise UsageError(f"{name} is not a generated secret this tool can rotate",
+                             hint="operator secrets (e.g. the Gitea admin password) change where they live")
+        store.delete(name)
+        if name in (ADMIN_TOKEN[0], READONLY_TOKEN[0]) or name.startswith("woodpecker-oauth"):
+            store.delete("woodpecker-oauth-client-id") if name.startswith("woodpecker-oauth") else None
+        if name == "kargo-admin-password":
+            store.delete("kargo-admin-password-hash")
+        print(f"{name} forgotten: the next `stonks-tui install` makes a new one and applies it (the old one is "
+              "replaced where it was used).")
+        return EXIT_OK
+    finally:
+        session.close()
 
 
 def dispatch(args: argparse.Namespace) -> int:
@@ -356,9 +450,11 @@ def dispatch(args: argparse.Namespace) -> int:
         case "check":
             return cmd_check(args)
         case "verify":
-            return cmd_not_built("verify")
+            return cmd_verify(args)
         case "render":
-            return cmd_not_built("render")
+            return cmd_render(args)
+        case "secrets":
+            return cmd_secrets(args)
         case None:
             return cmd_not_built("the wizard")
     raise AssertionError(args.command)

@@ -45,6 +45,12 @@ def start_demo(state_dir: Path, *, profile: str | None = None) -> Demo:
     return Demo(world=world, directory=directory, env=dict(os.environ), overrides=overrides)
 
 
+def demo_clone(state_dir: Path) -> Path:
+    from stonks_tui.sim.clone import make_clone
+
+    return make_clone(state_dir / "demo" / "stonks-oracle")
+
+
 def seed_demo_secrets(store: Any, demo: Demo, admin_user: str) -> None:
     """Operator-provided secrets the demo makes up (once; kept in the demo keyring like real ones)."""
     if not store.get("gitea-admin-password"):

@@ -41,7 +41,7 @@ def _hash(value: str) -> str:
 
 class GiteaSim:
     def __init__(self, data_dir: Path, *, installed: bool = False, faults: Faults | None = None,
-                 speed: float = 1.0, start_delay: float = 3.0) -> None:
+                 speed: float = 1.0, start_delay: float = 3.0, port: int = 0) -> None:
         self.data_dir = data_dir
         self.repo_root = data_dir / "gitea-repos"
         self.faults = faults
@@ -54,7 +54,7 @@ class GiteaSim:
         self.state: dict[str, Any] = {"installed": installed, "install_pending_until": 0.0, "users": {},
                                       "tokens": [], "apps": [], "repos": {}, "next_id": 1}
         self.on_change: list[Any] = []
-        self.server = LoopbackServer(GiteaHandler, self)
+        self.server = LoopbackServer(GiteaHandler, self, port)
 
     # -- state helpers ------------------------------------------------------------------------------------
     def _id(self) -> int:

@@ -24,21 +24,7 @@ import yaml
 
 HELM_VERSION = "v3.16.2"
 
-# Values keys the real woodpecker chart (3.6.x) reads; anything else is refused (FACTS).
-WOODPECKER_KEYS: dict[str, Any] = {
-    "server": {"enabled": None, "env": None, "extraSecretNamesForEnvFrom": None, "createAgentSecret": None,
-               "image": None, "resources": None, "nodeSelector": None, "tolerations": None, "affinity": None,
-               "podAnnotations": None, "securityContext": None, "podSecurityContext": None, "service": None,
-               "statefulSet": None, "serviceAccount": None, "extraVolumes": None, "extraVolumeMounts": None,
-               "metrics": None,
-               "persistentVolume": {"enabled": None, "size": None, "mountPath": None, "storageClass": None},
-               "ingress": {"enabled": None, "ingressClassName": None, "annotations": None,
-                           "hosts": [{"host": None, "paths": [{"path": None, "pathType": None}]}], "tls": None}},
-    "agent": {"enabled": None, "replicaCount": None, "env": None, "image": None, "resources": None,
-              "persistence": None, "serviceAccount": None, "mapAgentSecret": None, "extraSecretNamesForEnvFrom": None,
-              "nodeSelector": None, "tolerations": None, "affinity": None, "podAnnotations": None,
-              "securityContext": None, "podSecurityContext": None},
-}
+from stonks_tui.charts import WOODPECKER_KEYS, unknown_keys  # the simulated chart accepts what the real one does
 
 PLURALS = {"Namespace": "namespaces", "Secret": "secrets", "ConfigMap": "configmaps", "Service": "services",
            "ServiceAccount": "serviceaccounts", "Deployment": "deployments", "StatefulSet": "statefulsets",
@@ -162,34 +148,17 @@ def _workload(kind: str, name: str, ns: str, release: str, image: str, replicas:
     return {"apiVersion": "apps/v1", "kind": kind, "metadata": _meta(name, ns, release, labels), "spec": spec}
 
 
-def check_keys(values: Any, allowed: Any, path: str = "") -> list[str]:
-    if allowed is None or not isinstance(values, (dict, list)):
-        return []
-    problems = []
-    if isinstance(values, list) and isinstance(allowed, list):
-        for i, item in enumerate(values):
-            problems += check_keys(item, allowed[0], f"{path}[{i}]")
-        return problems
-    if isinstance(values, dict) and isinstance(allowed, dict):
-        for key, value in values.items():
-            where = f"{path}.{key}" if path else key
-            if key not in allowed:
-                problems.append(f"{where}: Additional property {key} is not allowed")
-            else:
-                problems += check_keys(value, allowed[key], where)
-    return problems
-
-
 def render_chart(chart: str, release: str, ns: str, values: dict) -> tuple[str, str, str, list[dict], list[dict]]:
     """(chart name, version, appVersion, CRDs, objects) the real chart would create."""
     name = chart.rstrip("/").split("/")[-1]
     objs: list[dict] = []
     crds: list[dict] = []
     if name == "woodpecker":
-        problems = check_keys(values, WOODPECKER_KEYS)
+        problems = unknown_keys(values, WOODPECKER_KEYS)
         if problems:
             raise HelmError("values don't meet the specifications of the schema(s) in the following chart(s):\n"
-                            "woodpecker:\n" + "\n".join(f"- {p}" for p in problems))
+                            "woodpecker:\n" + "\n".join(f"- {p}: Additional property {p.rsplit('.', 1)[-1]} is "
+                                                          "not allowed" for p in problems))
         server = values.get("server") or {}
         agent = values.get("agent") or {}
         pv = server.get("persistentVolume") or {}

@@ -20,8 +20,14 @@ class LoopbackServer(ThreadingHTTPServer):
     allow_reuse_address = True
 
     def __init__(self, handler: type[BaseHTTPRequestHandler], app: Any, port: int = 0) -> None:
-        # Loopback only: the simulated world is never reachable from the network.
-        super().__init__(("127.0.0.1", port), handler)
+        # Loopback only: the simulated world is never reachable from the network. A world that is restarted
+        # asks for its previous port (real services do not move); if it is taken, any free one will do.
+        try:
+            super().__init__(("127.0.0.1", port), handler)
+        except OSError:
+            if not port:
+                raise
+            super().__init__(("127.0.0.1", 0), handler)
         self.app = app
         self.thread = threading.Thread(target=self.serve_forever, name=f"sim-{type(app).__name__}", daemon=True)
 

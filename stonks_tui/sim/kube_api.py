@@ -22,12 +22,12 @@ K8S_VERSION = {"major": "1", "minor": "36", "gitVersion": "v1.36.0+k3s1", "gitCo
 
 
 class KubeApi:
-    def __init__(self, store: Store, faults: Faults | None = None) -> None:
+    def __init__(self, store: Store, faults: Faults | None = None, port: int = 0) -> None:
         self.store = store
         self.faults = faults
         self.traffic: list[tuple[str, str]] = []
         self.hang_seconds = 30.0
-        self.server = LoopbackServer(KubeHandler, self)
+        self.server = LoopbackServer(KubeHandler, self, port)
 
     def fault_body(self, code: int) -> dict:
         reasons = {403: "Forbidden", 409: "Conflict", 500: "InternalError", 503: "ServiceUnavailable"}

@@ -27,7 +27,8 @@ def _hash(value: str) -> str:
 
 
 class WoodpeckerSim:
-    def __init__(self, gitea: GiteaSim, ready: Callable[[], bool], faults: Faults | None = None) -> None:
+    def __init__(self, gitea: GiteaSim, ready: Callable[[], bool], faults: Faults | None = None,
+                 port: int = 0) -> None:
         self.gitea = gitea
         self.ready = ready
         self.faults = faults
@@ -36,7 +37,7 @@ class WoodpeckerSim:
         self.lock = threading.RLock()
         self.state: dict[str, Any] = {"tokens": {}, "repos": {}, "secrets": {}, "next_id": 1}
         self.on_change: list[Callable[[], None]] = []
-        self.server = LoopbackServer(WoodpeckerHandler, self)
+        self.server = LoopbackServer(WoodpeckerHandler, self, port)
 
     def mint_token(self, login: str) -> str:
         """The personal token an operator creates in the UI after the first OAuth login through Gitea."""
@@ -136,11 +137,11 @@ class WoodpeckerHandler(Handler):
 class ArgoCDSim:
     """The Argo CD UI/API behind its ingress: /healthz and /api/version once argocd-server is ready."""
 
-    def __init__(self, ready: Callable[[], bool]) -> None:
+    def __init__(self, ready: Callable[[], bool], port: int = 0) -> None:
         self.ready = ready
         self.faults = None
         self.traffic: list[tuple[str, str]] = []
-        self.server = LoopbackServer(ArgoHandler, self)
+        self.server = LoopbackServer(ArgoHandler, self, port)
 
 
 class ArgoHandler(Handler):
@@ -161,13 +162,13 @@ class ArgoHandler(Handler):
 class RegistrySim:
     """registry:2 (plain HTTP, no auth) or, with harbor=True, a Harbor that wants credentials."""
 
-    def __init__(self, *, harbor: bool = False, faults: Faults | None = None) -> None:
+    def __init__(self, *, harbor: bool = False, faults: Faults | None = None, port: int = 0) -> None:
         self.harbor = harbor
         self.faults = faults
         self.hang_seconds = 30.0
         self.traffic: list[tuple[str, str]] = []
         self.images: dict[str, list[str]] = {}
-        self.server = LoopbackServer(RegistryHandler, self)
+        self.server = LoopbackServer(RegistryHandler, self, port)
 
 
 class RegistryHandler(Handler):
@@ -200,10 +201,13 @@ class RegistryHandler(Handler):
 class NfsPort:
     """A TCP listener standing in for the NFS server's port 2049: preflight only checks reachability."""
 
-    def __init__(self) -> None:
+    def __init__(self, port: int = 0) -> None:
         self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self.sock.bind(("127.0.0.1", 0))
+        try:
+            self.sock.bind(("127.0.0.1", port))
+        except OSError:
+            self.sock.bind(("127.0.0.1", 0))
         self.sock.listen(16)
         self.port = self.sock.getsockname()[1]
         self.thread = threading.Thread(target=self._serve, name="sim-nfs", daemon=True)

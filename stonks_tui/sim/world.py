@@ -75,16 +75,18 @@ class World:
         self.speed = sim_speed() if speed is None else speed
         spec = os.environ.get("STONKS_SIM_FAULTS", "") if faults is None else faults
         self.faults = Faults(spec, self.dir / "fault-counters.json")
+        ports = self._saved_ports()
         self.store = Store(self.speed)
-        self.kube = KubeApi(self.store, self.faults)
+        self.kube = KubeApi(self.store, self.faults, ports.get("kube", 0))
         self.gitea = GiteaSim(self.dir, installed=profile == "gitea-installed", faults=self.faults,
-                              speed=self.speed)
+                              speed=self.speed, port=ports.get("gitea", 0))
         self.controllers = Controllers(self.store, repo_exists=self.gitea.repo_exists_for_url)
         self.woodpecker = WoodpeckerSim(self.gitea, lambda: self._ready("woodpecker", "statefulsets",
-                                                                         "woodpecker-server"), self.faults)
-        self.argocd = ArgoCDSim(lambda: self._ready("argocd", "deployments", "argocd-server"))
-        self.registry = RegistrySim(harbor=profile == "harbor", faults=self.faults)
-        self.nfs = NfsPort()
+                                                                         "woodpecker-server"), self.faults,
+                                        ports.get("woodpecker", 0))
+        self.argocd = ArgoCDSim(lambda: self._ready("argocd", "deployments", "argocd-server"), ports.get("argocd", 0))
+        self.registry = RegistrySim(harbor=profile == "harbor", faults=self.faults, port=ports.get("registry", 0))
+        self.nfs = NfsPort(ports.get("nfs", 0))
         self._save_lock = threading.Lock()
         self._dirty = threading.Event()
         self._stopping = False
@@ -96,6 +98,18 @@ class World:
     @property
     def state_file(self) -> Path:
         return self.dir / "world.json"
+
+    def _saved_ports(self) -> dict[str, int]:
+        try:
+            return dict(json.loads(self.state_file.read_text()).get("ports") or {})
+        except (OSError, ValueError):
+            return {}
+
+    def ports(self) -> dict[str, int]:
+        return {"kube": self.kube.server.server_address[1], "gitea": self.gitea.server.server_address[1],
+                "woodpecker": self.woodpecker.server.server_address[1],
+                "argocd": self.argocd.server.server_address[1],
+                "registry": self.registry.server.server_address[1], "nfs": self.nfs.port}
 
     def start(self) -> World:
         if self.state_file.exists():
@@ -173,7 +187,8 @@ class World:
             gitea = self.gitea.snapshot()
             with self.woodpecker.lock:
                 woodpecker = json.loads(json.dumps(self.woodpecker.state))
-            data = {"format": "stonks-tui-sim-world", "version": 1, "profile": self.profile, "kube": kube,
+            data = {"format": "stonks-tui-sim-world", "version": 1, "profile": self.profile, "ports": self.ports(),
+                    "kube": kube,
                     "gitea": gitea, "woodpecker": woodpecker, "registry": {"images": self.registry.images}}
             atomic_write_text(self.state_file, json.dumps(data))
 

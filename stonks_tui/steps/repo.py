@@ -66,7 +66,7 @@ class RepoStep(Step):
     async def unpushed(self, ctx: StepContext, git: Git) -> list[str]:
         user, token = self.creds(ctx)
         local = await git.refs()
-        remote = await git.remote_refs(REMOTE, user, token)
+        remote = await git.remote_refs(remote_url(ctx.settings), user, token)
         return sorted(ref for ref, sha in local.items() if remote.get(ref) != sha)
 
 
@@ -123,13 +123,17 @@ class RepoMigrate(RepoStep):
         return y
 
     def wanted_files(self, ctx: StepContext) -> dict[str, str]:
-        clone = clone_path(ctx.settings)
+        return self.wanted_files_for(clone_path(ctx.settings))
+
+    def wanted_files_for(self, clone: Path) -> dict[str, str]:
+        """The migrated values.yaml and the generated .woodpecker.yml, as they would be committed."""
+        settings = self.settings
         out: dict[str, str] = {}
         values_path = clone / VALUES
         if values_path.exists():
             y = self._yaml()
             doc = y.load(values_path.read_text())
-            registry = f"{ctx.settings.registry_host}/{ctx.settings.registry_project}"
+            registry = f"{settings.registry_host}/{settings.registry_project}"
             if isinstance(doc, dict):
                 image = doc.get("image")
                 if isinstance(image, dict):
@@ -145,7 +149,7 @@ class RepoMigrate(RepoStep):
             buf = io.StringIO()
             y.dump(doc, buf)
             out[VALUES] = buf.getvalue()
-        pipeline = generate(ctx.settings, clone)
+        pipeline = generate(settings, clone)
         problems = structural_problems(pipeline)
         if problems:
             raise StepFailed(f"the generated {PIPELINE} is not valid: {'; '.join(problems)}",
