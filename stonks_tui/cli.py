@@ -437,6 +437,13 @@ def cmd_secrets(args: argparse.Namespace) -> int:
         session.close()
 
 
+def cmd_not_built(what: str) -> int:
+    from stonks_tui.errors import UsageError
+
+    raise UsageError(f"{what} is not part of this build of stonks-tui yet",
+                     hint="use the headless commands: install --yes, plan, status, check, verify, teardown")
+
+
 def dispatch(args: argparse.Namespace) -> int:
     match args.command:
         case "install":

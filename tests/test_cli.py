@@ -112,12 +112,13 @@ def test_corrupt_journal_exit_2_and_kept(cli_env: dict[str, str], tmp_path: Path
     assert path.read_text() == "{not json"
 
 
-def test_check_reports_settings_per_field(cli_env: dict[str, str]) -> None:
+def test_check_refuses_bad_settings_and_passes_good_ones(cli_env: dict[str, str]) -> None:
     env = dict(cli_env, STONKS_NFS_PATH_KARGO="/volume1/Kubernetes/pipelines/argocd")
     r = cli("check", env=env)
-    assert r.returncode == 1 and "nfs_path_kargo" in r.stdout
+    assert r.returncode == 2 and "nfs_path_kargo" in r.stderr and "same NFS path" in r.stderr
     r = cli("check", env=cli_env)
-    assert r.returncode == 0
+    assert r.returncode == 0, r.stdout
+    assert "PASS manifests" in r.stdout and "PASS images" in r.stdout
 
 
 def test_global_options_work_after_the_command(cli_env: dict[str, str]) -> None:

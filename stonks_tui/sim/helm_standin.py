@@ -22,9 +22,10 @@ from typing import Any
 
 import yaml
 
+from stonks_tui.charts import WOODPECKER_KEYS, unknown_keys  # the simulated chart accepts what the real one does
+
 HELM_VERSION = "v3.16.2"
 
-from stonks_tui.charts import WOODPECKER_KEYS, unknown_keys  # the simulated chart accepts what the real one does
 
 PLURALS = {"Namespace": "namespaces", "Secret": "secrets", "ConfigMap": "configmaps", "Service": "services",
            "ServiceAccount": "serviceaccounts", "Deployment": "deployments", "StatefulSet": "statefulsets",
