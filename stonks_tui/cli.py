@@ -176,6 +176,9 @@ class Session:
         return ctx
 
     def close(self) -> None:
+        secrets = getattr(self, "secrets", None)
+        if secrets is not None and hasattr(secrets, "flush"):
+            secrets.flush()
         if self.demo is not None:
             self.demo.stop()
             self.demo = None

@@ -8,6 +8,7 @@ files and `plan` never contain a secret.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -88,14 +89,19 @@ def substitute(node: Any, values: dict[str, Any], where: str = "") -> Any:
     return _PLACEHOLDER.sub(one, node)
 
 
-def render(settings: Settings, facts: ClusterFacts | None = None) -> Rendered:
+@functools.lru_cache(maxsize=1)
+def templates() -> tuple[tuple[str, Any], ...]:
+    """Every template, parsed once per process (they ship with the package and do not change)."""
     root = manifests_dir()
+    return tuple((p.relative_to(root).as_posix(), yaml.safe_load(p.read_text(encoding="utf-8")))
+                 for p in sorted(root.rglob("*.yaml")))
+
+
+def render(settings: Settings, facts: ClusterFacts | None = None) -> Rendered:
     values = variables(settings, facts)
     out = Rendered()
-    for path in sorted(root.rglob("*.yaml")):
-        rel = path.relative_to(root).as_posix()
-        doc = yaml.safe_load(path.read_text(encoding="utf-8"))
-        doc = substitute(doc, values, rel)
+    for rel, template in templates():
+        doc = substitute(template, values, rel)
         if rel.endswith("values.yaml"):
             out.values[rel] = doc
         else:

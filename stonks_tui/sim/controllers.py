@@ -273,7 +273,8 @@ class Controllers:
                 ref = (src.get("secretRef") or {}).get("name")
                 if ref and (ns, ref) not in s.objects[secret_kind.key]:
                     return False, {"phase": "Pending", "containerStatuses": [
-                        {"name": c.get("name", ""), "ready": False, "restartCount": 0, "state": {"waiting": {
+                        {"name": c.get("name", ""), "image": c.get("image", ""), "imageID": "", "ready": False,
+                         "restartCount": 0, "state": {"waiting": {
                             "reason": "CreateContainerConfigError", "message": f'secret "{ref}" not found'}}}]}
         statuses = []
         ready = True
@@ -282,11 +283,13 @@ class Controllers:
             broken = next((reason for pat, reason in self.broken_images.items() if pat in image), None)
             if broken:
                 ready = False
-                statuses.append({"name": c.get("name", ""), "image": image, "ready": False, "restartCount": 0,
+                statuses.append({"name": c.get("name", ""), "image": image, "imageID": "", "ready": False,
+                                 "restartCount": 0,
                                  "state": {"waiting": {"reason": broken,
                                                        "message": f'Back-off pulling image "{image}"'}}})
             else:
                 statuses.append({"name": c.get("name", ""), "image": image, "ready": True, "restartCount": 0,
+                                 "imageID": f"{image}@sha256:{hashlib.sha256(image.encode()).hexdigest()}",
                                  "state": {"running": {"startedAt": now_rfc3339()}}})
         return ready, {"phase": "Running" if ready else "Pending", "containerStatuses": statuses,
                        "conditions": [{"type": "Ready", "status": "True" if ready else "False"}],

@@ -39,7 +39,8 @@ def parse(spec: str) -> list[Rule]:
     for i, part in enumerate(p.strip() for p in spec.split(";")):
         if not part:
             continue
-        m = re.match(r"^(kube|gitea|woodpecker|registry|helm|git):(.+)=([a-z0-9]+)(?:x(\d+|\*))?$", part)
+        m = re.match(r"^(kube|gitea|woodpecker|registry|helm|git):(.+)=(\d{3}|timeout|drop|exit\d+)(?:x(\d+|\*))?$",
+                     part)
         if not m:
             raise FaultSpecError(f"STONKS_SIM_FAULTS rule {part!r} is not TARGET:PATTERN=ACTION[xCOUNT]")
         target, pattern, action, count = m.groups()

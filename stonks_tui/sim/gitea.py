@@ -56,6 +56,17 @@ class GiteaSim:
         self.on_change: list[Any] = []
         self.server = LoopbackServer(GiteaHandler, self, port)
 
+    def record(self, exchange: dict[str, Any]) -> None:
+        """Keep an API exchange for the contract tests; STONKS_SIM_RECORD=FILE also appends it there
+        (test-only: responses carry freshly minted tokens, so never point it inside a state dir)."""
+        self.records.append(exchange)
+        target = os.environ.get("STONKS_SIM_RECORD")
+        if target:
+            import json
+
+            with open(target, "a") as fh:
+                fh.write(json.dumps(exchange) + "\n")
+
     # -- state helpers ------------------------------------------------------------------------------------
     def _id(self) -> int:
         n = self.state["next_id"]
@@ -173,14 +184,14 @@ class GiteaHandler(Handler):
     def reply_json(self, code: int, obj: Any, headers: dict[str, str] | None = None) -> None:
         path, _ = self.parsed()
         if path.startswith("/api/v1/"):
-            self.app.records.append({"method": self.command, "path": path, "status": code,
-                                     "request": getattr(self, "_json_body", None), "response": obj})
+            self.app.record({"method": self.command, "path": path, "status": code,
+                             "request": getattr(self, "_json_body", None), "response": obj})
         super().reply_json(code, obj, headers)
 
     def reply_empty(self, code: int = 204) -> None:
         path, _ = self.parsed()
-        self.app.records.append({"method": self.command, "path": path, "status": code,
-                                 "request": getattr(self, "_json_body", None), "response": None})
+        self.app.record({"method": self.command, "path": path, "status": code,
+                         "request": getattr(self, "_json_body", None), "response": None})
         self.reply(code, b"", "text/plain")
 
     def error(self, code: int, message: str) -> None:

@@ -301,6 +301,8 @@ class Store:
             if kind.kind == "Namespace":
                 body.setdefault("spec", {"finalizers": ["kubernetes"]})
                 body["status"] = {"phase": "Active"}
+            elif kind.kind in ("PersistentVolumeClaim", "PersistentVolume") and not body.get("status"):
+                body["status"] = {"phase": "Pending"}  # as the API server sets it; the binder moves it on
             if dry_run:
                 return self._present(kind, body)
             self._bump(body)
@@ -530,8 +532,7 @@ class Store:
                     self._emit("MODIFIED", kind, current)
                 return self._present(kind, current)
             self._remove(kind, ns, name)
-            return {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success",
-                    "details": {"name": name, "group": kind.group, "kind": kind.plural, "uid": meta["uid"]}}
+            return self._present(kind, current)  # the API server answers a delete with the deleted object
 
     def _remove(self, kind: Kind, ns: str, name: str) -> None:
         key = (ns if kind.namespaced else "", name)

@@ -1,0 +1,183 @@
+"""The official kubernetes client against the simulated API server, one semantic per test."""
+
+from __future__ import annotations
+
+import threading
+import time
+from pathlib import Path
+
+import pytest
+from kubernetes import client, dynamic, watch
+from kubernetes.client.exceptions import ApiException
+
+from stonks_tui.sim.world import World
+
+
+def wait_until(pred, timeout: float = 5.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not pred():
+        assert time.monotonic() < deadline, "condition not reached"
+        time.sleep(0.02)
+
+
+def test_version_and_discovery(kube, tmp_path: Path) -> None:
+    assert client.VersionApi(kube).get_code().git_version.startswith("v1.36")
+    dc = dynamic.DynamicClient(kube, cache_file=str(tmp_path / "d.json"))
+    for api_version, kind in [("v1", "PersistentVolume"), ("apps/v1", "StatefulSet"),
+                              ("networking.k8s.io/v1", "NetworkPolicy"), ("cert-manager.io/v1", "ClusterIssuer"),
+                              ("actions.github.com/v1alpha1", "AutoscalingRunnerSet"),
+                              ("authorization.k8s.io/v1", "SelfSubjectAccessReview")]:
+        assert dc.resources.get(api_version=api_version, kind=kind).kind == kind
+
+
+def test_create_conflicts_and_status_objects(kube) -> None:
+    v1 = client.CoreV1Api(kube)
+    v1.create_namespaced_config_map("default", {"metadata": {"name": "a"}, "data": {"k": "1"}})
+    with pytest.raises(ApiException) as err:
+        v1.create_namespaced_config_map("default", {"metadata": {"name": "a"}})
+    assert err.value.status == 409 and '"reason": "AlreadyExists"' in err.value.body
+    cm = v1.read_namespaced_config_map("a", "default")
+    cm.data = {"k": "2"}
+    v1.replace_namespaced_config_map("a", "default", cm)
+    cm.data = {"k": "3"}  # stale resourceVersion
+    with pytest.raises(ApiException) as err:
+        v1.replace_namespaced_config_map("a", "default", cm)
+    assert err.value.status == 409 and "Conflict" in err.value.body
+    with pytest.raises(ApiException) as err:
+        v1.read_namespaced_config_map("nope", "default")
+    assert err.value.status == 404 and '"kind": "Status"' in err.value.body
+    with pytest.raises(ApiException) as err:
+        v1.create_namespace({"metadata": {"name": "Bad_Name"}})
+    assert err.value.status == 422
+    with pytest.raises(ApiException) as err:
+        v1.create_namespaced_config_map("no-such-ns", {"metadata": {"name": "a"}})
+    assert err.value.status == 404
+
+
+def test_selectors(kube) -> None:
+    v1 = client.CoreV1Api(kube)
+    for name, tier in (("x", "web"), ("y", "db"), ("z", "web")):
+        v1.create_namespaced_config_map("default", {"metadata": {"name": name, "labels": {"tier": tier}}})
+    web = v1.list_namespaced_config_map("default", label_selector="tier=web").items
+    assert sorted(c.metadata.name for c in web) == ["x", "z"]
+    assert [c.metadata.name for c in v1.list_namespaced_config_map(
+        "default", label_selector="tier in (db)").items] == ["y"]
+    assert [c.metadata.name for c in v1.list_namespaced_config_map(
+        "default", field_selector="metadata.name=z").items] == ["z"]
+
+
+def test_server_side_apply_semantics(kube, tmp_path: Path) -> None:
+    dc = dynamic.DynamicClient(kube, cache_file=str(tmp_path / "d.json"))
+    cm = dc.resources.get(api_version="v1", kind="ConfigMap")
+    body = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "s", "namespace": "default"},
+            "data": {"a": "1", "b": "2"}}
+    first = dc.server_side_apply(cm, body=body, field_manager="me")
+    again = dc.server_side_apply(cm, body=body, field_manager="me")
+    assert again.metadata.resourceVersion == first.metadata.resourceVersion  # no-op apply
+    body["data"] = {"a": "1"}
+    dropped = dc.server_side_apply(cm, body=body, field_manager="me")
+    assert dict(dropped.data) == {"a": "1"}  # a field the manager stopped applying is removed
+    other = {**body, "data": {"a": "9"}}
+    with pytest.raises(dynamic.exceptions.ConflictError):
+        dc.server_side_apply(cm, body=other, field_manager="them")
+    forced = dc.server_side_apply(cm, body=other, field_manager="them", force_conflicts=True)
+    assert forced.data["a"] == "9"
+    dry = dc.server_side_apply(cm, body={**body, "data": {"a": "dry"}}, field_manager="me", force_conflicts=True,
+                               dry_run="All")
+    assert dry.data["a"] == "dry" and client.CoreV1Api(kube).read_namespaced_config_map("s", "default").data["a"] == "9"
+
+
+def test_watch_from_resource_version(kube) -> None:
+    v1 = client.CoreV1Api(kube)
+    rv = v1.list_namespaced_config_map("default").metadata.resource_version
+    threading.Timer(0.2, lambda: v1.create_namespaced_config_map("default", {"metadata": {"name": "w"}})).start()
+    w = watch.Watch()
+    for event in w.stream(v1.list_namespaced_config_map, "default", resource_version=rv, timeout_seconds=5):
+        assert (event["type"], event["object"].metadata.name) == ("ADDED", "w")
+        w.stop()
+        break
+    else:
+        pytest.fail("no watch event")
+
+
+def test_finalizers_hold_deletion_and_namespace_hangs(kube, world: World) -> None:
+    v1 = client.CoreV1Api(kube)
+    v1.create_namespace({"metadata": {"name": "held"}})
+    v1.create_namespaced_config_map("held", {"metadata": {"name": "f", "finalizers": ["example.com/keep"]}})
+    v1.delete_namespace("held")
+    wait_until(lambda: "finalizers remaining" in str(v1.read_namespace("held").status.conditions))
+    assert v1.read_namespace("held").status.phase == "Terminating"
+    held = v1.read_namespaced_config_map("f", "held")
+    assert held.metadata.deletion_timestamp is not None
+    with pytest.raises(ApiException) as err:  # no new content in a terminating namespace
+        v1.create_namespaced_config_map("held", {"metadata": {"name": "new"}})
+    assert err.value.status == 403
+    v1.patch_namespaced_config_map("f", "held", {"metadata": {"finalizers": None}})
+    wait_until(lambda: "held" not in [n.metadata.name for n in v1.list_namespace().items])
+
+
+def test_pv_binding_retain_release_and_rebind(kube) -> None:
+    v1 = client.CoreV1Api(kube)
+    v1.create_persistent_volume({"metadata": {"name": "nfs-pv"}, "spec": {
+        "capacity": {"storage": "5Gi"}, "accessModes": ["ReadWriteMany"], "persistentVolumeReclaimPolicy": "Retain",
+        "storageClassName": "nfs", "nfs": {"server": "127.0.0.1", "path": "/x"},
+        "claimRef": {"namespace": "default", "name": "data"}}})
+    # A claim with another name and the same class must not take a PV pre-bound to someone else.
+    v1.create_namespaced_persistent_volume_claim("default", {"metadata": {"name": "other"}, "spec": {
+        "accessModes": ["ReadWriteMany"], "storageClassName": "nfs", "resources": {"requests": {"storage": "1Gi"}}}})
+    v1.create_namespaced_persistent_volume_claim("default", {"metadata": {"name": "data"}, "spec": {
+        "accessModes": ["ReadWriteMany"], "storageClassName": "nfs", "resources": {"requests": {"storage": "5Gi"}}}})
+    wait_until(lambda: v1.read_persistent_volume("nfs-pv").status.phase == "Bound")
+    assert v1.read_namespaced_persistent_volume_claim("other", "default").status.phase != "Bound"
+    v1.delete_namespaced_persistent_volume_claim("data", "default")
+    wait_until(lambda: v1.read_persistent_volume("nfs-pv").status.phase == "Released")
+    v1.create_namespaced_persistent_volume_claim("default", {"metadata": {"name": "data"}, "spec": {
+        "accessModes": ["ReadWriteMany"], "storageClassName": "nfs", "resources": {"requests": {"storage": "5Gi"}}}})
+    time.sleep(0.3)
+    assert v1.read_persistent_volume("nfs-pv").status.phase == "Released"  # old claim's uid: no re-bind
+    v1.patch_persistent_volume("nfs-pv", [{"op": "remove", "path": "/spec/claimRef/uid"}])
+    wait_until(lambda: v1.read_persistent_volume("nfs-pv").status.phase == "Bound")
+
+
+def test_local_path_refuses_rwx(kube) -> None:
+    v1 = client.CoreV1Api(kube)
+    v1.create_namespaced_persistent_volume_claim("default", {"metadata": {"name": "shared"}, "spec": {
+        "accessModes": ["ReadWriteMany"], "storageClassName": "local-path",
+        "resources": {"requests": {"storage": "1Gi"}}}})
+    wait_until(lambda: any(e.reason == "ProvisioningFailed" for e in v1.list_namespaced_event("default").items))
+    assert v1.read_namespaced_persistent_volume_claim("shared", "default").status.phase != "Bound"
+
+
+def test_workloads_become_ready(kube) -> None:
+    apps = client.AppsV1Api(kube)
+    apps.create_namespaced_deployment("default", {"metadata": {"name": "web"}, "spec": {
+        "replicas": 2, "selector": {"matchLabels": {"app": "web"}},
+        "template": {"metadata": {"labels": {"app": "web"}}, "spec": {"containers": [{"name": "w", "image": "x"}]}}}})
+    wait_until(lambda: (apps.read_namespaced_deployment("web", "default").status.ready_replicas or 0) == 2)
+    assert len(client.CoreV1Api(kube).list_namespaced_pod("default", label_selector="app=web").items) == 2
+
+
+def test_world_persists_and_reloads(tmp_path: Path) -> None:
+    with World(tmp_path / "w", speed=0.0, faults="") as w:
+        from kubernetes import config
+
+        c = config.new_client_from_config(config_file=str(w.kubeconfig))
+        client.CoreV1Api(c).create_namespace({"metadata": {"name": "kept-across-restarts"}})
+        port = w.kube.server.server_address[1]
+        c.close()
+    with World(tmp_path / "w", speed=0.0, faults="") as w:
+        from kubernetes import config
+
+        c = config.new_client_from_config(config_file=str(w.kubeconfig))
+        names = [n.metadata.name for n in client.CoreV1Api(c).list_namespace().items]
+        assert "kept-across-restarts" in names and "arc-runners" in names
+        assert w.kube.server.server_address[1] == port  # services keep their addresses
+        c.close()
+
+
+def test_fault_injection(tmp_path: Path) -> None:
+    with World(tmp_path / "w", speed=0.0, faults="kube:GET /api/v1/namespaces$=500x2") as w:
+        import httpx
+
+        codes = [httpx.get(f"{w.kube.server.url}/api/v1/namespaces").status_code for _ in range(3)]
+        assert codes == [500, 500, 200]

@@ -1,0 +1,106 @@
+"""The whole product against the simulated world, as an operator runs it: install, re-run, plan, teardown,
+reinstall — and no secret anywhere it should not be."""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import PYTHON
+
+
+def run(state: Path, *args: str, env: dict[str, str]) -> subprocess.CompletedProcess:
+    return subprocess.run([PYTHON, "-m", "stonks_tui", "--state-dir", str(state), "--demo", *args], env=env,
+                          capture_output=True, text=True, timeout=300)
+
+
+def pv_state(state: Path) -> dict[str, tuple[str, str, str]]:
+    world = json.loads((state / "demo" / "world.json").read_text())
+    return {o["object"]["metadata"]["name"]: (o["object"]["status"]["phase"],
+                                              o["object"]["spec"]["nfs"]["path"],
+                                              (o["object"]["spec"].get("claimRef") or {}).get("name", ""))
+            for o in world["kube"]["objects"]
+            if o["plural"] == "persistentvolumes" and o["object"]["metadata"]["name"].startswith("pipeline-")}
+
+
+def stored_secrets(state: Path) -> dict[str, str]:
+    from stonks_tui.demo import DEMO_PASSPHRASE
+    from stonks_tui.redact import Redactor
+    from stonks_tui.secrets import open_store
+
+    store = open_store(state / "demo", "stonks-demo", Redactor(), isolated=True, passphrase=DEMO_PASSPHRASE,
+                       interactive=False)
+    return {name: store.get(name) or "" for name in store.list_names()}
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory: pytest.TempPathFactory) -> dict:
+    state = tmp_path_factory.mktemp("state")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("STONKS_") and k != "PYTHON_KEYRING_BACKEND"}
+    env.update({"STONKS_SIM_SPEED": "0", "PYTHONUNBUFFERED": "1"})
+    first = run(state, "install", "--yes", env=env)
+    return {"state": state, "env": env, "first": first, "outputs": [first]}
+
+
+def test_install_completes(demo: dict) -> None:
+    r = demo["first"]
+    assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-2000:]
+    assert "install finished" in r.stdout
+    assert "add this deploy key" in r.stdout and "ssh-ed25519 " in r.stdout
+    assert {name: phase for name, (phase, _, _) in pv_state(demo["state"]).items()} == {
+        "pipeline-argocd-pv": "Bound", "pipeline-kargo-pv": "Bound", "pipeline-woodpecker-pv": "Bound"}
+
+
+def test_second_run_applies_nothing_and_plan_is_empty(demo: dict) -> None:
+    again = run(demo["state"], "install", "--yes", "--quiet", env=demo["env"])
+    demo["outputs"].append(again)
+    assert again.returncode == 0 and "(19 unchanged)" in again.stdout, again.stdout[-2000:]
+    plan = run(demo["state"], "plan", env=demo["env"])
+    demo["outputs"].append(plan)
+    assert plan.returncode == 0
+    assert plan.stdout.count("nothing to change") == 19, plan.stdout
+
+
+def test_no_secret_on_helm_argv_or_in_any_file(demo: dict) -> None:
+    state = demo["state"]
+    # The OAuth client id is kept beside its secret but is a public identifier (Gitea shows it in its UI).
+    secrets = {k: v for k, v in stored_secrets(state).items() if len(v) >= 6 and not k.endswith("client-id")}
+    assert {"gitea-admin-password", "gitea-token", "gitea-readonly-token", "woodpecker-oauth-client-secret",
+            "kargo-admin-password", "kargo-token-signing-key", "github-mirror-deploy-key"} <= set(secrets)
+    argv = (state / "demo" / "helm-argv.jsonl").read_text()
+    assert argv.count('"argv"') >= 5
+    captured = "".join(r.stdout + r.stderr for r in demo["outputs"])
+    for name, value in secrets.items():
+        forms = {value, base64.b64encode(value.encode()).decode()}
+        for form in forms:
+            assert form not in argv, f"{name} on a helm command line"
+            assert form not in captured, f"{name} on the terminal"
+        for path in state.rglob("*"):
+            if not path.is_file() or path.name == "secrets.cryptfile":
+                continue  # the encrypted keyring is where secrets live
+            data = path.read_bytes()
+            # world.json is the simulated cluster's etcd: Kubernetes Secrets legitimately hold base64 values.
+            check = {value} if path.name == "world.json" else forms
+            for form in check:
+                assert form.encode() not in data, f"{name} found in {path}"
+
+
+def test_teardown_keeps_pvs_and_reinstall_rebinds(demo: dict) -> None:
+    state, env = demo["state"], demo["env"]
+    before = pv_state(state)
+    down = run(state, "teardown", "--yes", env=env)
+    assert down.returncode == 0, down.stdout[-2000:]
+    after = pv_state(state)
+    assert set(after) == set(before)
+    assert all(phase == "Released" and path == before[name][1] for name, (phase, path, _) in after.items())
+    up = run(state, "install", "--yes", "--quiet", env=env)
+    assert up.returncode == 0, up.stdout[-2000:]
+    assert pv_state(state) == before  # same claims, same NFS paths, bound again
+    refused = run(state, "teardown", "--yes", "--delete-pvs", "--quiet", env=env)
+    assert refused.returncode == 1 and "type" in refused.stdout and "--confirm-pv-names" in refused.stdout
+    assert set(pv_state(state)) == set(before)
