@@ -17,7 +17,6 @@ from typing import TYPE_CHECKING
 from stonks_tui import __version__
 
 if TYPE_CHECKING:
-    from stonks_tui.engine.plan import Plan
     from stonks_tui.settings import Settings
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_LOCKED, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
@@ -175,6 +174,11 @@ class Session:
         ctx.clients["runtime"] = self.runtime
         return ctx
 
+    def runner(self):  # type: ignore[no-untyped-def]
+        from stonks_tui.runner import Runner
+
+        return Runner(self.settings, self.context, self.state, self.step_context, demo=self.demo is not None)
+
     def close(self) -> None:
         secrets = getattr(self, "secrets", None)
         if secrets is not None and hasattr(secrets, "flush"):
@@ -192,50 +196,28 @@ def _safe(context: str) -> str:
 
 def _run_plan(args: argparse.Namespace, plan_for: str) -> int:
     import asyncio
-    import signal
 
     from stonks_tui.console import ConsolePrinter
-    from stonks_tui.engine.engine import Engine
-    from stonks_tui.journal import ContextLock, Journal, journal_path
-    from stonks_tui.plans import install_plan, teardown_plan
 
     session = Session(args)
     try:
-        settings, context = session.settings, session.context
-        plan: Plan = (install_plan(settings) if plan_for == "install"
-                      else teardown_plan(settings, delete_pvs=args.delete_pvs))
-        if not args.yes and not _confirm(f"Run the {plan.name} plan ({len(plan)} steps) on context {context}?"):
+        runner = session.runner()
+        plan = runner.plan(plan_for, delete_pvs=getattr(args, "delete_pvs", False))
+        if not args.yes and not _confirm(f"Run the {plan.name} plan ({len(plan)} steps) on context "
+                                         f"{session.context}?"):
             print("Nothing was changed.")
             return EXIT_USAGE
-        ctx_extra: dict = {}
         if plan_for == "teardown" and args.delete_pvs:
-            ctx_extra["confirmed_pv_names"] = _typed_pv_names(args)
+            runner.extra["confirmed_pv_names"] = _typed_pv_names(args)
         if getattr(args, "clear_arc_finalizers", False):
             session.runtime.confirm = lambda question: True
         elif not args.yes and sys.stdin.isatty():
             session.runtime.confirm = _confirm
-        state = session.state
-        with ContextLock(state, context):
-            journal = Journal.open(journal_path(state, context, plan.name), plan.name, context, locked=True)
-            ctx = session.step_context()
-            ctx.clients.update(ctx_extra)
-            engine = Engine(plan, ctx, journal, log_dir=state / _safe(context) / "logs" / plan.name,
-                            listeners=[ConsolePrinter(verbose=not args.quiet)])
-
-            async def main() -> int:
-                loop = asyncio.get_running_loop()
-                for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
-                    loop.add_signal_handler(sig, engine.cancel)
-                try:
-                    summary = await engine.run()
-                finally:
-                    await session.runtime.aclose()
-                return summary.exit_code
-
-            code = asyncio.run(main())
-            if code == EXIT_INTERRUPTED:
-                print(f"Interrupted. Run `stonks-tui {plan_for}` again to resume; journal: {journal.path}")
-            return code
+        summary = asyncio.run(runner.run(plan, [ConsolePrinter(verbose=not args.quiet)], install_signals=True))
+        if summary.exit_code == EXIT_INTERRUPTED:
+            print(f"Interrupted. Run `stonks-tui {plan_for}` again to resume; journal: "
+                  f"{runner.journal(plan_for).path}")
+        return summary.exit_code
     finally:
         session.close()
 
@@ -296,40 +278,20 @@ def cmd_status(args: argparse.Namespace) -> int:
 def cmd_plan(args: argparse.Namespace) -> int:
     import asyncio
 
-    from stonks_tui.errors import StonksError
-    from stonks_tui.plans import install_plan
-
     session = Session(args)
     try:
-        from stonks_tui.journal import Journal, journal_path
-
-        plan = install_plan(session.settings)
-        ctx = session.step_context()
-        # What earlier runs recorded (e.g. the digest of the values a release was installed with).
-        journal = Journal.open(journal_path(session.state, session.context, "install"), "install", session.context)
-        for sid, rec in journal.steps.items():
-            ctx.outputs[sid] = dict(rec.outputs)
-        redactor = session.redactor
-
-        async def describe_all() -> int:
-            missing = 0
-            try:
-                for step in plan:
-                    try:
-                        changes = await step.describe(ctx.for_step(step.id, log=lambda _l: None))
-                    except StonksError as exc:
-                        print(f"{step.id}: cannot tell — {redactor(exc.message)}")
-                        missing += 1
-                        continue
-                    todo = [c for c in changes if c.action != "unchanged"]
-                    print(f"{step.id}: " + (f"{len(todo)} change(s)" if todo else "nothing to change"))
-                    for change in changes:
-                        print(f"    {redactor(str(change))}")
-            finally:
-                await session.runtime.aclose()
-            return missing
-
-        missing = asyncio.run(describe_all())
+        runner = session.runner()
+        plan = runner.plan("install")
+        missing = 0
+        for sid, changes in asyncio.run(runner.describe(plan)):
+            if isinstance(changes, str):
+                print(f"{sid}: cannot tell — {changes}")
+                missing += 1
+                continue
+            todo = [c for c in changes if c.action != "unchanged"]
+            print(f"{sid}: " + (f"{len(todo)} change(s)" if todo else "nothing to change"))
+            for change in changes:
+                print(f"    {session.redactor(str(change))}")
         if missing:
             print(f"\n{missing} of {len(plan)} steps could not say what they would change.")
             return EXIT_FAILED
@@ -440,11 +402,17 @@ def cmd_secrets(args: argparse.Namespace) -> int:
         session.close()
 
 
-def cmd_not_built(what: str) -> int:
-    from stonks_tui.errors import UsageError
+def cmd_wizard(args: argparse.Namespace) -> int:
+    """The Textual wizard. The keyring is unlocked before it takes the terminal (a prompt may be needed)."""
+    session = Session(args)
+    try:
+        from stonks_tui.app import StonksApp
 
-    raise UsageError(f"{what} is not part of this build of stonks-tui yet",
-                     hint="use the headless commands: install --yes, plan, status, check, verify, teardown")
+        app = StonksApp(session.runner())
+        code = app.run()
+        return int(code or 0)
+    finally:
+        session.close()
 
 
 def dispatch(args: argparse.Namespace) -> int:
@@ -466,7 +434,7 @@ def dispatch(args: argparse.Namespace) -> int:
         case "secrets":
             return cmd_secrets(args)
         case None:
-            return cmd_not_built("the wizard")
+            return cmd_wizard(args)
     raise AssertionError(args.command)
 
 

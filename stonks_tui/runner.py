@@ -1,0 +1,115 @@
+"""The few calls a face needs: plans, describe, run (locked + journaled), cancel, verify, kept PVs.
+
+Headless (no textual import): the wizard and the console both drive the engine through this, and tests can too.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from stonks_tui.engine.engine import Engine, Listener, RunSummary
+from stonks_tui.engine.plan import Plan
+from stonks_tui.engine.step import Change, StepContext
+from stonks_tui.errors import StonksError
+from stonks_tui.journal import ContextLock, Journal, journal_path, safe_name
+from stonks_tui.plans import install_plan, teardown_plan
+from stonks_tui.settings import Settings
+
+
+class Runner:
+    def __init__(self, settings: Settings, context: str, state_dir: Path,
+                 make_context: Callable[[], StepContext], *, demo: bool = False) -> None:
+        self.settings = settings
+        self.context = context
+        self.state_dir = state_dir
+        self.make_context = make_context
+        self.demo = demo
+        self.engine: Engine | None = None
+        self.extra: dict[str, Any] = {}  # e.g. confirmed_pv_names, put into the step context
+
+    # -- plans and the journal ----------------------------------------------------------------------------
+    def plan(self, kind: str, *, delete_pvs: bool = False) -> Plan:
+        return install_plan(self.settings) if kind == "install" else teardown_plan(self.settings,
+                                                                                 delete_pvs=delete_pvs)
+
+    def journal(self, kind: str) -> Journal:
+        """Read-only view (no lock): for Resume and status."""
+        return Journal.open(journal_path(self.state_dir, self.context, kind), kind, self.context)
+
+    def log_dir(self, kind: str) -> Path:
+        return self.state_dir / safe_name(self.context) / "logs" / kind
+
+    def _context(self, kind: str) -> StepContext:
+        ctx = self.make_context()
+        ctx.clients.update(self.extra)
+        for sid, rec in self.journal(kind).steps.items():
+            ctx.outputs[sid] = dict(rec.outputs)
+        return ctx
+
+    async def _close(self, ctx: StepContext) -> None:
+        rt = ctx.clients.get("runtime")
+        if rt is not None:
+            await rt.aclose()
+
+    # -- describe -----------------------------------------------------------------------------------------
+    async def describe(self, plan: Plan) -> list[tuple[str, list[Change] | str]]:
+        """Each step and what it would change, or why it cannot tell."""
+        ctx = self._context(plan.name)
+        out: list[tuple[str, list[Change] | str]] = []
+        try:
+            for step in plan:
+                try:
+                    out.append((step.id, await step.describe(ctx.for_step(step.id, log=lambda _l: None))))
+                except StonksError as exc:
+                    out.append((step.id, ctx.redact(exc.message)))
+        finally:
+            await self._close(ctx)
+        return out
+
+    # -- run ----------------------------------------------------------------------------------------------
+    async def run(self, plan: Plan, listeners: list[Listener], *, install_signals: bool = False) -> RunSummary:
+        """Run under the context lock with the journal; LockHeld / JournalError propagate to the caller."""
+        with ContextLock(self.state_dir, self.context):
+            journal = Journal.open(journal_path(self.state_dir, self.context, plan.name), plan.name, self.context,
+                                   locked=True)
+            ctx = self._context(plan.name)
+            self.engine = Engine(plan, ctx, journal, log_dir=self.log_dir(plan.name), listeners=listeners)
+            if install_signals:
+                import signal
+
+                loop = asyncio.get_running_loop()
+                for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+                    loop.add_signal_handler(sig, self.engine.cancel)
+            try:
+                return await self.engine.run()
+            finally:
+                await self._close(ctx)
+
+    def cancel(self) -> None:
+        if self.engine is not None:
+            self.engine.cancel()
+
+    # -- checks -------------------------------------------------------------------------------------------
+    async def verify(self) -> list[Any]:
+        from stonks_tui.checks.live import verify
+
+        ctx = self._context("install")
+        try:
+            return await verify(ctx)
+        finally:
+            await self._close(ctx)
+
+    async def kept_pvs(self) -> list[str]:
+        """One line per pipeline PV that teardown keeps: NFS server:path, capacity, reclaim policy, status."""
+        from stonks_tui.steps.common import runtime
+        from stonks_tui.steps.teardown import PIPELINE_PVS, describe_pv
+
+        ctx = self._context("teardown")
+        try:
+            kube = runtime(ctx).kube()
+            return [describe_pv(pv) for name in PIPELINE_PVS if (pv := await kube.get("v1", "PersistentVolume", name))]
+        finally:
+            await self._close(ctx)

@@ -1,0 +1,1 @@
+"""The wizard's screens, one per file; they talk to the engine only through the runner and its events."""

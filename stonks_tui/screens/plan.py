@@ -1,0 +1,69 @@
+"""Plan: every step and what it would change (computed live, read-only); confirm to start."""
+
+from __future__ import annotations
+
+from textual import work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.screen import Screen
+from textual.widgets import DataTable, Footer, Header, Static
+
+from stonks_tui.engine.step import Change
+
+
+class PlanScreen(Screen[None]):
+    BINDINGS = [Binding("enter,y", "start", "Start", priority=True), Binding("escape", "app.pop_screen", "Back")]
+
+    def __init__(self, kind: str, *, delete_pvs: bool = False) -> None:
+        super().__init__()
+        self.kind = kind
+        self.delete_pvs = delete_pvs
+        self.ready = False
+
+    def compose(self) -> ComposeResult:
+        yield Header()
+        yield Static(f"The {self.kind} plan — what each step would change (asking the cluster, Gitea and helm)",
+                     classes="title")
+        table: DataTable[str] = DataTable(id="plan-table", cursor_type="row", zebra_stripes=True)
+        table.add_columns("step", "action", "object", "detail")
+        yield table
+        yield Static("working out the plan…", id="plan-status", classes="hint")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.describe()
+
+    @work(exclusive=True, exit_on_error=False)
+    async def describe(self) -> None:
+        runner = self.app.runner  # type: ignore[attr-defined]
+        plan = runner.plan(self.kind, delete_pvs=self.delete_pvs)
+        rows = await runner.describe(plan)
+        table = self.query_one(DataTable)
+        todo = 0
+        for sid, changes in rows:
+            if isinstance(changes, str):
+                table.add_row(sid, "?", "cannot tell", changes[:90])
+                continue
+            for change in changes:
+                todo += change.action != "unchanged"
+                table.add_row(sid, _action(change), f"{change.kind} {change.name}"[:60], change.detail[:90])
+        self.ready = True
+        self.query_one("#plan-status", Static).update(
+            f"{todo} change(s) to make · enter starts, escape goes back" if todo else
+            "nothing to change · enter runs the checks anyway, escape goes back")
+        self.refresh_bindings()
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "start" and not self.ready:
+            return None  # shown dimmed until the plan is known
+        return True
+
+    def action_start(self) -> None:
+        from stonks_tui.screens.progress import ProgressScreen
+
+        runner = self.app.runner  # type: ignore[attr-defined]
+        self.app.switch_screen(ProgressScreen(runner.plan(self.kind, delete_pvs=self.delete_pvs)))
+
+
+def _action(change: Change) -> str:
+    return {"create": "+ create", "update": "~ update", "delete": "- delete"}.get(change.action, "  unchanged")

@@ -1,0 +1,178 @@
+"""Progress: the step list (state, title, duration) beside a live log pane for the selected step.
+
+The log pane follows the most recently started step until the operator picks one. Each step keeps its own
+lines (capped), and lines reach the pane in batches from a 30 Hz timer, never one write per line.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+
+from textual import work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal
+from textual.screen import Screen
+from textual.widgets import DataTable, Footer, Header, Log, Static
+
+from stonks_tui.engine.events import LogLine, PlanFinished, PlanStarted, StepFinished, StepStarted
+from stonks_tui.engine.plan import Plan
+from stonks_tui.errors import StonksError
+
+ICONS = {"pending": "·", "running": "…", "ok": "✓", "unchanged": "✓", "failed": "✗", "blocked": "-",
+         "interrupted": "!", "needs-operator": "?"}
+MAX_LINES = 5000
+
+
+class ProgressScreen(Screen[None]):
+    BINDINGS = [Binding("c", "cancel", "Cancel"), Binding("r", "retry", "Retry"),
+                Binding("l", "log_path", "Log file"), Binding("enter", "next", "Next", priority=True),
+                Binding("escape", "back", "Back")]
+
+    def __init__(self, plan: Plan) -> None:
+        super().__init__()
+        self.plan = plan
+        self.states: dict[str, str] = {s.id: "pending" for s in plan}
+        self.lines: dict[str, deque[str]] = {s.id: deque(maxlen=MAX_LINES) for s in plan}
+        self.pending: dict[str, list[str]] = {}
+        self.selected: str | None = None
+        self.follow = True
+        self.running = False
+        self.finished: PlanFinished | None = None
+
+    def compose(self) -> ComposeResult:
+        yield Header()
+        with Horizontal(id="progress-body"):
+            table: DataTable[str] = DataTable(id="steps", cursor_type="row")
+            table.add_column(" ", key="icon")
+            table.add_column("step", key="step")
+            table.add_column("time", key="time")
+            for step in self.plan:
+                table.add_row(ICONS["pending"], step.id, "", key=step.id)
+            yield table
+            yield Log(id="log", max_lines=MAX_LINES, auto_scroll=True)
+        yield Static("", id="failure")
+        yield Static("starting…", id="status", classes="hint")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.set_interval(1 / 30, self.flush_log)
+        self.start()
+
+    # -- running ------------------------------------------------------------------------------------------
+    @work(exclusive=True, exit_on_error=False, group="engine")
+    async def start(self) -> None:
+        runner = self.app.runner  # type: ignore[attr-defined]
+        self.running = True
+        self.finished = None
+        self.query_one("#failure", Static).remove_class("shown")
+        self.refresh_bindings()
+        try:
+            await runner.run(self.plan, [self.app.engine_listener])  # type: ignore[attr-defined]
+        except StonksError as exc:  # lock held, journal unreadable: say so, keep the screen
+            self.show_failure(exc.message, exc.hint)
+            self.query_one("#status", Static).update("not started")
+        finally:
+            self.running = False
+            self.refresh_bindings()
+
+    def on_engine_event(self, message: object) -> None:
+        event = message.event  # type: ignore[attr-defined]
+        table = self.query_one("#steps", DataTable)
+        if isinstance(event, PlanStarted):
+            self.query_one("#status", Static).update(f"{event.plan}: {len(event.step_ids)} steps")
+        elif isinstance(event, StepStarted):
+            self.states[event.step_id] = "running"
+            table.update_cell(event.step_id, "icon", ICONS["running"])
+            if self.follow:
+                self.select(event.step_id)
+        elif isinstance(event, LogLine):
+            self.lines[event.step_id].append(event.line)
+            if event.step_id == self.selected:
+                self.pending.setdefault(event.step_id, []).append(event.line)
+        elif isinstance(event, StepFinished):
+            self.states[event.step_id] = event.outcome
+            table.update_cell(event.step_id, "icon", ICONS[event.outcome])
+            if event.duration:
+                table.update_cell(event.step_id, "time", f"{event.duration:.1f}s")
+            if event.outcome in ("failed", "needs-operator"):
+                self.lines[event.step_id].append(f"{event.outcome}: {event.error}")
+                self.show_failure(f"{event.step_id}: {event.error}", event.hint)
+                self.follow = False
+                self.select(event.step_id)
+        elif isinstance(event, PlanFinished):
+            self.finished = event
+            parts = ", ".join(f"{n} {k}" for k, n in event.counts.items() if n)
+            word = "interrupted" if event.interrupted else ("finished" if event.ok else "stopped")
+            follow_up = ("enter: verify and finish" if event.ok else
+                         "r retries (finished steps are not redone) · escape: back, resume later")
+            self.query_one("#status", Static).update(f"{event.plan} {word} in {event.duration:.1f}s ({parts}) · "
+                                                     f"{follow_up}")
+        self.refresh_bindings()
+
+    def show_failure(self, message: str, hint: str) -> None:
+        failure = self.query_one("#failure", Static)
+        failure.update(f"{message}\nhint: {hint}" if hint else message)
+        failure.add_class("shown")
+
+    # -- the log pane -------------------------------------------------------------------------------------
+    def select(self, step_id: str) -> None:
+        if step_id == self.selected:
+            return
+        self.selected = step_id
+        log = self.query_one(Log)
+        log.clear()
+        log.write_lines(list(self.lines[step_id]))
+        self.pending.pop(step_id, None)
+        table = self.query_one("#steps", DataTable)
+        table.move_cursor(row=table.get_row_index(step_id))
+
+    def flush_log(self) -> None:
+        if self.selected and self.pending.get(self.selected):
+            self.query_one(Log).write_lines(self.pending.pop(self.selected))
+
+    def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
+        key = event.row_key.value if event.row_key else None
+        if key and key != self.selected:
+            self.follow = False  # the operator chose a step: stop following
+            self.select(key)
+
+    # -- keys ---------------------------------------------------------------------------------------------
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        done = self.finished is not None and not self.running
+        if action == "cancel":
+            return True if self.running else None
+        if action == "retry":
+            return True if done and not self.finished.ok else None  # type: ignore[union-attr]
+        if action == "next":
+            return True if done and self.finished.ok else None  # type: ignore[union-attr]
+        if action == "back":
+            return None if self.running else True
+        return True
+
+    def action_cancel(self) -> None:
+        self.app.runner.cancel()  # type: ignore[attr-defined]
+        self.query_one("#status", Static).update("cancelling: running steps stop and will resume next time…")
+
+    def action_retry(self) -> None:
+        self.follow = True
+        for sid, state in self.states.items():
+            if state not in ("ok", "unchanged"):
+                self.states[sid] = "pending"
+                self.query_one("#steps", DataTable).update_cell(sid, "icon", ICONS["pending"])
+        self.start()
+
+    def action_log_path(self) -> None:
+        runner = self.app.runner  # type: ignore[attr-defined]
+        step = self.selected or ""
+        self.notify(f"full log: {runner.log_dir(self.plan.name) / (step + '.log')}", timeout=10)
+
+    def action_next(self) -> None:
+        from stonks_tui.screens.verify import VerifyScreen
+
+        self.app.switch_screen(VerifyScreen(done=self.plan.name == "install"))
+
+    def action_back(self) -> None:
+        from stonks_tui.screens.welcome import WelcomeScreen
+
+        self.app.switch_screen(WelcomeScreen())

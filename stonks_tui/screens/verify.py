@@ -1,0 +1,54 @@
+"""Verify (and Done after an install): the live checks, then where things are and what to do next."""
+
+from __future__ import annotations
+
+from textual import work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.screen import Screen
+from textual.widgets import DataTable, Footer, Header, Static
+
+
+class VerifyScreen(Screen[None]):
+    BINDINGS = [Binding("r", "rerun", "Re-run"), Binding("escape", "back", "Back"), Binding("q", "app.quit", "Quit")]
+
+    def __init__(self, *, done: bool = False) -> None:
+        super().__init__()
+        self.done = done
+
+    def compose(self) -> ComposeResult:
+        yield Header()
+        yield Static("Live checks of the installed system", classes="title")
+        table: DataTable[str] = DataTable(id="checks", cursor_type="row")
+        table.add_columns("", "check", "result", "fix")
+        yield table
+        yield Static("checking…", id="verify-status", classes="hint")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.run_checks()
+
+    @work(exclusive=True, exit_on_error=False)
+    async def run_checks(self) -> None:
+        runner = self.app.runner  # type: ignore[attr-defined]
+        results = await runner.verify()
+        table = self.query_one(DataTable)
+        table.clear()
+        for r in results:
+            table.add_row({"pass": "✓", "warn": "!", "fail": "✗"}[r.status], r.name, r.reason[:80], r.fix[:60])
+        failed = sum(r.status == "fail" for r in results)
+        s = runner.settings
+        text = f"{len(results)} checks, {failed} failed · r re-runs"
+        if self.done and not failed:
+            text = (f"Done. Woodpecker: https://{s.woodpecker_host} · Argo CD: https://{s.argocd_host} · "
+                    f"Gitea: {s.gitea_public_url} · secrets: `stonks-tui secrets` · next: push a commit to run "
+                    "the pipeline")
+        self.query_one("#verify-status", Static).update(text)
+
+    def action_rerun(self) -> None:
+        self.run_checks()
+
+    def action_back(self) -> None:
+        from stonks_tui.screens.welcome import WelcomeScreen
+
+        self.app.switch_screen(WelcomeScreen())

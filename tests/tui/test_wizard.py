@@ -1,0 +1,71 @@
+"""The wizard driven by keys (Textual's pilot) against the real engine on the simulated world."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from textual.widgets import DataTable, Log, OptionList
+
+from stonks_tui.app import StonksApp
+from stonks_tui.cli import Session, build_parser
+
+
+@pytest.fixture
+def session(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Session]:
+    monkeypatch.setenv("STONKS_SIM_SPEED", "0")
+    for key in [k for k in os.environ if k.startswith("STONKS_") and k != "STONKS_SIM_SPEED"]:
+        monkeypatch.delenv(key)
+    s = Session(build_parser().parse_args(["--state-dir", str(tmp_path), "--demo"]))
+    yield s
+    s.close()
+
+
+async def wait_for(pilot, predicate, timeout: float = 120.0) -> None:
+    import time
+
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        screen = pilot.app.screen
+        detail = getattr(screen, "states", "") or getattr(screen, "ready", "")
+        assert time.monotonic() < deadline, f"stuck on {type(screen).__name__}: {detail}"
+        await pilot.pause(0.05)
+
+
+async def test_install_through_the_wizard_then_resume_offer_is_gone(session: Session) -> None:
+    app = StonksApp(session.runner())
+    async with app.run_test(size=(100, 30)) as pilot:
+        assert app.screen.__class__.__name__ == "WelcomeScreen"
+        options = [str(o.prompt) for o in app.screen.query_one(OptionList).options]
+        assert options[0].startswith("Install") and not any(o.startswith("Resume") for o in options)
+        await pilot.press("i")
+        await wait_for(pilot, lambda: app.screen.__class__.__name__ == "PlanScreen" and app.screen.ready)
+        plan_rows = app.screen.query_one(DataTable).row_count
+        assert plan_rows >= 19
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: app.screen.__class__.__name__ == "ProgressScreen"
+                       and app.screen.finished is not None and not app.screen.running)
+        screen = app.screen
+        assert screen.finished.ok, screen.states
+        assert set(screen.states.values()) <= {"ok", "unchanged"}
+        assert screen.query_one(Log).line_count > 0  # the selected step's log reached the pane
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: app.screen.__class__.__name__ == "VerifyScreen"
+                       and app.screen.query_one(DataTable).row_count >= 12)
+        await pilot.press("escape")
+        await wait_for(pilot, lambda: app.screen.__class__.__name__ == "WelcomeScreen")
+        options = [str(o.prompt) for o in app.screen.query_one(OptionList).options]
+        assert not any(o.startswith("Resume") for o in options)
+
+
+async def test_teardown_screen_lists_kept_pvs(session: Session) -> None:
+    app = StonksApp(session.runner())
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("t")
+        await wait_for(pilot, lambda: "reading" not in str(app.screen.query_one("#kept").render()))
+        text = str(app.screen.query_one("#kept").render())
+        assert "No pipeline PersistentVolumes" in text  # a fresh homelab has none yet
+        await pilot.press("escape")
+        await wait_for(pilot, lambda: app.screen.__class__.__name__ == "WelcomeScreen")
