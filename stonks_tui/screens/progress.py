@@ -37,6 +37,7 @@ class ProgressScreen(Screen[None]):
         self.pending: dict[str, list[str]] = {}
         self.selected: str | None = None
         self.follow = True
+        self._moves_pending = 0  # our own cursor moves, whose RowHighlighted messages arrive later
         self.running = False
         self.finished: PlanFinished | None = None
 
@@ -125,13 +126,19 @@ class ProgressScreen(Screen[None]):
         log.write_lines(list(self.lines[step_id]))
         self.pending.pop(step_id, None)
         table = self.query_one("#steps", DataTable)
-        table.move_cursor(row=table.get_row_index(step_id))
+        row = table.get_row_index(step_id)
+        if table.cursor_row != row:
+            self._moves_pending += 1
+            table.move_cursor(row=row)
 
     def flush_log(self) -> None:
         if self.selected and self.pending.get(self.selected):
             self.query_one(Log).write_lines(self.pending.pop(self.selected))
 
     def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
+        if self._moves_pending:
+            self._moves_pending -= 1  # ours, not the operator's
+            return
         key = event.row_key.value if event.row_key else None
         if key and key != self.selected:
             self.follow = False  # the operator chose a step: stop following

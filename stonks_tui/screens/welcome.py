@@ -7,12 +7,12 @@ from textual.screen import Screen
 from textual.widgets import Footer, Header, OptionList, Static
 from textual.widgets.option_list import Option
 
-INTRO = """\
-This wizard moves the cluster's CI/CD off GitHub: it removes the ARC runners, initialises Gitea and pushes
-your clone to it, installs Woodpecker CI (Kubernetes backend) building into the local registry, and points
-Argo CD and Kargo at Gitea and the local registry. Every step checks first, so it is safe to run again; a
-run that stops resumes where it stopped. PersistentVolumes and their NFS data are never deleted unless you
-ask for it by name."""
+INTRO = (  # one paragraph: the Static wraps it to the terminal's width
+    "This wizard moves the cluster's CI/CD off GitHub: it removes the ARC runners, initialises Gitea and pushes "
+    "your clone to it, installs Woodpecker CI (Kubernetes backend) building into the local registry, and points "
+    "Argo CD and Kargo at Gitea and the local registry. Every step checks first, so it is safe to run again; a "
+    "run that stops resumes where it stopped. PersistentVolumes and their NFS data are never deleted unless you "
+    "ask for it by name.")
 
 
 class WelcomeScreen(Screen[None]):
