@@ -6,6 +6,7 @@ Headless (no textual import): the wizard and the console both drive the engine t
 from __future__ import annotations
 
 import asyncio
+import os
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -29,6 +30,8 @@ class Runner:
         self.demo = demo
         self.engine: Engine | None = None
         self.extra: dict[str, Any] = {}  # e.g. confirmed_pv_names, put into the step context
+        # How many independent steps run at once; 1 reproduces the old scripts' one-at-a-time order.
+        self.concurrency = int(os.environ.get("STONKS_CONCURRENCY", "4") or 4)
 
     # -- plans and the journal ----------------------------------------------------------------------------
     def plan(self, kind: str, *, delete_pvs: bool = False) -> Plan:
@@ -76,7 +79,8 @@ class Runner:
             journal = Journal.open(journal_path(self.state_dir, self.context, plan.name), plan.name, self.context,
                                    locked=True)
             ctx = self._context(plan.name)
-            self.engine = Engine(plan, ctx, journal, log_dir=self.log_dir(plan.name), listeners=listeners)
+            self.engine = Engine(plan, ctx, journal, log_dir=self.log_dir(plan.name), listeners=listeners,
+                                 concurrency=self.concurrency)
             if install_signals:
                 import signal
 
