@@ -145,6 +145,32 @@ async def object_change(ctx: StepContext, obj: dict) -> tuple[str, list[str]]:
     return ("unchanged", []) if not diff else ("update", diff)
 
 
+async def pending_objects(ctx: StepContext, objs: list[dict]) -> list[str]:
+    """The objects that are not as wanted yet, as 'Kind ns/name (create|update)'."""
+    out = []
+    for obj in objs:
+        action, _ = await object_change(ctx, obj)
+        if action != "unchanged":
+            out.append(f"{ref(obj)} ({action})")
+    return out
+
+
+async def apply_objects(ctx: StepContext, objs: list[dict]) -> None:
+    """Server-side apply each object (secrets filled from the keyring), logging created/updated/unchanged."""
+    kube = runtime(ctx).kube()
+    for obj in objs:
+        result, _ = await kube.apply(resolve_secrets(obj, ctx.secrets.get))
+        ctx.log(f"{result:<9} {ref(obj)}")
+
+
+async def describe_objects(ctx: StepContext, objs: list[dict]) -> list[Change]:
+    changes = []
+    for obj in objs:
+        action, diff = await object_change(ctx, obj)
+        changes.append(Change(action, obj["kind"], ref(obj).split(" ", 1)[1], "; ".join(diff[:4])))
+    return changes
+
+
 class ManifestStep(Step):
     """Applies a fixed set of rendered manifest files. Subclasses set `files` (relative to manifests/)."""
 
@@ -158,22 +184,11 @@ class ManifestStep(Step):
         return [obj for f in self.files for obj in r.objects[f]]
 
     async def check(self, ctx: StepContext) -> CheckResult:
-        pending = []
-        for obj in await self.objects(ctx):
-            action, _ = await object_change(ctx, obj)
-            if action != "unchanged":
-                pending.append(f"{ref(obj)} ({action})")
+        pending = await pending_objects(ctx, await self.objects(ctx))
         return Done() if not pending else NotDone("to apply: " + ", ".join(pending))
 
     async def apply(self, ctx: StepContext) -> None:
-        kube = runtime(ctx).kube()
-        for obj in await self.objects(ctx):
-            result, _ = await kube.apply(resolve_secrets(obj, ctx.secrets.get))
-            ctx.log(f"{result:<9} {ref(obj)}")
+        await apply_objects(ctx, await self.objects(ctx))
 
     async def describe(self, ctx: StepContext) -> list[Change]:
-        changes = []
-        for obj in await self.objects(ctx):
-            action, diff = await object_change(ctx, obj)
-            changes.append(Change(action, obj["kind"], ref(obj).split(" ", 1)[1], "; ".join(diff[:4])))
-        return changes
+        return await describe_objects(ctx, await self.objects(ctx))

@@ -13,9 +13,8 @@ from typing import Any
 from stonks_tui.clients.helm import chart_name, chart_version
 from stonks_tui.engine.step import Change, CheckResult, Done, NotDone, Step, StepContext
 from stonks_tui.errors import StepFailed
-from stonks_tui.render import resolve_secrets
 from stonks_tui.settings import Settings
-from stonks_tui.steps.common import object_change, ref, rendered, runtime
+from stonks_tui.steps.common import apply_objects, describe_objects, pending_objects, rendered, runtime
 
 
 def _seconds(duration: str) -> float:
@@ -85,9 +84,9 @@ class HelmReleaseStep(Step):
         return hashlib.sha256(json.dumps(values, sort_keys=True).encode()).hexdigest()[:16]
 
     async def check(self, ctx: StepContext) -> CheckResult:
-        for obj in await self.pre_objects(ctx):
-            if (await object_change(ctx, obj))[0] != "unchanged":
-                return NotDone(f"{ref(obj)} to apply")
+        pending = await pending_objects(ctx, await self.pre_objects(ctx))
+        if pending:
+            return NotDone("to apply: " + ", ".join(pending))
         action, reason = await self._state(ctx)
         return Done() if action == "unchanged" else NotDone(reason)
 
@@ -96,9 +95,7 @@ class HelmReleaseStep(Step):
         helm, kube = rt.helm(), rt.kube()
         await helm.require_version()
         await self.prepare_secrets(ctx)
-        for obj in await self.pre_objects(ctx):
-            result, _ = await kube.apply(resolve_secrets(obj, ctx.secrets.get))
-            ctx.log(f"{result:<9} {ref(obj)}")
+        await apply_objects(ctx, await self.pre_objects(ctx))
         chart = getattr(self.settings, self.chart_attr)
         if self.repo:
             await helm.repo_add(self.repo[0], getattr(self.settings, self.repo[1]), log=ctx.log)
@@ -113,10 +110,7 @@ class HelmReleaseStep(Step):
             ctx.log(f"ready     {kind} {self.namespace}/{name}")
 
     async def describe(self, ctx: StepContext) -> list[Change]:
-        changes = []
-        for obj in await self.pre_objects(ctx):
-            action, diff = await object_change(ctx, obj)
-            changes.append(Change(action, obj["kind"], ref(obj).split(" ", 1)[1], "; ".join(diff[:3])))
+        changes = await describe_objects(ctx, await self.pre_objects(ctx))
         action, reason = await self._state(ctx)
         label = {"install": "create", "upgrade": "update", "adopt": "update", "unchanged": "unchanged"}[action]
         changes.append(Change(label, "HelmRelease", f"{self.namespace}/{self.release}",
