@@ -110,16 +110,32 @@ def encrypted_file_backend(path: Path, passphrase: str) -> Any:
 def choose_backend(state_dir: Path, *, passphrase: str | None = None, isolated: bool = False,
                    ask: Callable[[str], str] | None = None) -> tuple[Any, str]:
     """(backend, explanation). `isolated` (demo, tests) always uses the encrypted file in state_dir."""
-    import keyring
-
     if not isolated and _operator_configured():
-        backend = keyring.get_keyring()
+        from keyring import core
+
+        # Resolved afresh (keyring.get_keyring() caches the first answer for the whole process).
+        backend = core.load_env() or core.load_config()
+        if backend is None:
+            raise UsageError("PYTHON_KEYRING_BACKEND / keyringrc names a keyring backend that cannot be loaded",
+                             hint="check the class path, or unset it to use the encrypted file keyring")
         name = _backend_name(backend)
         if any(bad in name for bad in REFUSED_BACKENDS):
             raise UsageError(f"the configured keyring backend {name} is refused: it would store secrets in clear "
                              "or not at all",
                              hint="unset PYTHON_KEYRING_BACKEND (an encrypted file keyring is used instead) or "
                                   "configure a real keyring")
+        # An encrypted file backend: unlock it here, never via its own getpass(). (Look at the class: even
+        # hasattr() on the instance would run the property's getter, which prompts.)
+        if isinstance(getattr(type(backend), "keyring_key", None), property):
+            phrase = passphrase or os.environ.get("STONKS_KEYRING_PASSPHRASE") or (ask("Keyring passphrase: ")
+                                                                                   if ask else None)
+            if not phrase:
+                raise KeyringLocked(f"the keyring {name} needs its passphrase",
+                                    hint="set STONKS_KEYRING_PASSPHRASE, or run on a terminal to be asked")
+            try:
+                backend.keyring_key = phrase
+            except ValueError:
+                raise KeyringLocked(f"the passphrase does not unlock {name}", hint="type it again") from None
         return backend, f"{name} (configured by you)"
     if not isolated:
         desktop = _desktop_backend()

@@ -1,0 +1,89 @@
+"""The keyring store: explicit backend choice, wrong passphrase, persistence, redaction of plain and base64."""
+
+from __future__ import annotations
+
+import base64
+from pathlib import Path
+
+import pytest
+
+from stonks_tui.errors import UsageError
+from stonks_tui.redact import MASK, Redactor
+from stonks_tui.secrets import KeyringLocked, choose_backend, open_store
+
+
+@pytest.fixture(autouse=True)
+def headless(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """An SSH session: no D-Bus, no keyring configured by the operator."""
+    for var in ("DBUS_SESSION_BUS_ADDRESS", "PYTHON_KEYRING_BACKEND", "STONKS_KEYRING_PASSPHRASE"):
+        monkeypatch.delenv(var, raising=False)
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))  # no keyringrc
+
+
+def test_no_desktop_keyring_means_the_encrypted_file(tmp_path: Path) -> None:
+    backend, where = choose_backend(tmp_path, passphrase="correct horse")
+    assert "CryptFile" in type(backend).__name__ and "encrypted file" in where
+    path = tmp_path / "secrets.cryptfile"
+    assert path.exists() and path.stat().st_mode & 0o777 == 0o600
+
+
+def test_without_a_passphrase_it_says_how_to_give_one(tmp_path: Path) -> None:
+    with pytest.raises(KeyringLocked, match="needs a passphrase") as err:
+        choose_backend(tmp_path)
+    assert "STONKS_KEYRING_PASSPHRASE" in err.value.hint
+
+
+def test_wrong_passphrase_is_refused_and_nothing_is_overwritten(tmp_path: Path) -> None:
+    store = open_store(tmp_path, "ctx", Redactor(), passphrase="right-phrase", interactive=False)
+    store.set("gitea-token", "tok-123456789")
+    store.flush()
+    before = (tmp_path / "secrets.cryptfile").read_bytes()
+    with pytest.raises(KeyringLocked, match="does not unlock"):
+        open_store(tmp_path, "ctx", Redactor(), passphrase="wrong-phrase", interactive=False)
+    assert (tmp_path / "secrets.cryptfile").read_bytes() == before
+    again = open_store(tmp_path, "ctx", Redactor(), passphrase="right-phrase", interactive=False)
+    assert again.get("gitea-token") == "tok-123456789" and again.list_names() == ["gitea-token"]
+
+
+def test_contexts_are_separate_and_values_never_in_clear(tmp_path: Path) -> None:
+    a = open_store(tmp_path, "ctx-a", Redactor(), passphrase="pp-123456", interactive=False)
+    a.set("gitea-admin-password", "Plain-Secret-Value-1")
+    a.flush()
+    b = open_store(tmp_path, "ctx-b", Redactor(), passphrase="pp-123456", interactive=False)
+    assert b.get("gitea-admin-password") is None
+    assert b"Plain-Secret-Value-1" not in (tmp_path / "secrets.cryptfile").read_bytes()
+
+
+def test_operator_configured_plaintext_backend_is_refused(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PYTHON_KEYRING_BACKEND", "keyrings.cryptfile.file.PlaintextKeyring")
+    with pytest.raises(UsageError, match="refused"):
+        choose_backend(tmp_path, passphrase="x")
+
+
+def test_operator_configured_backend_is_honoured(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PYTHON_KEYRING_BACKEND", "keyrings.cryptfile.cryptfile.CryptFileKeyring")
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))  # where that backend keeps its file
+    backend, where = choose_backend(tmp_path, passphrase="x")
+    assert "configured by you" in where and type(backend).__name__ == "CryptFileKeyring"
+
+
+def test_env_secret_is_taken_once_and_kept(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("STONKS_GITEA_ADMIN_PASSWORD", "From-Env-Password")
+    store = open_store(tmp_path, "ctx", Redactor(), passphrase="pp-123456", interactive=False)
+    assert store.get("gitea-admin-password") == "From-Env-Password"
+    store.flush()
+    monkeypatch.delenv("STONKS_GITEA_ADMIN_PASSWORD")
+    again = open_store(tmp_path, "ctx", Redactor(), passphrase="pp-123456", interactive=False)
+    assert again.get("gitea-admin-password") == "From-Env-Password"
+
+
+def test_redactor_masks_plain_and_base64_forms() -> None:
+    r = Redactor()
+    secret = "s3cr3t-value-xyz"
+    r.add(secret)
+    b64 = base64.b64encode(secret.encode()).decode()
+    text = f"password={secret} data={b64} url={base64.urlsafe_b64encode(secret.encode()).decode().rstrip('=')}"
+    masked = r(text)
+    assert secret not in masked and b64 not in masked and masked.count(MASK) == 3
+    r.add("abc")  # too short to be a secret: never masks ordinary words
+    assert r("abc def") == "abc def"
