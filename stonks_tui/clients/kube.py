@@ -296,5 +296,33 @@ class KubeClient:
         await self.wait_for(api_version, kind, name, namespace, lambda o: o is None, timeout, "gone",
                             explain or default_explain)
 
+    async def exec(self, namespace: str, pod: str, command: list[str], stdin: str | None = None,
+                   timeout: float = 60.0) -> tuple[int, str]:
+        """Run a command in a pod (the exec API over a websocket). Secrets go on stdin, never in `command`:
+        the command is part of the request URL, which API servers log."""
+
+        def call() -> tuple[int, str]:
+            from kubernetes import client
+            from kubernetes.stream import stream
+
+            # stream() patches the ApiClient it is given while it runs: a private one keeps the other steps'
+            # concurrent requests off the websocket path.
+            api = client.ApiClient(configuration=self.api_client.configuration)
+            core = client.CoreV1Api(api)
+            resp = stream(core.connect_get_namespaced_pod_exec, pod, namespace, command=command, stderr=True,
+                          stdin=stdin is not None, stdout=True, tty=False, _preload_content=False)
+            try:
+                if stdin is not None:
+                    resp.write_stdin(stdin)
+                resp.run_forever(timeout=timeout)
+                code = resp.returncode  # before read_all(), which drains every channel incl. the status one
+                output = resp.read_all()
+            finally:
+                resp.close()
+                api.close()
+            return (code if code is not None else 124), output
+
+        return await self._call(f"run a command in pod {namespace}/{pod}", call)
+
     def close(self) -> None:
         self.api_client.close()

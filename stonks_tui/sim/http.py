@@ -113,6 +113,7 @@ class Handler(BaseHTTPRequestHandler):
         action = faults.check(self.fault_target, f"{self.command} {urlsplit(self.path).path}")
         if action is None:
             return False
+        self.body_bytes()  # consume the request: unread bytes would poison the next request on this connection
         if action == "timeout":
             time.sleep(getattr(self.app, "hang_seconds", 30.0))
             self.close_connection = True

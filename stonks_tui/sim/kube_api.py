@@ -27,6 +27,9 @@ class KubeApi:
         self.faults = faults
         self.traffic: list[tuple[str, str]] = []
         self.hang_seconds = 30.0
+        # (namespace, pod, argv, read_stdin_line) -> (exit code, stdout, stderr); the world plugs in
+        # what its pods can run (e.g. the gitea CLI). Unknown commands exit 127 like a shell.
+        self.exec_handler = None
         self.server = LoopbackServer(KubeHandler, self, port)
 
     def fault_body(self, code: int) -> dict:
@@ -140,9 +143,10 @@ class KubeHandler(Handler):
             pod = store.get(kind, nsv, name)
             text = "\n".join(pod.get("status", {}).get("simLog", ["(no log)"])) + "\n"
             return self.reply(200, text.encode(), "text/plain")
+        if sub == "exec" and self.headers.get("Upgrade", "").lower() == "websocket":
+            return self.exec_ws(kind, nsv, name)
         if sub in ("exec", "attach", "portforward"):
-            raise ApiError(400, "BadRequest", f"{sub} needs a websocket upgrade, which this simulator does not "
-                                              "serve")
+            raise ApiError(400, "BadRequest", f"Upgrade request required for {sub}")
         if method == "GET" and not name:
             if query.get("watch") in ("1", "true"):
                 return self.watch(kind, ns, query)
@@ -179,6 +183,54 @@ class KubeHandler(Handler):
             propagation = query.get("propagationPolicy") or body.get("propagationPolicy") or "Background"
             return self.reply_json(200, store.delete(kind, nsv, name, propagation, dry_run))
         raise ApiError(405, "MethodNotAllowed", f"{method} is not supported here")
+
+    def exec_ws(self, kind: Kind, ns: str, name: str) -> None:
+        """The exec subresource over a websocket (v4.channel.k8s.io): 0 stdin, 1 stdout, 2 stderr, 3 status."""
+        from urllib.parse import parse_qs, urlsplit
+
+        from stonks_tui.sim import websocket as ws
+
+        store: Store = self.app.store
+        pod = store.get(kind, ns, name)  # 404 before the upgrade if the pod does not exist
+        if (pod.get("status") or {}).get("phase") != "Running":
+            raise ApiError(400, "BadRequest", f"pod {name} is not running")
+        argv = parse_qs(urlsplit(self.path).query).get("command", [])
+        offered = [p.strip() for p in self.headers.get("Sec-WebSocket-Protocol", "").split(",")]
+        if ws.PROTOCOL not in offered:
+            raise ApiError(400, "BadRequest", "only the v4.channel.k8s.io exec protocol is served")
+        self.send_response(101, "Switching Protocols")
+        self.send_header("Upgrade", "websocket")
+        self.send_header("Connection", "Upgrade")
+        self.send_header("Sec-WebSocket-Accept", ws.accept_key(self.headers.get("Sec-WebSocket-Key", "")))
+        self.send_header("Sec-WebSocket-Protocol", ws.PROTOCOL)
+        self.end_headers()
+        self.wfile.flush()
+        buffered = bytearray()
+
+        def read_line() -> str:
+            while b"\n" not in buffered:
+                got = ws.read_frame(self.rfile)
+                if got is None or got[0] == 0x8:
+                    break
+                if got[1][:1] == b"\x00":  # stdin channel
+                    buffered.extend(got[1][1:])
+            line, _, rest = bytes(buffered).partition(b"\n")
+            buffered[:] = rest
+            return line.decode()
+
+        handler = self.app.exec_handler
+        code, out, err = handler(ns, name, argv, read_line) if handler else (127, "", f"{argv[0]}: not found\n")
+        if out:
+            self.wfile.write(ws.channel(1, out.encode()))
+        if err:
+            self.wfile.write(ws.channel(2, err.encode()))
+        status = {"metadata": {}, "status": "Success"} if code == 0 else {
+            "metadata": {}, "status": "Failure", "message": f"command terminated with non-zero exit code: {code}",
+            "reason": "NonZeroExitCode", "details": {"causes": [{"reason": "ExitCode", "message": str(code)}]}}
+        self.wfile.write(ws.channel(3, json.dumps(status).encode()))
+        self.wfile.write(ws.frame(b"\x03\xe8", opcode=0x8))
+        self.wfile.flush()
+        self.close_connection = True
 
     def watch(self, kind: Kind, ns: str | None, query: dict[str, str]) -> None:
         store: Store = self.app.store

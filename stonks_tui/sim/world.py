@@ -93,6 +93,7 @@ class World:
         self._saver = threading.Thread(target=self._save_loop, name="sim-saver", daemon=True)
         self._loaded = False
         self.store.on_change.append(self._arc_controller)
+        self.kube.exec_handler = self._exec
 
     # -- lifecycle ----------------------------------------------------------------------------------------
     @property
@@ -238,6 +239,45 @@ class World:
                             store.delete(k, ns, name)
 
         self.store.scheduler.after(0.5, cleanup)
+
+    def _exec(self, ns: str, pod: str, argv: list[str], read_line: Any) -> tuple[int, str, str]:
+        """What the simulated pods can run: the gitea CLI's `admin user create`, as user git (FACTS)."""
+        import shlex
+
+        if not (ns == "git-server" and pod.startswith("gitea")):
+            return 127, "", f"{argv[0] if argv else 'sh'}: not found\n"
+        if argv[:3] != ["su", "git", "-c"] or len(argv) != 4:
+            if argv[:1] == ["gitea"]:
+                return 1, "", "Gitea is not supposed to be run as root. Sorry.\n"
+            return 127, "", f"{argv[0] if argv else 'sh'}: not found\n"
+        script = argv[3]
+        variables: dict[str, str] = {}
+        if script.startswith("read -r P; "):
+            variables["P"] = read_line()
+            script = script[len("read -r P; "):]
+        words = shlex.split(script.removeprefix("exec "))
+        if words[:4] != ["gitea", "admin", "user", "create"]:
+            return 1, "", f"unknown command: {' '.join(words[:4])}\n"
+        opts: dict[str, str | bool] = {}
+        for word in words[4:]:
+            key, eq, value = word.partition("=")
+            opts[key] = value if eq else True
+        args = iter(words[4:])
+        for word in args:
+            if word in ("--username", "--email", "--password"):
+                opts[word] = next(args, "")
+        password = str(opts.get("--password", ""))
+        if password == "$P":
+            password = variables.get("P", "")
+        user = str(opts.get("--username", ""))
+        if not user or not password or not opts.get("--email"):
+            return 1, "", "Command error: --username, --email and --password are required\n"
+        if user.lower() in self.gitea.state["users"]:
+            return 1, "", f"Command error: CreateUser: user already exists [name: {user}]\n"
+        must_change = str(opts.get("--must-change-password", "true")).lower() != "false"
+        self.gitea.add_user(user, password, str(opts["--email"]), admin=bool(opts.get("--admin")),
+                            must_change_password=must_change)
+        return 0, f"New user '{user}' has been successfully created!\n", ""
 
     # -- the initial world --------------------------------------------------------------------------------
     def _create(self, api_version: str, kind_name: str, obj: dict, ns: str = "") -> dict:

@@ -75,6 +75,17 @@ class ArcRemoval(Step):
         left = self._summary(inv) + inv["leftovers"]
         return Done("no ARC left") if not left else NotDone("ARC present: " + ", ".join(left[:6]))
 
+    async def controller_running(self, ctx: StepContext) -> bool:
+        """Is ARC's controller up? Only it clears ARC's finalizers."""
+        for dep in await runtime(ctx).kube().list("apps/v1", "Deployment"):
+            labels = dep["metadata"].get("labels") or {}
+            if "gha-rs-controller" in dep["metadata"]["name"] or labels.get("app.kubernetes.io/name") in (
+                    "gha-rs-controller", "gha-runner-scale-set-controller"):
+                want = int((dep.get("spec") or {}).get("replicas", 1))
+                if int((dep.get("status") or {}).get("readyReplicas") or 0) >= want > 0:
+                    return True
+        return False
+
     async def apply(self, ctx: StepContext) -> None:
         rt = runtime(ctx)
         kube, helm = rt.kube(), rt.helm()
@@ -83,6 +94,10 @@ class ArcRemoval(Step):
         for rel in inv["scalesets"]:
             ctx.log(f"uninstall runner scale set {rel['namespace']}/{rel['name']}")
             await helm.uninstall(rel["name"], rel["namespace"], log=ctx.log)
+            if not await self.controller_running(ctx):
+                ctx.log("ARC's controller is not running, so nothing will clear the scale set's finalizers: "
+                        "not waiting for them (handled with the namespace below)")
+                continue
             for kind in ARC_KINDS:
                 for obj in await kube.list(ARC_GROUP, kind, rel["namespace"]):
                     await kube.wait_gone(ARC_GROUP, kind, obj["metadata"]["name"], rel["namespace"], WAIT)
@@ -118,23 +133,28 @@ class ArcRemoval(Step):
 
     async def _wait_namespace(self, ctx: StepContext, ns: str) -> None:
         kube = runtime(ctx).kube()
-        try:
-            await kube.wait_gone("v1", "Namespace", ns, None, WAIT / 3)
-            ctx.log(f"gone      Namespace {ns}")
-            return
-        except StepFailed as first:
-            stuck = await self._stuck_objects(ctx, ns)
-            if not stuck:
-                raise
-            listing = ", ".join(f"{kind} {name} ({', '.join(fins)})" for _, kind, name, fins in stuck)
-            ctx.log(f"Namespace {ns} is stuck Terminating on ARC finalizers: {listing}")
-            ctx.log("ARC's controller, which would clear them, is gone (it was removed before its scale sets)")
-            confirm = runtime(ctx).confirm
-            if confirm is None or not confirm(f"Clear exactly these ARC finalizers so {ns} can finish "
-                                              f"terminating? {listing}"):
-                raise StepFailed(f"Namespace {ns} is stuck Terminating on ARC finalizers: {listing}",
-                                 hint="re-run with --clear-arc-finalizers (or answer yes in the wizard) to "
-                                      "remove exactly those finalizers; nothing else is touched") from first
+        first: StepFailed | None = None
+        stuck = await self._stuck_objects(ctx, ns)
+        # With ARC's controller gone its finalizers can never clear: no point waiting to find that out.
+        if not stuck or await self.controller_running(ctx):
+            try:
+                await kube.wait_gone("v1", "Namespace", ns, None, WAIT / 3)
+                ctx.log(f"gone      Namespace {ns}")
+                return
+            except StepFailed as exc:
+                first = exc
+                stuck = await self._stuck_objects(ctx, ns)
+                if not stuck:
+                    raise
+        listing = ", ".join(f"{kind} {name} ({', '.join(fins)})" for _, kind, name, fins in stuck)
+        ctx.log(f"Namespace {ns} is stuck Terminating on ARC finalizers: {listing}")
+        ctx.log("ARC's controller, which would clear them, is gone (it was removed before its scale sets)")
+        confirm = runtime(ctx).confirm
+        if confirm is None or not confirm(f"Clear exactly these ARC finalizers so {ns} can finish terminating? "
+                                          f"{listing}"):
+            raise StepFailed(f"Namespace {ns} is stuck Terminating on ARC finalizers: {listing}",
+                             hint="re-run with --clear-arc-finalizers (or answer yes in the wizard) to remove "
+                                  "exactly those finalizers; nothing else is touched") from first
         for api_version, kind, name, fins in stuck:
             obj = await kube.get(api_version, kind, name, ns)
             if obj is None:

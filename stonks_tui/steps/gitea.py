@@ -83,12 +83,44 @@ class GiteaInit(GiteaStep):
                          "in the keyring (stonks-tui secrets) or choose another gitea_admin_user")
             return
         if state == "no-admin":
-            raise StepFailed(
-                f"Gitea is initialised but user {user} cannot log in with the password in the keyring",
-                hint=f"create it in the pod: kubectl -n {ctx.settings.gitea_namespace} exec deploy/gitea -- su git -c "
-                     f"'gitea admin user create --username {user} --email {ctx.settings.gitea_admin_email} --admin "
-                     "--must-change-password=false --password <the password>' (automatic creation through the exec "
-                     "API is not part of this build), or put the right password in the keyring")
+            await self._create_admin(ctx)
+            state, _ = await self._admin_state(ctx)
+            if state != "ok":
+                raise StepFailed(f"Gitea user {user} was created but cannot log in",
+                                 hint="check the Gitea pod's logs; the user may need to change its password")
+
+    async def _gitea_pod(self, ctx: StepContext) -> str:
+        kube = runtime(ctx).kube()
+        ns = ctx.settings.gitea_namespace
+        pods = [p for p in await kube.list("v1", "Pod", ns, label_selector="app=gitea")
+                if (p.get("status") or {}).get("phase") == "Running"]
+        if not pods:
+            raise StepFailed(f"no running Gitea pod (label app=gitea) in namespace {ns}",
+                             hint=f"kubectl -n {ns} get pods; set gitea_namespace if Gitea lives elsewhere")
+        return pods[0]["metadata"]["name"]
+
+    async def _create_admin(self, ctx: StepContext) -> None:
+        """`gitea admin user create` as user git in the pod, through the exec API (FACTS). The password is fed
+        on stdin and read by the shell: it never appears in the exec request, which API servers log."""
+        import shlex
+
+        s = ctx.settings
+        auth = admin_auth(ctx)
+        pod = await self._gitea_pod(ctx)
+        script = ("read -r P; exec gitea admin user create --username " + shlex.quote(auth.user) + " --email "
+                  + shlex.quote(s.gitea_admin_email) + ' --password "$P" --admin --must-change-password=false')
+        ctx.log(f"creating admin {auth.user} with `gitea admin user create` in pod {s.gitea_namespace}/{pod}")
+        code, output = await runtime(ctx).kube().exec(s.gitea_namespace, pod, ["su", "git", "-c", script],
+                                                       stdin=auth.password + "\n")
+        for line in output.splitlines():
+            ctx.log(line)
+        if code != 0:
+            if "already exists" in output:
+                raise StepFailed(f"Gitea user {auth.user} already exists with another password",
+                                 hint="put that user's password in the keyring (stonks-tui secrets forget, then "
+                                      "STONKS_GITEA_ADMIN_PASSWORD=…), or choose another gitea_admin_user")
+            raise StepFailed(f"`gitea admin user create` failed in pod {pod} (exit {code}): {output.strip()[-200:]}",
+                             hint="see the step log; the pod must run Gitea's rootful image (CLI as user git)")
 
     async def _install(self, ctx: StepContext) -> None:
         s = ctx.settings
