@@ -194,7 +194,8 @@ class KubeClient:
 
         def call() -> tuple[bool, Obj | None]:
             from kubernetes import watch
-            from kubernetes.dynamic.exceptions import NotFoundError, ResourceNotFoundError
+            from kubernetes.client.exceptions import ApiException
+            from kubernetes.dynamic.exceptions import ResourceNotFoundError
 
             deadline = time.monotonic() + timeout
             try:
@@ -202,29 +203,35 @@ class KubeClient:
             except ResourceNotFoundError:
                 return done(None), None
             current: Obj | None
+            selector = f"metadata.name={name}"
             while True:
-                try:
-                    got = res.get(name=name, namespace=namespace)
-                    current = got.to_dict()
-                    rv = got.metadata.resourceVersion
-                except NotFoundError:
-                    current, rv = None, None
+                # List, then watch from the list's resourceVersion: the standard pattern, and the only one that
+                # survives a 410 (an object's own resourceVersion may be older than the server's history).
+                listing = res.get(namespace=namespace, field_selector=selector)
+                items = listing.to_dict().get("items") or []
+                current = items[0] if items else None
+                rv = listing.metadata.resourceVersion
                 if done(current):
                     return True, current
                 left = deadline - time.monotonic()
                 if left <= 0 or stop.is_set():
                     return False, current
                 w = watch.Watch()
-                for event in self.dyn.watch(res, namespace=namespace, field_selector=f"metadata.name={name}",
-                                            resource_version=rv, timeout=max(1, int(min(left, 60))), watcher=w):
-                    obj = event["raw_object"]
-                    current = None if event["type"] == "DELETED" else obj
-                    if done(current) or stop.is_set():
-                        w.stop()
-                        return done(current), current
-                    if time.monotonic() > deadline:
-                        w.stop()
-                        break
+                try:
+                    for event in self.dyn.watch(res, namespace=namespace, field_selector=selector,
+                                                resource_version=rv, timeout=max(1, int(min(left, 60))), watcher=w):
+                        obj = event["raw_object"]
+                        current = None if event["type"] == "DELETED" else obj
+                        if done(current) or stop.is_set():
+                            w.stop()
+                            return done(current), current
+                        if time.monotonic() > deadline:
+                            w.stop()
+                            break
+                except ApiException as exc:
+                    if exc.status != 410:
+                        raise
+                    # 410 Gone: the server no longer has history that old (e.g. it restarted): read afresh.
 
         try:
             ok, current = await asyncio.to_thread(call)

@@ -243,6 +243,17 @@ class Controllers:
                 if pns == ns and any(r.get("uid") == owner["uid"] for r in refs) and pname not in wanted:
                     s.delete(pod_kind, pns, pname)
 
+    def resync(self) -> None:
+        """What a controller manager does when it starts: bring every workload's children and status up to date
+        (a world restarted mid-install has Deployments whose pods were never made)."""
+        s = self.store
+        for plural in ("statefulsets", "deployments"):
+            kind = self.k("apps", "v1", plural)
+            for (ns, name) in list(s.objects[kind.key]):
+                self.create_workload_children(kind, ns, name)
+        self.reconcile_volumes()
+        self.reconcile_all_workloads()
+
     def reconcile_all_workloads(self) -> None:
         s = self.store
         for plural in ("statefulsets", "deployments"):

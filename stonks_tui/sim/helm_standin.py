@@ -366,24 +366,27 @@ def _wait_ready(kube: Kube, objs: list[dict], timeout: float) -> None:
         meta = obj["metadata"]
         coll = Kube.path("apps/v1", obj["kind"], meta["namespace"])
         want = int(obj["spec"].get("replicas", 1))
-        while True:
-            cur = kube.get(f"{coll}/{meta['name']}")
+        selector = f"fieldSelector=metadata.name%3D{meta['name']}"
+        ready = False
+        while not ready:
+            listing = kube.get(f"{coll}?{selector}") or {"items": [], "metadata": {}}
+            cur = listing["items"][0] if listing["items"] else None
             if cur and int((cur.get("status") or {}).get("readyReplicas") or 0) >= want:
                 break
             left = deadline - time.monotonic()
             if left <= 0:
                 raise HelmError("context deadline exceeded")
-            rv = (cur or {}).get("metadata", {}).get("resourceVersion", "0")
+            rv = listing["metadata"].get("resourceVersion", "0")
             try:
-                for event in kube.watch_lines(f"{coll}?fieldSelector=metadata.name%3D{meta['name']}", rv,
-                                              min(left, 30)):
-                    st = event["object"].get("status") or {}
-                    if int(st.get("readyReplicas") or 0) >= want:
+                for event in kube.watch_lines(f"{coll}?{selector}", rv, min(left, 30)):
+                    if event.get("type") == "ERROR":  # 410 Expired: list again
+                        break
+                    if int((event["object"].get("status") or {}).get("readyReplicas") or 0) >= want:
+                        ready = True
                         break
             except OSError:
                 continue
-            print(f"{obj['kind'].lower()}.apps/{meta['name']} is ready", flush=True)
-            break
+        print(f"{obj['kind'].lower()}.apps/{meta['name']} is ready", flush=True)
 
 
 def cmd_upgrade(kube: Kube, pos: list[str], flags: dict[str, Any]) -> int:

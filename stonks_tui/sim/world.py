@@ -128,8 +128,7 @@ class World:
         self._saver.start()
         self.write_kubeconfig()
         # Controllers catch up with whatever was in flight when a previous run died.
-        self.store.scheduler.after(0, self.controllers.reconcile_volumes)
-        self.store.scheduler.after(0.2, self.controllers.reconcile_all_workloads)
+        self.store.scheduler.after(0, self.controllers.resync)
         return self
 
     def stop(self) -> None:
