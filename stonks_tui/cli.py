@@ -292,6 +292,8 @@ def cmd_plan(args: argparse.Namespace) -> int:
             print(f"{sid}: " + (f"{len(todo)} change(s)" if todo else "nothing to change"))
             for change in changes:
                 print(f"    {session.redactor(str(change))}")
+                for line in change.lines:
+                    print(f"        {session.redactor(line)}")
         if missing:
             print(f"\n{missing} of {len(plan)} steps could not say what they would change.")
             return EXIT_FAILED

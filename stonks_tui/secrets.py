@@ -39,6 +39,7 @@ KNOWN = {
     "kargo-token-signing-key": "generated",
     "github-mirror-deploy-key": "generated",
     "registry-password": "operator",
+    "gitea-db-password": "operator",
 }
 ENV_FOR = {name: "STONKS_" + name.upper().replace("-", "_") for name in KNOWN}
 

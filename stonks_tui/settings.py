@@ -87,6 +87,9 @@ class Settings:
                                    metadata=_meta("gitea", "Gitea admin e-mail"))
     gitea_db_type: str = field(default="sqlite3", metadata=_meta("gitea", "Database the install form sets up"))
     gitea_db_path: str = field(default="/data/gitea/gitea.db", metadata=_meta("gitea", "SQLite file path"))
+    gitea_db_host: str = field(default="", metadata=_meta("gitea", "postgres/mysql host:port (the chart's DB)"))
+    gitea_db_name: str = field(default="gitea", metadata=_meta("gitea", "postgres/mysql database name"))
+    gitea_db_user: str = field(default="gitea", metadata=_meta("gitea", "postgres/mysql user (its password: keyring)"))
     gitea_ca_bundle: str = field(default="", metadata=_meta("gitea", "CA bundle for Gitea's TLS (optional)"))
     gitea_verify_tls: bool = field(default=True, metadata=_meta("gitea", "Verify Gitea's TLS certificate"))
     repo_owner: str = field(default="", metadata=_meta("gitea", "Owner of the repo; empty = the admin user"))
@@ -432,6 +435,14 @@ def validate(s: Settings) -> list[FieldError]:
         errors.append(FieldError("gitea_db_type", f"{s.gitea_db_type!r}: choose one of {', '.join(GITEA_DB_TYPES)}"))
     if s.gitea_db_type == "sqlite3" and not s.gitea_db_path.startswith("/"):
         errors.append(FieldError("gitea_db_path", f"{s.gitea_db_path!r} must be an absolute path in the pod"))
+    if s.gitea_db_type != "sqlite3":
+        host = s.gitea_db_host.rsplit(":", 1)[0] if s.gitea_db_host.count(":") == 1 else s.gitea_db_host
+        if not s.gitea_db_host or not _valid_host(host):
+            errors.append(FieldError("gitea_db_host", f"{s.gitea_db_type} needs the database's host[:port], e.g. "
+                                                      "gitea-postgresql:5432"))
+        for name in ("gitea_db_name", "gitea_db_user"):
+            if not re.fullmatch(r"[A-Za-z0-9_.-]{1,63}", getattr(s, name)):
+                errors.append(FieldError(name, f"{getattr(s, name)!r} is not a database identifier"))
     if s.gitea_ca_bundle and not Path(os.path.expanduser(s.gitea_ca_bundle)).is_file():
         errors.append(FieldError("gitea_ca_bundle", f"{s.gitea_ca_bundle!r} is not a file"))
     if not s.local_clone:

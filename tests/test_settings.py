@@ -84,6 +84,14 @@ def test_each_rule_names_the_field(field: str, value: object, needle: str) -> No
     assert needle in errs[field]
 
 
+def test_external_database_needs_a_host() -> None:
+    errs = errors_for(gitea_db_type="postgres")
+    assert "gitea_db_host" in errs and "host[:port]" in errs["gitea_db_host"]
+    assert errors_for(gitea_db_type="postgres", gitea_db_host="gitea-postgresql:5432") == {}
+    bad = errors_for(gitea_db_type="mysql", gitea_db_host="db:3306", gitea_db_name="gitea; drop")
+    assert "database identifier" in bad["gitea_db_name"]
+
+
 def test_all_errors_come_at_once() -> None:
     errs = errors_for(woodpecker_host="http://x", gitea_admin_user="admin", nfs_size_kargo="lots")
     assert {"woodpecker_host", "gitea_admin_user", "nfs_size_kargo"} <= set(errs)

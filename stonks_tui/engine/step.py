@@ -39,6 +39,7 @@ class Change:
     kind: str
     name: str
     detail: str = ""
+    lines: tuple[str, ...] = ()  # a unified diff, for files
 
     def __str__(self) -> str:
         tail = f"  ({self.detail})" if self.detail else ""

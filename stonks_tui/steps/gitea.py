@@ -134,7 +134,14 @@ class GiteaInit(GiteaStep):
                 "log_root_path": "/data/gitea/log", "admin_name": auth.user, "admin_passwd": auth.password,
                 "admin_confirm_passwd": auth.password, "admin_email": s.gitea_admin_email,
                 "disable_registration": "on", "require_sign_in_view": "on"}
-        ctx.log("submitting Gitea's install form (sqlite3 database, admin account)")
+        if s.gitea_db_type != "sqlite3":
+            db_password = ctx.secrets.get("gitea-db-password")
+            if not db_password:
+                raise StepFailed(f"the {s.gitea_db_type} password for Gitea's database is not in the keyring",
+                                 hint="pass STONKS_GITEA_DB_PASSWORD once (it is then kept in the keyring)")
+            form.update({"db_host": s.gitea_db_host, "db_name": s.gitea_db_name, "db_user": s.gitea_db_user,
+                         "db_passwd": db_password, "ssl_mode": "disable"})
+        ctx.log(f"submitting Gitea's install form ({s.gitea_db_type} database, admin account)")
         resp = await gitea.request("POST", "/", data=form, what="submit the install form")
         if resp.status_code != 200:
             raise gitea.fail(resp, "submit the install form")

@@ -201,5 +201,6 @@ class RepoMigrate(RepoStep):
         if not await self.git(ctx).is_repo():
             return [Change("create", "File", str(clone_path(ctx.settings)), "not a git repository")]
         return [Change("update" if (clone_path(ctx.settings) / rel).exists() else "create", "File", rel,
-                       f"{sum(1 for line in lines if line[:1] in '+-' and line[:3] not in ('+++', '---'))} lines")
+                       f"{sum(1 for line in lines if line[:1] in '+-' and line[:3] not in ('+++', '---'))} lines",
+                       tuple(lines))
                 for rel, lines in self.diffs(ctx).items()] or [Change("unchanged", "File", f"{VALUES}, {PIPELINE}")]

@@ -1,0 +1,68 @@
+"""Install paths beyond create/unchanged: a changed setting updates, a missing Woodpecker token stops the install
+as "needs you" and a later run with the token finishes, an old helm is refused with the reason."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from stonks_tui.clients.helm import HelmClient
+from stonks_tui.errors import StepFailed
+from stonks_tui.sim.world import World
+from tests.conftest import PYTHON
+
+
+def cli(state: Path, *args: str, **env_extra: str) -> subprocess.CompletedProcess:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("STONKS_")}
+    env.update({"STONKS_SIM_SPEED": "0", **env_extra})
+    return subprocess.run([PYTHON, "-m", "stonks_tui", "--state-dir", str(state), "--demo", *args], env=env,
+                          capture_output=True, text=True, timeout=300)
+
+
+def test_needs_operator_then_resume_with_token_and_a_setting_change_updates(tmp_path: Path) -> None:
+    first = cli(tmp_path, "install", "--yes", "--quiet", STONKS_SIM_WOODPECKER_TOKEN="0")
+    assert first.returncode == 1
+    assert "needs you: Woodpecker needs a personal API token" in first.stdout
+    assert "STONKS_WOODPECKER_TOKEN" in first.stdout and "log in through Gitea" in first.stdout
+    journal = json.loads((tmp_path / "stonks-demo" / "install.json").read_text())
+    assert journal["steps"]["woodpecker-activate"]["state"] == "needs-operator"
+    assert journal["steps"]["verify"]["state"] == "pending"
+    with World(tmp_path / "demo", speed=0.0, faults="") as world:  # the operator logs in and makes a token
+        token = world.woodpecker.mint_token("gitea_admin")
+    second = cli(tmp_path, "install", "--yes", "--quiet", STONKS_WOODPECKER_TOKEN=token)
+    assert second.returncode == 0, second.stdout[-2000:]
+    assert token not in second.stdout
+
+    plan = cli(tmp_path, "plan", STONKS_WOODPECKER_AGENT_REPLICAS="3", STONKS_RBAC_MODE="namespaced")
+    assert "update    HelmRelease woodpecker/woodpecker" in plan.stdout
+    assert "delete    ClusterRoleBinding woodpecker-agent-inttest  (other RBAC mode)" in plan.stdout
+    changed = cli(tmp_path, "install", "--yes", "--quiet", STONKS_WOODPECKER_AGENT_REPLICAS="3",
+                  STONKS_RBAC_MODE="namespaced")
+    assert changed.returncode == 0, changed.stdout[-2000:]
+    assert "✓ woodpecker " in changed.stdout and "✓ woodpecker-agent-rbac " in changed.stdout
+    after = cli(tmp_path, "plan", STONKS_WOODPECKER_AGENT_REPLICAS="3", STONKS_RBAC_MODE="namespaced")
+    assert after.stdout.count("nothing to change") == 19, after.stdout
+    world = json.loads((tmp_path / "demo" / "world.json").read_text())
+    agent = next(o["object"] for o in world["kube"]["objects"] if o["plural"] == "statefulsets"
+                 and o["object"]["metadata"]["name"] == "woodpecker-agent")
+    assert agent["spec"]["replicas"] == 3
+    roles = {o["object"]["metadata"]["name"]: o["object"]["roleRef"]["name"] for o in world["kube"]["objects"]
+             if o["plural"] == "clusterrolebindings" and o["object"]["metadata"]["name"] == "woodpecker-agent-inttest"}
+    assert roles == {"woodpecker-agent-inttest": "woodpecker-agent-inttest"}  # no longer cluster-admin
+
+
+def test_old_helm_is_refused_with_the_reason(tmp_path: Path) -> None:
+    fake = tmp_path / "helm"
+    fake.write_text("#!/bin/sh\necho v3.12.3+g3a31588\n")
+    fake.chmod(0o755)
+    helm = HelmClient(env={"PATH": str(tmp_path)})
+    with pytest.raises(StepFailed, match=r"helm 3\.12\.3 is too old: Kargo's OCI chart needs ≥ 3\.13\.1"):
+        asyncio.run(helm.require_version())
+    missing = HelmClient(env={"PATH": str(tmp_path / "nowhere")})
+    with pytest.raises(StepFailed, match="not installed"):
+        asyncio.run(missing.require_version())
