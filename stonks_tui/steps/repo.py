@@ -17,7 +17,7 @@ from stonks_tui.errors import StepFailed
 from stonks_tui.pipeline import dump, generate, structural_problems
 from stonks_tui.settings import Settings
 from stonks_tui.steps.common import runtime
-from stonks_tui.steps.gitea import ADMIN_TOKEN
+from stonks_tui.steps.gitea import ADMIN_TOKEN, token_auth
 
 REMOTE = "gitea"
 VALUES = "infra/helm/stonks-oracle/values.yaml"
@@ -46,10 +46,8 @@ class RepoStep(Step):
         return Git(clone_path(ctx.settings), env=rt.env, askpass_dir=(rt.state_dir or clone_path(ctx.settings)))
 
     def creds(self, ctx: StepContext) -> tuple[str, str]:
-        token = ctx.secrets.get(ADMIN_TOKEN[0])
-        if not token:
-            raise StepFailed("no Gitea token in the keyring yet", hint="the gitea-token step creates it: resume")
-        return ctx.settings.gitea_admin_user, token
+        """git authenticates to Gitea as the admin user with the API token as its password."""
+        return ctx.settings.gitea_admin_user, token_auth(ctx).token
 
     async def require_clone(self, ctx: StepContext) -> Git:
         git = self.git(ctx)
