@@ -25,11 +25,18 @@ class StonksApp(App[int]):
     CSS_PATH = "app.tcss"
     BINDINGS = [Binding("ctrl+q", "quit", "Quit", priority=True), Binding("question_mark", "keys", "Keys")]
 
-    def __init__(self, runner: Runner) -> None:
+    def __init__(self, runner: Runner, unlock: object = None, keyring_where: str = "") -> None:
         super().__init__()
         self.runner = runner
+        self.unlock = unlock  # set when the keyring still needs its passphrase
+        self.keyring_where = keyring_where
 
     def on_mount(self) -> None:
+        if self.unlock is not None:
+            from stonks_tui.screens.unlock import UnlockScreen
+
+            self.push_screen(UnlockScreen(self.keyring_where, self.unlock))
+            return
         from stonks_tui.screens.welcome import WelcomeScreen
 
         self.push_screen(WelcomeScreen())

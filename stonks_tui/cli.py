@@ -122,7 +122,7 @@ def _confirm(question: str) -> bool:
 class Session:
     """Everything a command needs to act on one cluster context: built once, closed once."""
 
-    def __init__(self, args: argparse.Namespace, *, with_secrets: bool = True) -> None:
+    def __init__(self, args: argparse.Namespace, *, with_secrets: bool = True, interactive: bool | None = None) -> None:
         from stonks_tui.kubecontext import resolve_context
         from stonks_tui.redact import Redactor
         from stonks_tui.steps.common import Runtime
@@ -146,6 +146,7 @@ class Session:
                 self.context = resolve_context(args.context)
             self.redactor = Redactor()
             self.secrets = None
+            self.interactive = interactive
             if with_secrets:
                 self.secrets = self._open_secrets()
             self.runtime = Runtime(context=self.context, kubeconfig=kubeconfig,
@@ -164,7 +165,13 @@ class Session:
                                passphrase=demo_passphrase(), interactive=False)
             seed_demo_secrets(store, self.demo, self.settings.gitea_admin_user)
             return store
-        return open_store(self.state, self.context, self.redactor)
+        return open_store(self.state, self.context, self.redactor, interactive=self.interactive)
+
+    def unlock(self, passphrase: str) -> None:
+        """Open the encrypted keyring with a passphrase typed into the wizard."""
+        from stonks_tui.secrets import open_store
+
+        self.secrets = open_store(self.state, self.context, self.redactor, passphrase=passphrase, interactive=False)
 
     def step_context(self):  # type: ignore[no-untyped-def]
         from stonks_tui.engine.step import MemorySecretStore, StepContext
@@ -406,11 +413,21 @@ def cmd_secrets(args: argparse.Namespace) -> int:
 
 def cmd_wizard(args: argparse.Namespace) -> int:
     """The Textual wizard. The keyring is unlocked before it takes the terminal (a prompt may be needed)."""
-    session = Session(args)
+    from stonks_tui.secrets import KeyringLocked
+
+    try:
+        # interactive=False: never getpass(); if the keyring needs a passphrase the wizard asks for it (masked).
+        session = Session(args, interactive=False)
+        unlock, where = None, ""
+    except KeyringLocked as locked:
+        if "does not unlock" in locked.message:
+            raise  # STONKS_KEYRING_PASSPHRASE is set but wrong: say so rather than ask over it
+        session = Session(args, with_secrets=False)
+        unlock, where = session.unlock, str(session.state / "secrets.cryptfile")
     try:
         from stonks_tui.app import StonksApp
 
-        app = StonksApp(session.runner())
+        app = StonksApp(session.runner(), unlock=unlock, keyring_where=where)
         code = app.run()
         return int(code or 0)
     finally:

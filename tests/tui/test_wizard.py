@@ -69,3 +69,32 @@ async def test_teardown_screen_lists_kept_pvs(session: Session) -> None:
         assert "No pipeline PersistentVolumes" in text  # a fresh homelab has none yet
         await pilot.press("escape")
         await wait_for(pilot, lambda: app.screen.__class__.__name__ == "WelcomeScreen")
+
+
+async def test_keyring_passphrase_is_typed_masked_and_a_wrong_one_can_be_retried(session: Session,
+                                                                                  tmp_path: Path) -> None:
+    from textual.widgets import Input
+
+    from stonks_tui.redact import Redactor
+    from stonks_tui.secrets import open_store
+
+    keyring_dir = tmp_path / "kr"
+    first = open_store(keyring_dir, "ctx", Redactor(), passphrase="right-passphrase", interactive=False)
+    first.set("gitea-token", "value-1234567")
+    first.flush()
+    opened: list[object] = []
+
+    def unlock(passphrase: str) -> None:
+        opened.append(open_store(keyring_dir, "ctx", Redactor(), passphrase=passphrase, interactive=False))
+
+    app = StonksApp(session.runner(), unlock=unlock, keyring_where=str(keyring_dir / "secrets.cryptfile"))
+    async with app.run_test(size=(80, 24)) as pilot:
+        assert app.screen.__class__.__name__ == "UnlockScreen"
+        field = app.screen.query_one(Input)
+        assert field.password  # masked
+        await pilot.press(*"wrong-passphrase", "enter")
+        await wait_for(pilot, lambda: "does not unlock" in str(app.screen.query_one("#unlock-error").render()))
+        assert app.screen.query_one(Input).value == ""  # cleared for another try
+        await pilot.press(*"right-passphrase", "enter")
+        await wait_for(pilot, lambda: app.screen.__class__.__name__ == "WelcomeScreen")
+    assert opened and opened[0].get("gitea-token") == "value-1234567"

@@ -1,0 +1,62 @@
+"""Unlock: the encrypted file keyring's passphrase, typed into a masked input (never getpass under the TUI).
+
+Shown only when the keyring needs a passphrase that the environment did not give. The unlock (an Argon2
+derivation, ~0.5 s) runs in a worker so the screen stays responsive; a wrong passphrase says so and lets the
+operator try again, with nothing overwritten.
+"""
+
+from __future__ import annotations
+
+from textual import work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.screen import Screen
+from textual.widgets import Footer, Input, Static
+
+from stonks_tui.errors import StonksError
+
+
+class UnlockScreen(Screen[None]):
+    BINDINGS = [Binding("escape", "app.quit", "Quit")]
+
+    def __init__(self, where: str, unlock) -> None:  # type: ignore[no-untyped-def]
+        super().__init__()
+        self.where = where
+        self.unlock = unlock  # callable(passphrase) -> None, raises StonksError when it does not unlock
+
+    def compose(self) -> ComposeResult:
+        # No Header here: its title update can land after this short-lived screen is gone (a Textual race).
+        yield Static(f"Secrets are kept in an encrypted keyring: {self.where}", classes="title")
+        yield Static("Type its passphrase (a new keyring takes the passphrase you type now). It is never shown, "
+                     "stored or logged.", classes="hint")
+        yield Input(password=True, placeholder="passphrase", id="passphrase")
+        yield Static("", id="unlock-error")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.query_one(Input).focus()
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        if event.value:
+            self.query_one("#unlock-error", Static).update("unlocking…")
+            self.try_unlock(event.value)
+
+    @work(exclusive=True, thread=True, exit_on_error=False)
+    def try_unlock(self, passphrase: str) -> None:
+        try:
+            self.unlock(passphrase)
+        except StonksError as exc:
+            self.app.call_from_thread(self.failed, exc.message, exc.hint)
+            return
+        self.app.call_from_thread(self.unlocked)
+
+    def failed(self, message: str, hint: str) -> None:
+        self.query_one("#unlock-error", Static).update(f"{message}\n{hint}")
+        field = self.query_one(Input)
+        field.value = ""
+        field.focus()
+
+    def unlocked(self) -> None:
+        from stonks_tui.screens.welcome import WelcomeScreen
+
+        self.app.switch_screen(WelcomeScreen())
