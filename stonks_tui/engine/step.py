@@ -107,6 +107,10 @@ class Step:
     title: str = ""
     needs: tuple[str, ...] = ()
 
+    def __init__(self, settings: Settings | None = None) -> None:
+        # Plans build every step from the run's Settings; a step reads them here or through ctx.settings.
+        self.settings = settings
+
     async def check(self, ctx: StepContext) -> CheckResult:
         raise NotImplementedStep(f"step {self.id} is not implemented yet",
                                  hint="this build of stonks-tui cannot perform it; nothing was changed")

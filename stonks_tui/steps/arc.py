@@ -13,7 +13,6 @@ from typing import Any
 from stonks_tui.clients.helm import chart_name
 from stonks_tui.engine.step import Change, CheckResult, Done, NotDone, Step, StepContext
 from stonks_tui.errors import StepFailed
-from stonks_tui.settings import Settings
 from stonks_tui.steps.common import runtime
 
 ARC_GROUP = "actions.github.com/v1alpha1"
@@ -36,8 +35,6 @@ def _arc_finalizers(obj: dict) -> list[str]:
 class ArcRemoval(Step):
     id, title, needs = "arc-removal", "Remove ARC runners and controller", ()
 
-    def __init__(self, settings: Settings) -> None:
-        self.settings = settings
 
     async def inventory(self, ctx: StepContext) -> dict[str, Any]:
         rt = runtime(ctx)

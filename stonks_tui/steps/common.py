@@ -176,8 +176,6 @@ class ManifestStep(Step):
 
     files: tuple[str, ...] = ()
 
-    def __init__(self, settings: Settings) -> None:
-        self.settings = settings
 
     async def objects(self, ctx: StepContext) -> list[dict]:
         r = await rendered(ctx)

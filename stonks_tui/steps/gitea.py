@@ -38,8 +38,6 @@ def redirect_uri(settings: Settings) -> str:
 
 
 class GiteaStep(Step):
-    def __init__(self, settings: Settings) -> None:
-        self.settings = settings
 
     def gitea(self, ctx: StepContext) -> GiteaClient:
         return runtime(ctx).gitea(ctx.settings)

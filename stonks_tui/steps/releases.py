@@ -13,7 +13,6 @@ from typing import Any
 from stonks_tui.clients.helm import chart_name, chart_version
 from stonks_tui.engine.step import Change, CheckResult, Done, NotDone, Step, StepContext
 from stonks_tui.errors import StepFailed
-from stonks_tui.settings import Settings
 from stonks_tui.steps.common import apply_objects, describe_objects, pending_objects, rendered, runtime
 
 
@@ -32,8 +31,6 @@ class HelmReleaseStep(Step):
     pre_files: tuple[str, ...] = ()  # manifests applied before the release (Secrets it reads)
     workloads: tuple[tuple[str, str], ...] = ()  # (kind, name) that must be ready
 
-    def __init__(self, settings: Settings) -> None:
-        self.settings = settings
 
     @property
     def release(self) -> str:

@@ -38,8 +38,6 @@ def remote_url(settings: Settings) -> str:
 
 
 class RepoStep(Step):
-    def __init__(self, settings: Settings) -> None:
-        self.settings = settings
 
     def git(self, ctx: StepContext) -> Git:
         rt = runtime(ctx)

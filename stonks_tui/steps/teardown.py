@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from stonks_tui.engine.step import Change, CheckResult, Done, NotDone, Step, StepContext
 from stonks_tui.errors import StepFailed
-from stonks_tui.settings import Settings
 from stonks_tui.steps.common import rendered, runtime
 
 PIPELINE_PVS = ("pipeline-argocd-pv", "pipeline-kargo-pv", "pipeline-woodpecker-pv")
@@ -25,8 +24,7 @@ def describe_pv(pv: dict) -> str:
 
 
 class TeardownStep(Step):
-    def __init__(self, settings: Settings) -> None:
-        self.settings = settings
+    """A step of the teardown plan (reverse of the install; keeps PVs and data)."""
 
 
 class PvsRetain(TeardownStep):

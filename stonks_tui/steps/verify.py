@@ -5,14 +5,11 @@ from __future__ import annotations
 from stonks_tui.checks.live import verify
 from stonks_tui.engine.step import Change, CheckResult, NotDone, Step, StepContext
 from stonks_tui.errors import StepFailed
-from stonks_tui.settings import Settings
 
 
 class Verify(Step):
     id, title, needs = "verify", "Verify the installed system", ("woodpecker-activate", "kargo-resources")
 
-    def __init__(self, settings: Settings) -> None:
-        self.settings = settings
 
     async def check(self, ctx: StepContext) -> CheckResult:
         self._results = await verify(ctx)

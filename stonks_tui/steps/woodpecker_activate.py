@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from stonks_tui.engine.step import Change, CheckResult, Done, NotDone, Step, StepContext
 from stonks_tui.errors import NeedsOperator
-from stonks_tui.settings import Settings
 from stonks_tui.steps.common import runtime
 
 SECRET_NAME = "github_deploy_key"
@@ -39,8 +38,6 @@ class WoodpeckerActivate(Step):
     id, title = "woodpecker-activate", "Activate the repo in Woodpecker"
     needs = ("woodpecker", "woodpecker-network-policy", "woodpecker-agent-rbac", "repo-migrate")
 
-    def __init__(self, settings: Settings) -> None:
-        self.settings = settings
 
     def _needs_token(self, ctx: StepContext) -> NeedsOperator:
         url = ctx.settings.effective_woodpecker_url
