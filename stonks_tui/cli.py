@@ -61,6 +61,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--quiet", action="store_true", help="print step results only, not their log lines")
     p.add_argument("--clear-arc-finalizers", action="store_true",
                    help="if an ARC namespace hangs in Terminating on ARC's finalizers, clear exactly those")
+    p.add_argument("--skip-preflight", action="store_true",
+                   help="do not check the cluster, helm, Gitea, registry and NFS before applying")
     sub.add_parser("plan", parents=[common], help="print each step and what it would change")
     sub.add_parser("status", parents=[common], help="print the journal: each step, its state, when, last error")
     sub.add_parser("check", parents=[common], help="offline checks of everything that would be applied")
@@ -214,6 +216,21 @@ def _run_plan(args: argparse.Namespace, plan_for: str) -> int:
                                          f"{session.context}?"):
             print("Nothing was changed.")
             return EXIT_USAGE
+        from stonks_tui.journal import ContextLock
+
+        with ContextLock(session.state, session.context):
+            pass  # another instance on this context is refused (exit 3) before any check or question
+        if plan_for == "install" and not args.skip_preflight:
+            results = asyncio.run(runner.preflight())
+            for r in results:
+                print(session.redactor(r.line()))
+            failed = [r for r in results if r.status == "fail"]
+            if failed:
+                print(f"preflight: {len(failed)} of {len(results)} checks failed; nothing was applied.")
+                return EXIT_FAILED
+            print(f"preflight: {len(results)} checks passed" +
+                  (f" ({sum(r.status == 'warn' for r in results)} warnings)" if any(
+                      r.status == "warn" for r in results) else ""))
         if plan_for == "teardown" and args.delete_pvs:
             runner.extra["confirmed_pv_names"] = _typed_pv_names(args)
         if getattr(args, "clear_arc_finalizers", False):

@@ -106,6 +106,15 @@ class Runner:
         finally:
             await self._close(ctx)
 
+    async def preflight(self) -> list[Any]:
+        from stonks_tui.checks.preflight import preflight
+
+        ctx = self._context("install")
+        try:
+            return await preflight(ctx)
+        finally:
+            await self._close(ctx)
+
     async def kept_pvs(self) -> list[str]:
         """One line per pipeline PV that teardown keeps: NFS server:path, capacity, reclaim policy, status."""
         from stonks_tui.steps.common import runtime

@@ -75,8 +75,14 @@ def test_install_without_yes_off_a_terminal_refuses(cli_env: dict[str, str]) -> 
     assert r.returncode == 2 and "--yes" in r.stderr
 
 
-def test_install_runs_journals_and_status_reports(cli_env: dict[str, str], tmp_path: Path) -> None:
+def test_preflight_stops_an_install_against_an_unreachable_cluster(cli_env: dict[str, str], tmp_path: Path) -> None:
     r = cli("install", "--yes", env=cli_env)
+    assert r.returncode == 1 and "FAIL cluster" in r.stdout and "nothing was applied" in r.stdout
+    assert not (tmp_path / "state" / "homelab" / "install.json").exists()
+
+
+def test_install_runs_journals_and_status_reports(cli_env: dict[str, str], tmp_path: Path) -> None:
+    r = cli("install", "--yes", "--skip-preflight", env=cli_env)
     # Nothing listens at the kubeconfig's server or Gitea's URL: steps fail with an operator-facing reason.
     assert r.returncode == 1
     assert "unreachable" in r.stdout and "Traceback" not in r.stdout + r.stderr
@@ -97,7 +103,7 @@ def test_second_instance_on_same_context_exits_3(cli_env: dict[str, str], tmp_pa
         r = cli("install", "--yes", env=cli_env)
         assert r.returncode == 3 and f"pid {holder.pid}" in r.stderr
         r = cli("--context", "other", "install", "--yes", env=cli_env)
-        assert r.returncode == 1  # another context runs (and fails on unimplemented steps)
+        assert r.returncode == 1  # another context runs (and stops at preflight: nothing listens there)
     finally:
         holder.kill()
         holder.wait()

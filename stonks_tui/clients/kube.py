@@ -158,6 +158,15 @@ class KubeClient:
 
         return await self._call(f"apply {ref}", call)
 
+    async def create(self, obj: Obj) -> Obj:
+        """POST an object (used for reviews such as SelfSubjectAccessReview, which are never stored)."""
+
+        def call() -> Obj:
+            res = self.resource(obj["apiVersion"], obj["kind"])
+            return res.create(body=obj, namespace=obj.get("metadata", {}).get("namespace")).to_dict()
+
+        return await self._call(f"create {describe_ref(obj)}", call)
+
     async def patch(self, api_version: str, kind: str, name: str, namespace: str | None, body: Any,
                     content_type: str = "application/merge-patch+json") -> Obj:
         def call() -> Obj:
