@@ -347,19 +347,12 @@ def cmd_check(args: argparse.Namespace) -> int:
 def cmd_verify(args: argparse.Namespace) -> int:
     import asyncio
 
-    from stonks_tui.checks.live import verify
-
     session = Session(args)
     try:
-        ctx = session.step_context()
-
-        async def run() -> list:
-            try:
-                return await verify(ctx)
-            finally:
-                await session.runtime.aclose()
-
-        results = asyncio.run(run())
+        runner = session.runner()
+        if runner.torn_down():
+            print("The last run was a teardown: checking what it keeps.")
+        results = asyncio.run(runner.verify())
         for r in results:
             print(session.redactor(r.line()))
         failed = sum(r.status == "fail" for r in results)

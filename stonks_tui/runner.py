@@ -97,12 +97,19 @@ class Runner:
             self.engine.cancel()
 
     # -- checks -------------------------------------------------------------------------------------------
+    def torn_down(self) -> bool:
+        """Was the latest finished run a teardown? Then `verify` checks what teardown promised to keep."""
+        install, teardown = self.journal("install").run, self.journal("teardown").run
+        if teardown.get("status") != "done":
+            return False
+        return not install.get("finished_at") or teardown.get("finished_at", "") > install.get("finished_at", "")
+
     async def verify(self) -> list[Any]:
         from stonks_tui.checks.live import verify
 
         ctx = self._context("install")
         try:
-            return await verify(ctx)
+            return await verify(ctx, after_teardown=self.torn_down())
         finally:
             await self._close(ctx)
 

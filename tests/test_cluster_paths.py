@@ -32,6 +32,9 @@ def test_needs_operator_then_resume_with_token_and_a_setting_change_updates(tmp_
     journal = json.loads((tmp_path / "stonks-demo" / "install.json").read_text())
     assert journal["steps"]["woodpecker-activate"]["state"] == "needs-operator"
     assert journal["steps"]["verify"]["state"] == "pending"
+    half = cli(tmp_path, "plan", STONKS_SIM_WOODPECKER_TOKEN="0")  # plan on a half-installed world
+    assert "woodpecker-activate: 1 change(s)" in half.stdout and "needs your Woodpecker token" in half.stdout
+    assert half.stdout.count("nothing to change") == 18, half.stdout
     with World(tmp_path / "demo", speed=0.0, faults="") as world:  # the operator logs in and makes a token
         token = world.woodpecker.mint_token("gitea_admin")
     second = cli(tmp_path, "install", "--yes", "--quiet", STONKS_WOODPECKER_TOKEN=token)

@@ -98,9 +98,15 @@ def test_teardown_keeps_pvs_and_reinstall_rebinds(demo: dict) -> None:
     after = pv_state(state)
     assert set(after) == set(before)
     assert all(phase == "Released" and path == before[name][1] for name, (phase, path, _) in after.items())
+    kept = run(state, "verify", env=env)
+    assert kept.returncode == 0, kept.stdout
+    assert "last run was a teardown" in kept.stdout and "PASS kept-pvs" in kept.stdout
+    assert "/volume1/Kubernetes/pipelines/woodpecker" in kept.stdout
     up = run(state, "install", "--yes", "--quiet", env=env)
     assert up.returncode == 0, up.stdout[-2000:]
     assert pv_state(state) == before  # same claims, same NFS paths, bound again
+    live = run(state, "verify", env=env)
+    assert live.returncode == 0 and "PASS volumes" in live.stdout and "kept-pvs" not in live.stdout
     refused = run(state, "teardown", "--yes", "--delete-pvs", "--quiet", env=env)
     assert refused.returncode == 1 and "type" in refused.stdout and "--confirm-pv-names" in refused.stdout
     assert set(pv_state(state)) == set(before)

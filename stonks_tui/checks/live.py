@@ -36,12 +36,14 @@ def live_checks(ctx: StepContext) -> list[tuple[str, object]]:
             obj = await kube.get("apps/v1", kind, wl, ns)
             want = int(((obj or {}).get("spec") or {}).get("replicas", 1))
             ready = int(((obj or {}).get("status") or {}).get("readyReplicas") or 0)
-            if obj is None or ready < want:
-                bad.append(f"{wl} {ready}/{want}")
+            if obj is None:
+                bad.append(f"{kind} {wl} missing")
+            elif ready < want:
+                bad.append(f"{wl} {ready}/{want} ready")
         if bad:
             labels = {"app.kubernetes.io/instance": name}
-            return CheckResult(name, "fail", "not ready: " + ", ".join(bad) + "; " +
-                               await kube.why_not_ready(ns, labels), f"kubectl -n {ns} get pods")
+            why = "" if all(b.endswith("missing") for b in bad) else "; " + await kube.why_not_ready(ns, labels)
+            return CheckResult(name, "fail", "not ready: " + ", ".join(bad) + why, f"kubectl -n {ns} get pods")
         return CheckResult(name, "pass", f"{len(items)} workload(s) ready in {ns}")
 
     async def http_up(name: str, url: str, path: str, ok: tuple[int, ...]) -> CheckResult:
@@ -141,5 +143,41 @@ def live_checks(ctx: StepContext) -> list[tuple[str, object]]:
             ("arc-removed", arc_gone)]
 
 
-async def verify(ctx: StepContext) -> list[CheckResult]:
-    return await run_checks(live_checks(ctx))  # type: ignore[arg-type]
+def teardown_checks(ctx: StepContext) -> list[tuple[str, object]]:
+    """After a teardown: every kept PV is still there with its NFS path; pipeline namespaces are gone."""
+    s = ctx.settings
+    rt = runtime(ctx)
+
+    async def kept_pvs() -> CheckResult:
+        kube = rt.kube()
+        found, missing = [], []
+        for name in PV_NAMES:
+            pv = await kube.get("v1", "PersistentVolume", name)
+            if pv is None:
+                missing.append(name)
+                continue
+            nfs = (pv.get("spec") or {}).get("nfs") or {}
+            found.append(f"{name} ({nfs.get('server')}:{nfs.get('path')}, "
+                         f"{(pv.get('status') or {}).get('phase')})")
+        if missing:
+            return CheckResult("kept-pvs", "fail", "PVs missing after teardown: " + ", ".join(missing),
+                               "their NFS data is untouched: re-run install to recreate the PVs over it")
+        return CheckResult("kept-pvs", "pass", "kept: " + "; ".join(found))
+
+    async def namespaces() -> CheckResult:
+        kube = rt.kube()
+        left = [n for n in (s.woodpecker_namespace, s.argocd_namespace, s.kargo_namespace)
+                if await kube.get("v1", "Namespace", n)]
+        kept = [n for n in (s.gitea_namespace, s.live_namespace) if not await kube.get("v1", "Namespace", n)]
+        if left or kept:
+            return CheckResult("namespaces", "fail", f"still present: {left}; missing kept ones: {kept}",
+                               "re-run teardown (and check who deleted the kept ones)")
+        return CheckResult("namespaces", "pass", f"pipeline namespaces gone; {s.gitea_namespace} and "
+                                                 f"{s.live_namespace} kept")
+
+    return [("kept-pvs", kept_pvs), ("namespaces", namespaces)]
+
+
+async def verify(ctx: StepContext, *, after_teardown: bool = False) -> list[CheckResult]:
+    checks = teardown_checks(ctx) if after_teardown else live_checks(ctx)
+    return await run_checks(checks)  # type: ignore[arg-type]

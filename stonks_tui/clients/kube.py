@@ -46,6 +46,9 @@ class KubeClient:
         self._dynamic_factory: Callable[[], Any] = lambda: dynamic.DynamicClient(self.api_client, cache_file=cache)
         self._dyn: Any = None
         self._lock = threading.Lock()
+        # The dynamic client's lazy discovery cache is not thread-safe: an unknown kind invalidates and rebuilds
+        # it while other threads read it (KeyError 'apis'). Steps and checks run concurrently, so serialise it.
+        self._discovery = threading.RLock()
 
     @property
     def dyn(self) -> Any:
@@ -96,7 +99,9 @@ class KubeClient:
             raise self._error(exc, what) from None
 
     def resource(self, api_version: str, kind: str) -> Any:
-        return self.dyn.resources.get(api_version=api_version, kind=kind)
+        dyn = self.dyn
+        with self._discovery:
+            return dyn.resources.get(api_version=api_version, kind=kind)
 
     # -- reads --------------------------------------------------------------------------------------------
     async def version(self) -> str:
