@@ -39,9 +39,50 @@ def cli_env(tmp_path: Path, kubeconfig: Path) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items()
            if not k.startswith("STONKS_") and k not in ("PYTHON_KEYRING_BACKEND", "DBUS_SESSION_BUS_ADDRESS")}
     env.update({"KUBECONFIG": str(kubeconfig), "STONKS_STATE_DIR": str(tmp_path / "state"),
-                "STONKS_GITEA_PUBLIC_URL": "http://127.0.0.1:30300", "PYTHONUNBUFFERED": "1",
-                "STONKS_KEYRING_PASSPHRASE": "test-passphrase", "STONKS_SIM_SPEED": "0"})
+                "PYTHONUNBUFFERED": "1", "STONKS_KEYRING_PASSPHRASE": "test-passphrase", "STONKS_SIM_SPEED": "0"})
+    env.update(LOOPBACK_ENDPOINTS)
     return env
+
+
+# Every endpoint a non-demo run could contact, pinned to closed loopback ports: the design's defaults name the
+# operator's real network (192.168.42.8, *.celestium.life), which tests must never contact.
+LOOPBACK_ENDPOINTS = {
+    "STONKS_GITEA_PUBLIC_URL": "http://127.0.0.1:9", "STONKS_GITEA_API_URL": "http://127.0.0.1:9",
+    "STONKS_REGISTRY_URL": "http://127.0.0.1:9", "STONKS_WOODPECKER_URL": "http://127.0.0.1:9",
+    "STONKS_ARGOCD_URL": "http://127.0.0.1:9", "STONKS_NFS_SERVER": "127.0.0.1", "STONKS_NFS_PORT": "9",
+}
+
+
+@pytest.fixture(autouse=True)
+def loopback_only(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Fail any test (in this process) that tries to connect anywhere but loopback."""
+    import ipaddress
+    import socket
+
+    real_connect = socket.socket.connect
+    real_connect_ex = socket.socket.connect_ex
+
+    def allowed(address: object) -> bool:
+        if not isinstance(address, tuple):
+            return True  # unix sockets
+        host = str(address[0])
+        try:
+            return ipaddress.ip_address(host).is_loopback
+        except ValueError:
+            return host == "localhost"
+
+    def connect(self: socket.socket, address: object) -> None:
+        if not allowed(address):
+            raise AssertionError(f"a test tried to connect to {address}: only loopback is allowed")
+        return real_connect(self, address)
+
+    def connect_ex(self: socket.socket, address: object) -> int:
+        if not allowed(address):
+            raise AssertionError(f"a test tried to connect to {address}: only loopback is allowed")
+        return real_connect_ex(self, address)
+
+    monkeypatch.setattr(socket.socket, "connect", connect)
+    monkeypatch.setattr(socket.socket, "connect_ex", connect_ex)
 
 
 PYTHON = sys.executable
