@@ -377,7 +377,6 @@ def cmd_render(args: argparse.Namespace) -> int:
 
 def cmd_secrets(args: argparse.Namespace) -> int:
     from stonks_tui.secrets import KNOWN
-    from stonks_tui.steps.gitea import ADMIN_TOKEN, READONLY_TOKEN
 
     session = Session(args)
     try:
@@ -410,8 +409,8 @@ def cmd_secrets(args: argparse.Namespace) -> int:
             raise UsageError(f"{name} is not a generated secret this tool can rotate",
                              hint="operator secrets (e.g. the Gitea admin password) change where they live")
         store.delete(name)
-        if name in (ADMIN_TOKEN[0], READONLY_TOKEN[0]) or name.startswith("woodpecker-oauth"):
-            store.delete("woodpecker-oauth-client-id") if name.startswith("woodpecker-oauth") else None
+        if name.startswith("woodpecker-oauth"):  # without the id, the OAuth step rotates the app's secret
+            store.delete("woodpecker-oauth-client-id")
         if name == "kargo-admin-password":
             store.delete("kargo-admin-password-hash")
         print(f"{name} forgotten: the next `stonks-tui install` makes a new one and applies it (the old one is "

@@ -109,19 +109,6 @@ def render(settings: Settings, facts: ClusterFacts | None = None) -> Rendered:
     return out
 
 
-def secret_names(node: Any) -> set[str]:
-    found: set[str] = set()
-    if isinstance(node, dict):
-        for v in node.values():
-            found |= secret_names(v)
-    elif isinstance(node, list):
-        for v in node:
-            found |= secret_names(v)
-    elif isinstance(node, str):
-        found |= {m.group(2) for m in _PLACEHOLDER.finditer(node) if m.group(1) == "secret:"}
-    return found
-
-
 def resolve_secrets(node: Any, get: Callable[[str], str | None]) -> Any:
     """Fill `${secret:x}` from the keyring; a missing one is an error naming it (never an empty value)."""
     if isinstance(node, dict):

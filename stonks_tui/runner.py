@@ -125,11 +125,10 @@ class Runner:
     async def kept_pvs(self) -> list[str]:
         """One line per pipeline PV that teardown keeps: NFS server:path, capacity, reclaim policy, status."""
         from stonks_tui.steps.common import runtime
-        from stonks_tui.steps.teardown import PIPELINE_PVS, describe_pv
+        from stonks_tui.steps.teardown import describe_pv, existing_pvs
 
         ctx = self._context("teardown")
         try:
-            kube = runtime(ctx).kube()
-            return [describe_pv(pv) for name in PIPELINE_PVS if (pv := await kube.get("v1", "PersistentVolume", name))]
+            return [describe_pv(pv) for pv in await existing_pvs(runtime(ctx).kube())]
         finally:
             await self._close(ctx)

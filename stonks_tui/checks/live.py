@@ -6,9 +6,9 @@ import httpx
 
 from stonks_tui.checks.result import CheckResult, run_checks
 from stonks_tui.engine.step import StepContext
+from stonks_tui.steps.arc import DESIGN_NAMESPACES
 from stonks_tui.steps.common import runtime
-
-PV_NAMES = ("pipeline-argocd-pv", "pipeline-kargo-pv", "pipeline-woodpecker-pv")
+from stonks_tui.steps.teardown import PIPELINE_PVS, describe_pv, existing_pvs
 
 
 def live_checks(ctx: StepContext) -> list[tuple[str, object]]:
@@ -109,7 +109,7 @@ def live_checks(ctx: StepContext) -> list[tuple[str, object]]:
     async def volumes() -> CheckResult:
         kube = rt.kube()
         problems, ok = [], []
-        for pv_name in PV_NAMES:
+        for pv_name in PIPELINE_PVS:
             pv = await kube.get("v1", "PersistentVolume", pv_name)
             if pv is None:
                 problems.append(f"{pv_name} missing")
@@ -127,7 +127,7 @@ def live_checks(ctx: StepContext) -> list[tuple[str, object]]:
 
     async def arc_gone() -> CheckResult:
         kube = rt.kube()
-        left = [ns for ns in ("arc-system", "arc-systems", "arc-runners") if await kube.get("v1", "Namespace", ns)]
+        left = [ns for ns in DESIGN_NAMESPACES if await kube.get("v1", "Namespace", ns)]
         left += [f"{k}" for k in ("AutoscalingRunnerSet",) if await kube.list("actions.github.com/v1alpha1", k)]
         if left:
             return CheckResult("arc-removed", "fail", "ARC remains: " + ", ".join(left), "run install (arc-removal)")
@@ -149,16 +149,9 @@ def teardown_checks(ctx: StepContext) -> list[tuple[str, object]]:
     rt = runtime(ctx)
 
     async def kept_pvs() -> CheckResult:
-        kube = rt.kube()
-        found, missing = [], []
-        for name in PV_NAMES:
-            pv = await kube.get("v1", "PersistentVolume", name)
-            if pv is None:
-                missing.append(name)
-                continue
-            nfs = (pv.get("spec") or {}).get("nfs") or {}
-            found.append(f"{name} ({nfs.get('server')}:{nfs.get('path')}, "
-                         f"{(pv.get('status') or {}).get('phase')})")
+        pvs = await existing_pvs(rt.kube())
+        found = [describe_pv(pv) for pv in pvs]
+        missing = sorted(set(PIPELINE_PVS) - {pv["metadata"]["name"] for pv in pvs})
         if missing:
             return CheckResult("kept-pvs", "fail", "PVs missing after teardown: " + ", ".join(missing),
                                "their NFS data is untouched: re-run install to recreate the PVs over it")

@@ -260,8 +260,6 @@ class KubeHandler(Handler):
                 for etype, obj in events:
                     rv = max(rv, int(obj["metadata"]["resourceVersion"]))
                     self.chunk((json.dumps({"type": etype, "object": obj}) + "\n").encode())
-                if self.server.app.server is not self.server:  # stopped
-                    break
             self.end_chunked()
         except (BrokenPipeError, ConnectionResetError):
             pass

@@ -7,6 +7,8 @@ the Gitea namespace, the live namespace. Every PV that is kept is made Retain fi
 
 from __future__ import annotations
 
+from typing import Any
+
 from stonks_tui.engine.step import Change, CheckResult, Done, NotDone, Step, StepContext
 from stonks_tui.errors import StepFailed
 from stonks_tui.steps.common import rendered, runtime
@@ -23,6 +25,11 @@ def describe_pv(pv: dict) -> str:
             f"{status.get('phase')}")
 
 
+async def existing_pvs(kube: Any) -> list[dict]:
+    """The pipeline PVs that exist now (the ones teardown keeps, or --delete-pvs removes)."""
+    return [pv for name in PIPELINE_PVS if (pv := await kube.get("v1", "PersistentVolume", name))]
+
+
 class TeardownStep(Step):
     """A step of the teardown plan (reverse of the install; keeps PVs and data)."""
 
@@ -31,8 +38,7 @@ class PvsRetain(TeardownStep):
     id, title, needs = "pvs-retain", "Make every kept PV Retain", ()
 
     async def _pvs(self, ctx: StepContext) -> list[dict]:
-        kube = runtime(ctx).kube()
-        return [pv for name in PIPELINE_PVS if (pv := await kube.get("v1", "PersistentVolume", name))]
+        return await existing_pvs(runtime(ctx).kube())
 
     async def check(self, ctx: StepContext) -> CheckResult:
         pvs = await self._pvs(ctx)
@@ -184,24 +190,23 @@ class PvsDelete(TeardownStep):
     id, title, needs = "pvs-delete", "Delete the pipeline PVs (NFS data kept)", ("namespaces-remove",)
 
     async def check(self, ctx: StepContext) -> CheckResult:
-        kube = runtime(ctx).kube()
-        left = [n for n in PIPELINE_PVS if await kube.get("v1", "PersistentVolume", n)]
+        left = [pv["metadata"]["name"] for pv in await existing_pvs(runtime(ctx).kube())]
         return Done() if not left else NotDone(f"present: {', '.join(left)}")
 
     async def apply(self, ctx: StepContext) -> None:
         typed = set(ctx.clients.get("confirmed_pv_names") or ())
         kube = runtime(ctx).kube()
-        present = [n for n in PIPELINE_PVS if await kube.get("v1", "PersistentVolume", n)]
+        pvs = await existing_pvs(kube)
+        present = [pv["metadata"]["name"] for pv in pvs]
         if not set(present) <= typed:
             raise StepFailed("deleting PVs needs their names typed to confirm: " + ", ".join(present),
                              hint="run teardown --delete-pvs on a terminal and type them, or pass "
                                   "--confirm-pv-names " + ",".join(present))
-        for name in present:
-            pv = await kube.get("v1", "PersistentVolume", name)
+        for pv in pvs:
+            name = pv["metadata"]["name"]
             await kube.delete("v1", "PersistentVolume", name)
             ctx.log(f"deleted   PersistentVolume {describe_pv(pv)} — the NFS directory and its data remain")
 
     async def describe(self, ctx: StepContext) -> list[Change]:
-        kube = runtime(ctx).kube()
-        return [Change("delete", "PersistentVolume", n, "NFS data kept")
-                for n in PIPELINE_PVS if await kube.get("v1", "PersistentVolume", n)]
+        return [Change("delete", "PersistentVolume", pv["metadata"]["name"], "NFS data kept")
+                for pv in await existing_pvs(runtime(ctx).kube())]
