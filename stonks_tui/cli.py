@@ -38,7 +38,8 @@ def _global_options(parser: argparse.ArgumentParser, *, suppress: bool) -> None:
     """The same options before or after the command (`stonks-tui --demo plan` == `stonks-tui plan --demo`)."""
     default = argparse.SUPPRESS if suppress else None
     parser.add_argument("--answers", metavar="FILE", type=Path, default=default,
-                        help="YAML answers file with settings (no secrets)")
+                        help="YAML answers file with settings, no secrets (default: answers.yaml in the state dir, "
+                             "which the wizard saves)")
     parser.add_argument("--state-dir", metavar="DIR", type=Path, default=default,
                         help="where the journal, logs and demo world live (default: XDG state dir)")
     parser.add_argument("--context", metavar="NAME", default=default,
@@ -97,10 +98,19 @@ def state_dir_for(args: argparse.Namespace) -> Path:
     return user_state_path("stonks-tui")
 
 
+def answers_path(args: argparse.Namespace, *, existing: bool = False) -> Path | None:
+    """--answers, else the wizard's saved answers in the state dir (when `existing`, only if it is there)."""
+    if args.answers:
+        return Path(args.answers)
+    # The demo keeps its own (loopback) answers apart, so a real run never picks them up.
+    saved = state_dir_for(args) / ("demo/answers.yaml" if getattr(args, "demo", False) else "answers.yaml")
+    return saved if saved.exists() or not existing else None
+
+
 def load_valid_settings(args: argparse.Namespace, overrides: dict | None = None) -> Settings:
     from stonks_tui.settings import load_settings, require_valid
 
-    settings = load_settings(args.answers)
+    settings = load_settings(answers_path(args, existing=True))
     if overrides:
         # --demo: every endpoint is the simulated one on 127.0.0.1, whatever the answers file says.
         settings = settings.replace(**overrides)
@@ -186,7 +196,9 @@ class Session:
     def runner(self):  # type: ignore[no-untyped-def]
         from stonks_tui.runner import Runner
 
-        return Runner(self.settings, self.context, self.state, self.step_context, demo=self.demo is not None)
+        runner = Runner(self.settings, self.context, self.state, self.step_context, demo=self.demo is not None)
+        runner.answers_path = answers_path(self.args)
+        return runner
 
     def close(self) -> None:
         secrets = getattr(self, "secrets", None)

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import weakref
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -29,6 +30,7 @@ class Runner:
         self.make_context = make_context
         self.demo = demo
         self.engine: Engine | None = None
+        self.answers_path: Path | None = None  # where the wizard saves the operator's settings
         self.extra: dict[str, Any] = {}  # e.g. confirmed_pv_names, put into the step context
         # How many independent steps run at once; 1 reproduces the old scripts' one-at-a-time order.
         self.concurrency = int(os.environ.get("STONKS_CONCURRENCY", "4") or 4)
@@ -47,6 +49,7 @@ class Runner:
 
     def _context(self, kind: str) -> StepContext:
         ctx = self.make_context()
+        ctx.settings = self.settings  # the wizard's Settings screen may have replaced them
         ctx.clients.update(self.extra)
         for sid, rec in self.journal(kind).steps.items():
             ctx.outputs[sid] = dict(rec.outputs)
@@ -81,6 +84,7 @@ class Runner:
             ctx = self._context(plan.name)
             self.engine = Engine(plan, ctx, journal, log_dir=self.log_dir(plan.name), listeners=listeners,
                                  concurrency=self.concurrency)
+            _ensure_io_threads()
             if install_signals:
                 import signal
 
@@ -122,13 +126,43 @@ class Runner:
         finally:
             await self._close(ctx)
 
-    async def kept_pvs(self) -> list[str]:
-        """One line per pipeline PV that teardown keeps: NFS server:path, capacity, reclaim policy, status."""
+    async def kept_pvs(self) -> list[tuple[str, str]]:
+        """(name, line) per pipeline PV that teardown keeps: NFS server:path, capacity, reclaim policy, status."""
         from stonks_tui.steps.common import runtime
         from stonks_tui.steps.teardown import describe_pv, existing_pvs
 
         ctx = self._context("teardown")
         try:
-            return [describe_pv(pv) for pv in await existing_pvs(runtime(ctx).kube())]
+            return [(pv["metadata"]["name"], describe_pv(pv)) for pv in await existing_pvs(runtime(ctx).kube())]
         finally:
             await self._close(ctx)
+
+    # -- what the wizard's forms need -------------------------------------------------------------------
+    def secret_store(self) -> Any:
+        """The keyring store the steps read (the wizard writes the operator's secrets into it)."""
+        return self.make_context().secrets
+
+    async def gitea_mode(self) -> str:
+        """'installer' (Gitea will be initialised) or 'installed' (the admin is checked, or created)."""
+        from stonks_tui.steps.common import runtime
+
+        ctx = self._context("install")
+        try:
+            return await runtime(ctx).gitea(self.settings).mode()
+        finally:
+            await self._close(ctx)
+
+
+_IO_LOOPS: weakref.WeakSet[asyncio.AbstractEventLoop] = weakref.WeakSet()
+
+
+def _ensure_io_threads() -> None:
+    """Blocking kube calls, and the readiness watches of concurrent helm steps (each holds a thread while it
+    waits), share the loop's default executor. Its default size on a small node (cores + 4) is less than the
+    watches an install holds at once, which would queue every other call behind them: give it 32, once."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    loop = asyncio.get_running_loop()
+    if loop not in _IO_LOOPS:
+        loop.set_default_executor(ThreadPoolExecutor(max_workers=32, thread_name_prefix="stonks-io"))
+        _IO_LOOPS.add(loop)

@@ -504,3 +504,15 @@ def require_valid(s: Settings) -> None:
         lines = "\n".join(f"  - {e}" for e in errors)
         raise UsageError(f"{len(errors)} setting(s) need attention:\n{lines}",
                          hint="fix them in the answers file (--answers) or with STONKS_<FIELD> variables")
+
+
+def coerce(name: str, value: Any, source: str) -> Any:
+    """A raw value (typed into a form, read from YAML or the environment) as the field's type, or a UsageError."""
+    return _coerce(name, value, source)
+
+
+CHOICES: dict[str, tuple[str, ...]] = {"rbac_mode": RBAC_MODES, "woodpecker_storage_rwx": RWX_MODES,
+                                       "gitea_db_type": GITEA_DB_TYPES}
+GROUP_TITLES = {"domains": "Domains and ingress", "gitea": "Gitea and the repository", "registry": "Registry",
+                "nfs": "NFS storage", "namespaces": "Namespaces", "charts": "Charts and releases",
+                "rbac": "Woodpecker agents and RBAC"}

@@ -286,12 +286,22 @@ class KubeClient:
         reasons += [f"event {e.get('reason')}: {e.get('message')}" for e in events[-3:]]
         return "; ".join(reasons[:4])
 
-    async def wait_workload_ready(self, kind: str, name: str, namespace: str, timeout: float) -> Obj | None:
+    async def wait_workload_ready(self, kind: str, name: str, namespace: str, timeout: float,
+                                  report: Callable[[int, int], None] | None = None) -> Obj | None:
+        """Watch a Deployment/StatefulSet until its ready replicas reach the wanted count; `report(ready, want)`
+        is called on the event loop each time the watch sees the numbers change (the wizard's workloads pane)."""
+        loop = asyncio.get_running_loop()
+        seen: list[tuple[int, int]] = []
+
         def ready(obj: Obj | None) -> bool:
             if not obj:
                 return False
             want = int((obj.get("spec") or {}).get("replicas", 1))
-            return int((obj.get("status") or {}).get("readyReplicas") or 0) >= want
+            have = int((obj.get("status") or {}).get("readyReplicas") or 0)
+            if report is not None and (not seen or seen[-1] != (have, want)):
+                seen.append((have, want))
+                loop.call_soon_threadsafe(report, have, want)  # this predicate runs on the watch's thread
+            return have >= want
 
         async def explain(obj: Obj | None) -> str:
             if obj is None:

@@ -23,6 +23,7 @@ from stonks_tui.engine.events import (
     PlanStarted,
     StepFinished,
     StepStarted,
+    WorkloadStatus,
 )
 from stonks_tui.engine.plan import Plan
 from stonks_tui.engine.step import Done, StepContext
@@ -155,7 +156,9 @@ class Engine:
         self.journal.mark(sid, RUNNING)
         self._emit(StepStarted(step_id=sid, title=step.title, attempt=self.journal.record(sid).attempts))
         t0 = time.monotonic()
-        ctx = self.ctx.for_step(sid, log=lambda line: self._log(sid, line))
+        ctx = self.ctx.for_step(sid, log=lambda line: self._log(sid, line),
+                                workload=lambda kind, name, ready, wanted: self._emit(
+                                    WorkloadStatus(step_id=sid, kind=kind, name=name, ready=ready, wanted=wanted)))
         outcome: Outcome
         try:
             result = await step.check(ctx)

@@ -34,6 +34,17 @@ class LogLine(Event):
 
 
 @dataclass(frozen=True)
+class WorkloadStatus(Event):
+    """A workload a step waits on: `ready` of `wanted` replicas (the wizard's workloads pane)."""
+
+    step_id: str
+    kind: str
+    name: str
+    ready: int
+    wanted: int
+
+
+@dataclass(frozen=True)
 class StepFinished(Event):
     """`ok`: applied; `unchanged`: check said done; `blocked`: a need failed; `interrupted`: cancelled."""
 

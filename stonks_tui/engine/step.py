@@ -90,14 +90,18 @@ class StepContext:
     # Shared, lazily built clients (kube, helm, gitea...) keyed by name; steps use `client(...)`.
     clients: dict[str, Any] = field(default_factory=dict)
     step_id: str = ""
+    # (kind, name, ready, wanted): a workload's readiness while a step waits on it (the wizard shows it).
+    workload: Callable[[str, str, int, int], None] = lambda kind, name, ready, wanted: None
     _new_outputs: dict[str, Any] = field(default_factory=dict)
 
     def output(self, key: str, value: Any) -> None:
         self._new_outputs[key] = value
 
-    def for_step(self, step_id: str, log: Callable[[str], None]) -> StepContext:
+    def for_step(self, step_id: str, log: Callable[[str], None],
+                 workload: Callable[[str, str, int, int], None] | None = None) -> StepContext:
         return StepContext(settings=self.settings, secrets=self.secrets, redact=self.redact, log=log,
-                           outputs=self.outputs, clients=self.clients, step_id=step_id)
+                           outputs=self.outputs, clients=self.clients, step_id=step_id,
+                           workload=workload or (lambda kind, name, ready, wanted: None))
 
 
 class Step:

@@ -1,7 +1,8 @@
 """Progress: the step list (state, title, duration) beside a live log pane for the selected step.
 
 The log pane follows the most recently started step until the operator picks one. Each step keeps its own
-lines (capped), and lines reach the pane in batches from a 30 Hz timer, never one write per line.
+lines (capped), and lines reach the pane in batches from a 30 Hz timer, never one write per line. Under the log,
+the workloads a helm step waits on, with their ready replicas as the step's watches see them.
 """
 
 from __future__ import annotations
@@ -11,11 +12,11 @@ from collections import deque
 from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Horizontal
+from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Log, Static
 
-from stonks_tui.engine.events import LogLine, PlanFinished, PlanStarted, StepFinished, StepStarted
+from stonks_tui.engine.events import LogLine, PlanFinished, PlanStarted, StepFinished, StepStarted, WorkloadStatus
 from stonks_tui.engine.plan import Plan
 from stonks_tui.errors import StonksError
 
@@ -26,8 +27,8 @@ MAX_LINES = 5000
 
 class ProgressScreen(Screen[None]):
     BINDINGS = [Binding("c", "cancel", "Cancel"), Binding("r", "retry", "Retry"),
-                Binding("l", "log_path", "Log file"), Binding("enter", "next", "Next", priority=True),
-                Binding("escape", "back", "Back")]
+                Binding("l", "log_path", "Log file"), Binding("w", "woodpecker", "Woodpecker token"),
+                Binding("enter", "next", "Next", priority=True), Binding("escape", "back", "Back")]
 
     def __init__(self, plan: Plan) -> None:
         super().__init__()
@@ -35,6 +36,7 @@ class ProgressScreen(Screen[None]):
         self.states: dict[str, str] = {s.id: "pending" for s in plan}
         self.lines: dict[str, deque[str]] = {s.id: deque(maxlen=MAX_LINES) for s in plan}
         self.pending: dict[str, list[str]] = {}
+        self.workloads: dict[str, dict[str, tuple[int, int]]] = {}  # step -> "Kind name" -> (ready, wanted)
         self.selected: str | None = None
         self.follow = True
         self._moves_pending = 0  # our own cursor moves, whose RowHighlighted messages arrive later
@@ -51,7 +53,11 @@ class ProgressScreen(Screen[None]):
             for step in self.plan:
                 table.add_row(ICONS["pending"], step.id, "", key=step.id)
             yield table
-            yield Log(id="log", max_lines=MAX_LINES, auto_scroll=True)
+            with Vertical(id="progress-right"):
+                yield Log(id="log", max_lines=MAX_LINES, auto_scroll=True)
+                workloads: DataTable[str] = DataTable(id="workloads", cursor_type="none", show_cursor=False)
+                workloads.add_columns("workload", "ready")
+                yield workloads
         yield Static("", id="failure")
         yield Static("starting…", id="status", classes="hint")
         yield Footer()
@@ -91,6 +97,11 @@ class ProgressScreen(Screen[None]):
             self.lines[event.step_id].append(event.line)
             if event.step_id == self.selected:
                 self.pending.setdefault(event.step_id, []).append(event.line)
+        elif isinstance(event, WorkloadStatus):
+            self.workloads.setdefault(event.step_id, {})[f"{event.kind} {event.name}"] = (event.ready, event.wanted)
+            if event.step_id == self.selected:
+                self.show_workloads()
+            return
         elif isinstance(event, StepFinished):
             self.states[event.step_id] = event.outcome
             table.update_cell(event.step_id, "icon", ICONS[event.outcome])
@@ -103,6 +114,8 @@ class ProgressScreen(Screen[None]):
                 self.select(event.step_id)
         elif isinstance(event, PlanFinished):
             self.finished = event
+            if self.states.get("woodpecker-activate") == "needs-operator" and not event.interrupted:
+                self.call_after_refresh(self.action_woodpecker)
             parts = ", ".join(f"{n} {k}" for k, n in event.counts.items() if n)
             word = "interrupted" if event.interrupted else ("finished" if event.ok else "stopped")
             follow_up = ("enter: verify and finish" if event.ok else
@@ -125,11 +138,20 @@ class ProgressScreen(Screen[None]):
         log.clear()
         log.write_lines(list(self.lines[step_id]))
         self.pending.pop(step_id, None)
+        self.show_workloads()
         table = self.query_one("#steps", DataTable)
         row = table.get_row_index(step_id)
         if table.cursor_row != row:
             self._moves_pending += 1
             table.move_cursor(row=row)
+
+    def show_workloads(self) -> None:
+        table = self.query_one("#workloads", DataTable)
+        rows = self.workloads.get(self.selected or "", {})
+        table.clear()
+        for name, (ready, wanted) in sorted(rows.items()):
+            table.add_row(name, f"{'✓' if ready >= wanted else '…'} {ready}/{wanted}")
+        table.set_class(bool(rows), "shown")
 
     def flush_log(self) -> None:
         if self.selected and self.pending.get(self.selected):
@@ -155,6 +177,8 @@ class ProgressScreen(Screen[None]):
             return True if done and self.finished.ok else None  # type: ignore[union-attr]
         if action == "back":
             return None if self.running else True
+        if action == "woodpecker":
+            return done and self.states.get("woodpecker-activate") == "needs-operator"  # hidden unless needed
         return True
 
     def action_cancel(self) -> None:
@@ -174,12 +198,20 @@ class ProgressScreen(Screen[None]):
         step = self.selected or ""
         self.notify(f"full log: {runner.log_dir(self.plan.name) / (step + '.log')}", timeout=10)
 
+    def action_woodpecker(self) -> None:
+        from stonks_tui.screens.woodpecker import WoodpeckerScreen
+
+        def given(token_given: bool | None) -> None:
+            if token_given:
+                self.action_retry()
+
+        if not isinstance(self.app.screen, WoodpeckerScreen):
+            self.app.push_screen(WoodpeckerScreen(), given)
+
     def action_next(self) -> None:
         from stonks_tui.screens.verify import VerifyScreen
 
         self.app.switch_screen(VerifyScreen(done=self.plan.name == "install"))
 
     def action_back(self) -> None:
-        from stonks_tui.screens.welcome import WelcomeScreen
-
-        self.app.switch_screen(WelcomeScreen())
+        self.app.home()  # type: ignore[attr-defined]

@@ -1,16 +1,28 @@
-"""Teardown: what goes, what is kept (each PV with NFS server:path, capacity, policy, status), then confirm."""
+"""Teardown: what goes, what is kept (each PV with NFS server:path, capacity, policy, status), then confirm.
+
+Deleting the PVs is a separate, off-by-default choice: `d` opens a field where every PV's name must be typed;
+only when the typed names are exactly the PVs that exist does `y` delete them too.
+"""
 
 from __future__ import annotations
 
 from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
+from textual.containers import Vertical
 from textual.screen import Screen
-from textual.widgets import Footer, Header, Static
+from textual.widgets import Footer, Header, Input, Static
 
 
 class TeardownScreen(Screen[None]):
-    BINDINGS = [Binding("y", "confirm", "Tear down (keep PVs)"), Binding("escape,n", "app.pop_screen", "Back")]
+    AUTO_FOCUS = ""  # never the hidden PV-names field: its keys would be typed there, not acted on
+    BINDINGS = [Binding("y", "confirm", "Tear down"), Binding("d", "delete_pvs", "Also delete PVs…"),
+                Binding("escape", "back", "Back")]
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.pv_names: list[str] = []
+        self.loaded = False
 
     def compose(self) -> ComposeResult:
         s = self.app.runner.settings  # type: ignore[attr-defined]
@@ -20,9 +32,12 @@ class TeardownScreen(Screen[None]):
                      classes="title")
         yield Static(f"Kept: namespaces {s.gitea_namespace} (Gitea, registry) and {s.live_namespace}, every "
                      "PersistentVolume (made Retain first) and all NFS data. Stricter than the old scripts, which "
-                     "deleted PVs without asking. Deleting PVs is a separate, explicit choice: "
-                     "`stonks-tui teardown --delete-pvs`.", classes="hint")
+                     "deleted PVs without asking.", classes="hint")
         yield Static("reading the PVs…", id="kept")
+        with Vertical(id="pv-box"):  # hidden until `d`: typing names is the deliberate, separate choice
+            yield Input(placeholder="type every PV name, separated by spaces", id="pv-names", compact=True)
+        yield Static("y: tear down, keep the PVs · d: also delete the PVs (you type their names) · escape: back",
+                     id="teardown-status", classes="hint")
         yield Footer()
 
     def on_mount(self) -> None:
@@ -30,12 +45,71 @@ class TeardownScreen(Screen[None]):
 
     @work(exclusive=True, exit_on_error=False)
     async def load(self) -> None:
-        lines = await self.app.runner.kept_pvs()  # type: ignore[attr-defined]
-        self.query_one("#kept", Static).update("PersistentVolumes kept:\n" + "\n".join(f"  {x}" for x in lines)
-                                               if lines else "No pipeline PersistentVolumes found.")
+        pvs = await self.app.runner.kept_pvs()  # type: ignore[attr-defined]
+        self.pv_names = [name for name, _ in pvs]
+        self.loaded = True
+        self.query_one("#kept", Static).update("PersistentVolumes kept:\n" + "\n".join(f"  {line}" for _, line in pvs)
+                                               if pvs else "No pipeline PersistentVolumes found.")
+        self.refresh_bindings()
+
+    def typed(self) -> list[str]:
+        field = self.query_one("#pv-names", Input)
+        return field.value.replace(",", " ").split() if self.query_one("#pv-box").display else []
+
+    def deleting(self) -> bool:
+        """True only when the operator typed exactly the PVs that exist: nothing is inferred or defaulted."""
+        typed = self.typed()
+        return bool(self.pv_names) and sorted(typed) == sorted(self.pv_names)
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "delete_pvs":
+            return True if self.loaded and self.pv_names else None
+        if action == "confirm":
+            return True if self.loaded else None
+        return True
+
+    def action_delete_pvs(self) -> None:
+        self.query_one("#pv-box").display = True
+        self.call_after_refresh(self.query_one("#pv-names", Input).focus)  # focusable once it is displayed
+        self.query_one("#teardown-status", Static).update(
+            "Deleting a PV removes the cluster's record of where the data is (the NFS data stays). Type each name "
+            f"({len(self.pv_names)}), then enter; escape keeps them.")
+
+    def on_input_changed(self, _event: Input.Changed) -> None:
+        status = self.query_one("#teardown-status", Static)
+        if self.deleting():
+            status.update(f"enter: tear down AND DELETE the PVs {', '.join(self.pv_names)} · escape: keep them")
+        else:
+            missing = sorted(set(self.pv_names) - set(self.typed()))
+            extra = sorted(set(self.typed()) - set(self.pv_names))
+            status.update(("still to type: " + ", ".join(missing) if missing else "") +
+                          (("; not a pipeline PV: " + ", ".join(extra)) if extra else ""))
+
+    def on_input_submitted(self, _event: Input.Submitted) -> None:
+        if self.deleting():
+            self.start(delete_pvs=True)
+        else:
+            self.notify("the typed names are not exactly the PVs listed: nothing will be deleted", severity="warning")
 
     def action_confirm(self) -> None:
+        self.start(delete_pvs=False)
+
+    def action_back(self) -> None:
+        box = self.query_one("#pv-box")
+        if box.display:
+            self.query_one("#pv-names", Input).value = ""
+            box.display = False
+            self.query_one("#teardown-status", Static).update("PVs will be kept · y: tear down · escape: back")
+            self.set_focus(None)
+            return
+        self.app.pop_screen()
+
+    def start(self, *, delete_pvs: bool) -> None:
         from stonks_tui.screens.progress import ProgressScreen
 
         runner = self.app.runner  # type: ignore[attr-defined]
-        self.app.switch_screen(ProgressScreen(runner.plan("teardown")))
+        if delete_pvs:
+            runner.extra["confirmed_pv_names"] = list(self.typed())
+        else:
+            runner.extra.pop("confirmed_pv_names", None)
+        self.app.switch_screen(ProgressScreen(runner.plan("teardown", delete_pvs=delete_pvs)))

@@ -57,6 +57,4 @@ class UnlockScreen(Screen[None]):
         field.focus()
 
     def unlocked(self) -> None:
-        from stonks_tui.screens.welcome import WelcomeScreen
-
-        self.app.switch_screen(WelcomeScreen())
+        self.app.home()  # type: ignore[attr-defined]

@@ -8,6 +8,8 @@ from textual.binding import Binding
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Static
 
+from stonks_tui.screens.checks_table import checks_table, fill_checks
+
 
 class VerifyScreen(Screen[None]):
     BINDINGS = [Binding("r", "rerun", "Re-run"), Binding("escape", "back", "Back"), Binding("q", "app.quit", "Quit")]
@@ -19,9 +21,7 @@ class VerifyScreen(Screen[None]):
     def compose(self) -> ComposeResult:
         yield Header()
         yield Static("Live checks of the installed system", classes="title")
-        table: DataTable[str] = DataTable(id="checks", cursor_type="row")
-        table.add_columns("", "check", "result", "fix")
-        yield table
+        yield checks_table("checks")
         yield Static("checking…", id="verify-status", classes="hint")
         yield Footer()
 
@@ -32,23 +32,21 @@ class VerifyScreen(Screen[None]):
     async def run_checks(self) -> None:
         runner = self.app.runner  # type: ignore[attr-defined]
         results = await runner.verify()
-        table = self.query_one(DataTable)
-        table.clear()
-        for r in results:
-            table.add_row({"pass": "✓", "warn": "!", "fail": "✗"}[r.status], r.name, r.reason[:80], r.fix[:60])
-        failed = sum(r.status == "fail" for r in results)
+        failed, _ = fill_checks(self.query_one(DataTable), results)
         s = runner.settings
         text = f"{len(results)} checks, {failed} failed · r re-runs"
         if self.done and not failed:
             text = (f"Done. Woodpecker: https://{s.woodpecker_host} · Argo CD: https://{s.argocd_host} · "
                     f"Gitea: {s.gitea_public_url} · secrets: `stonks-tui secrets` · next: push a commit to run "
                     "the pipeline")
+            public = runner.journal("install").steps.get("woodpecker-activate")
+            key = public.outputs.get("github_deploy_public_key") if public else None
+            if key:
+                text += f"\nAdd this deploy key, with write access, to {s.github_mirror_url}:\n{key}"
         self.query_one("#verify-status", Static).update(text)
 
     def action_rerun(self) -> None:
         self.run_checks()
 
     def action_back(self) -> None:
-        from stonks_tui.screens.welcome import WelcomeScreen
-
-        self.app.switch_screen(WelcomeScreen())
+        self.app.home()  # type: ignore[attr-defined]

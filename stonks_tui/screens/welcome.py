@@ -16,7 +16,9 @@ INTRO = (  # one paragraph: the Static wraps it to the terminal's width
 
 
 class WelcomeScreen(Screen[None]):
-    BINDINGS = [("i", "choose('install')", "Install"), ("v", "choose('verify')", "Verify"),
+    can_resume = False
+    BINDINGS = [("i", "choose('install')", "Install"), ("r", "choose('resume')", "Resume"),
+                ("v", "choose('verify')", "Verify"),
                 ("t", "choose('teardown')", "Teardown"), ("q", "app.quit", "Quit")]
 
     def compose(self) -> ComposeResult:
@@ -27,7 +29,8 @@ class WelcomeScreen(Screen[None]):
         yield Static(f"Target: {where}", classes="title")
         options = [Option("Install — plan, confirm, apply", id="install")]
         journal = runner.journal("install")
-        if journal.unfinished():
+        self.can_resume = journal.unfinished() and not runner.torn_down()
+        if self.can_resume:
             counts: dict[str, int] = {}
             for rec in journal.steps.values():
                 counts[rec.state] = counts.get(rec.state, 0) + 1
@@ -40,6 +43,11 @@ class WelcomeScreen(Screen[None]):
         yield Static("arrows + enter, or the keys below · ? shows every key", classes="hint")
         yield Footer()
 
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "choose" and parameters == ("resume",):
+            return True if self.can_resume else None
+        return True
+
     def on_mount(self) -> None:
         self.query_one(OptionList).focus()
 
@@ -49,10 +57,14 @@ class WelcomeScreen(Screen[None]):
     def action_choose(self, choice: str) -> None:
         if choice == "quit":
             self.app.exit(0)
-        elif choice in ("install", "resume"):
-            from stonks_tui.screens.plan import PlanScreen
+        elif choice == "install":
+            from stonks_tui.screens.prerequisites import PrerequisitesScreen
 
-            self.app.push_screen(PlanScreen("install"))
+            self.app.push_screen(PrerequisitesScreen())
+        elif choice == "resume":
+            from stonks_tui.screens.resume import ResumeScreen
+
+            self.app.push_screen(ResumeScreen())
         elif choice == "verify":
             from stonks_tui.screens.verify import VerifyScreen
 

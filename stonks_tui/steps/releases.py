@@ -6,6 +6,7 @@ send, and its workloads are ready. An existing release of the same chart is adop
 
 from __future__ import annotations
 
+import asyncio
 import json
 import secrets as pysecrets
 from typing import Any
@@ -98,13 +99,26 @@ class HelmReleaseStep(Step):
             await helm.repo_add(self.repo[0], getattr(self.settings, self.repo[1]), log=ctx.log)
             await helm.repo_update(log=ctx.log)
         values = await self.values(ctx)
-        await helm.upgrade_install(self.release, chart, self.namespace, getattr(self.settings, self.version_attr),
-                                   values, timeout=self.settings.helm_timeout, log=ctx.log)
-        ctx.output("values_digest", self._digest(values))
-        ctx.outputs.setdefault(self.id, {})["values_digest"] = self._digest(values)
-        for kind, name in self.workloads:
-            await kube.wait_workload_ready(kind, name, self.namespace, _seconds(self.settings.helm_timeout))
-            ctx.log(f"ready     {kind} {self.namespace}/{name}")
+        # Watch the workloads while helm installs (not after): the wizard's workloads pane shows their readiness
+        # live. A watch of an object helm has not created yet simply waits for it to appear.
+        timeout = _seconds(self.settings.helm_timeout)
+        waits = [asyncio.create_task(kube.wait_workload_ready(
+            kind, name, self.namespace, timeout,
+            report=lambda have, want, kind=kind, name=name: ctx.workload(kind, name, have, want)))
+            for kind, name in self.workloads]
+        try:
+            await helm.upgrade_install(self.release, chart, self.namespace,
+                                       getattr(self.settings, self.version_attr), values,
+                                       timeout=self.settings.helm_timeout, log=ctx.log)
+            ctx.output("values_digest", self._digest(values))
+            ctx.outputs.setdefault(self.id, {})["values_digest"] = self._digest(values)
+            for (kind, name), wait in zip(self.workloads, waits, strict=True):
+                await wait
+                ctx.log(f"ready     {kind} {self.namespace}/{name}")
+        finally:
+            for wait in waits:
+                wait.cancel()
+            await asyncio.gather(*waits, return_exceptions=True)
 
     async def describe(self, ctx: StepContext) -> list[Change]:
         changes = await describe_objects(ctx, await self.pre_objects(ctx))

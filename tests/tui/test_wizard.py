@@ -41,6 +41,17 @@ async def test_install_through_the_wizard_then_resume_offer_is_gone(session: Ses
         options = [str(o.prompt) for o in app.screen.query_one(OptionList).options]
         assert options[0].startswith("Install") and not any(o.startswith("Resume") for o in options)
         await pilot.press("i")
+        await wait_for(pilot, lambda: app.screen.__class__.__name__ == "PrerequisitesScreen" and app.screen.results
+                       and not app.screen.checking)
+        assert all(r.status != "fail" for r in app.screen.results), app.screen.results
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: app.screen.__class__.__name__ == "SettingsScreen")
+        assert not app.screen.errors
+        await pilot.press("ctrl+n")
+        await wait_for(pilot, lambda: app.screen.__class__.__name__ == "CredentialsScreen")
+        await wait_for(pilot, lambda: "asking" not in str(app.screen.query_one("#gitea-mode").render()))
+        assert "not initialised" in str(app.screen.query_one("#gitea-mode").render())
+        await pilot.press("ctrl+n")  # the demo keyring already holds a password: kept
         await wait_for(pilot, lambda: app.screen.__class__.__name__ == "PlanScreen" and app.screen.ready)
         plan_rows = app.screen.query_one(DataTable).row_count
         assert plan_rows >= 19

@@ -1,0 +1,62 @@
+"""Resume: shown on start when the journal holds an unfinished install — what is done, what failed or was
+interrupted, the last error — with Resume, Start over (re-check everything), Teardown and Quit.
+"""
+
+from __future__ import annotations
+
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.screen import Screen
+from textual.widgets import DataTable, Footer, Header, Static
+
+from stonks_tui.journal import DONE
+
+STATE_WORDS = {"done": "done", "failed": "failed", "interrupted": "interrupted", "running": "interrupted",
+               "pending": "not started", "blocked": "waiting on a failed step", "needs-operator": "needs you"}
+
+
+class ResumeScreen(Screen[None]):
+    BINDINGS = [Binding("r,enter", "resume", "Resume", priority=True), Binding("s", "start_over", "Start over"),
+                Binding("t", "teardown", "Teardown"), Binding("q", "app.quit", "Quit"),
+                Binding("escape", "app.pop_screen", "Back")]
+
+    def compose(self) -> ComposeResult:
+        runner = self.app.runner  # type: ignore[attr-defined]
+        journal = runner.journal("install")
+        run = journal.run
+        yield Header()
+        yield Static(f"An install on {runner.context} did not finish (started {run.get('started_at', '?')}, "
+                     f"{run.get('status', '?')}). Finished steps are re-checked, not redone.", classes="title")
+        table: DataTable[str] = DataTable(id="resume-steps", cursor_type="row", zebra_stripes=True)
+        table.add_columns("", "step", "state", "tries", "last error")
+        for sid, rec in journal.steps.items():
+            mark = "✓" if rec.state == DONE else ("·" if rec.state == "pending" else "✗")
+            table.add_row(mark, sid, STATE_WORDS.get(rec.state, rec.state), str(rec.attempts),
+                          (rec.last_error or "")[:120])
+        yield table
+        last = [rec for rec in journal.steps.values() if rec.last_error and rec.state != DONE]
+        if last:
+            newest = max(last, key=lambda r: r.finished_at or r.started_at or "")
+            text = f"last error: {newest.last_error}" + (f"\nhint: {newest.hint}" if newest.hint else "")
+        else:
+            text = "no step failed: the run was stopped before it finished"
+        yield Static(text, id="resume-error")
+        yield Static("r resume · s start over (prerequisites, settings, all steps re-checked) · t teardown · q quit",
+                     classes="hint")
+        yield Footer()
+
+    def action_resume(self) -> None:
+        from stonks_tui.screens.progress import ProgressScreen
+
+        runner = self.app.runner  # type: ignore[attr-defined]
+        self.app.switch_screen(ProgressScreen(runner.plan("install")))
+
+    def action_start_over(self) -> None:
+        from stonks_tui.screens.prerequisites import PrerequisitesScreen
+
+        self.app.switch_screen(PrerequisitesScreen())
+
+    def action_teardown(self) -> None:
+        from stonks_tui.screens.teardown import TeardownScreen
+
+        self.app.switch_screen(TeardownScreen())
