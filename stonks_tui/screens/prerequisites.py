@@ -12,7 +12,7 @@ from textual.binding import Binding
 from textual.screen import Screen
 from textual.widgets import Footer, Header, Static
 
-from stonks_tui.screens.checks_table import checks_table, fill_checks
+from stonks_tui.screens.checks_table import ChecksView
 
 
 class PrerequisitesScreen(Screen[None]):
@@ -28,7 +28,7 @@ class PrerequisitesScreen(Screen[None]):
         yield Header()
         yield Static("Prerequisites — what the install needs from this machine, the cluster and its neighbours",
                      classes="title")
-        yield checks_table("prereq")
+        yield ChecksView(id="prereq")
         yield Static("checking…", id="prereq-status", classes="hint")
         yield Footer()
 
@@ -44,7 +44,7 @@ class PrerequisitesScreen(Screen[None]):
             self.results = await self.app.runner.preflight()  # type: ignore[attr-defined]
         finally:
             self.checking = False
-        failed, warned = fill_checks(self.query_one("#prereq"), self.results)
+        failed, warned = self.query_one(ChecksView).show(self.results)
         if failed:
             text = (f"{failed} of {len(self.results)} checks fail: fix them (s edits the settings), then r "
                     "re-checks")

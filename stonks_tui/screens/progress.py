@@ -56,7 +56,7 @@ class ProgressScreen(Screen[None]):
             with Vertical(id="progress-right"):
                 yield Log(id="log", max_lines=MAX_LINES, auto_scroll=True)
                 workloads: DataTable[str] = DataTable(id="workloads", cursor_type="none", show_cursor=False)
-                workloads.add_columns("workload", "ready")
+                workloads.add_columns("ready", "workload")
                 yield workloads
         yield Static("", id="failure")
         yield Static("starting…", id="status", classes="hint")
@@ -150,7 +150,7 @@ class ProgressScreen(Screen[None]):
         rows = self.workloads.get(self.selected or "", {})
         table.clear()
         for name, (ready, wanted) in sorted(rows.items()):
-            table.add_row(name, f"{'✓' if ready >= wanted else '…'} {ready}/{wanted}")
+            table.add_row(f"{'✓' if ready >= wanted else '…'} {ready}/{wanted}", name)
         table.set_class(bool(rows), "shown")
 
     def flush_log(self) -> None:

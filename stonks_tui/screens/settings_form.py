@@ -18,7 +18,7 @@ from textual.widget import Widget
 from textual.widgets import Footer, Header, Input, Label, Select, Static, Switch
 
 from stonks_tui.errors import UsageError
-from stonks_tui.settings import CHOICES, GROUP_TITLES, Settings, coerce, save_answers, validate
+from stonks_tui.settings import CHOICES, FIELD_NAMES, GROUP_TITLES, Settings, coerce, save_answers, validate
 
 
 class SettingsScreen(Screen[bool]):
@@ -71,10 +71,9 @@ class SettingsScreen(Screen[bool]):
         return self.app.runner.settings.replace(**values)  # type: ignore[attr-defined]
 
     def revalidate(self) -> None:
-        values, bad = self.values()
-        errors = dict(bad)
-        if not bad:
-            errors = {e.field: e.message for e in validate(self.app.runner.settings.replace(**values))}  # type: ignore[attr-defined]
+        values, bad = self.values()  # fields of the wrong type keep their last good value for the rules below
+        errors = {e.field: e.message for e in validate(self.app.runner.settings.replace(**values))}  # type: ignore[attr-defined]
+        errors.update(bad)
         for name in set(self.errors) | set(errors):
             line = self.query_one(f"#e-{name}", Static)
             line.update(f"↑ {errors[name]}" if name in errors else "")
@@ -104,7 +103,7 @@ class SettingsScreen(Screen[bool]):
     def _apply(self) -> bool:
         self.revalidate()
         if self.errors:
-            first = next(iter(self.errors))
+            first = next(name for name in FIELD_NAMES if name in self.errors)  # first in the form's order
             self.query_one(f"#f-{first}").focus()
             self.notify(f"{len(self.errors)} setting(s) need attention, first: {first}: {self.errors[first]}",
                         severity="error", timeout=8)
@@ -140,4 +139,5 @@ def _editor(name: str, value: Any) -> Widget:
     if name in CHOICES:
         return Select([(c, c) for c in CHOICES[name]], value=value, allow_blank=False, id=f"f-{name}",
                       classes="editor", compact=True)
-    return Input(str(value), id=f"f-{name}", classes="editor", compact=True)
+    return Input(str(value), id=f"f-{name}", classes="editor", compact=True,
+                 placeholder=Settings.__dataclass_fields__[name].metadata["help"])  # says what empty means

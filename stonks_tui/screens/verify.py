@@ -6,9 +6,9 @@ from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.screen import Screen
-from textual.widgets import DataTable, Footer, Header, Static
+from textual.widgets import Footer, Header, Static
 
-from stonks_tui.screens.checks_table import checks_table, fill_checks
+from stonks_tui.screens.checks_table import ChecksView
 
 
 class VerifyScreen(Screen[None]):
@@ -21,7 +21,7 @@ class VerifyScreen(Screen[None]):
     def compose(self) -> ComposeResult:
         yield Header()
         yield Static("Live checks of the installed system", classes="title")
-        yield checks_table("checks")
+        yield ChecksView(id="checks")
         yield Static("checking…", id="verify-status", classes="hint")
         yield Footer()
 
@@ -32,7 +32,7 @@ class VerifyScreen(Screen[None]):
     async def run_checks(self) -> None:
         runner = self.app.runner  # type: ignore[attr-defined]
         results = await runner.verify()
-        failed, _ = fill_checks(self.query_one(DataTable), results)
+        failed, _ = self.query_one(ChecksView).show(results)
         s = runner.settings
         text = f"{len(results)} checks, {failed} failed · r re-runs"
         if self.done and not failed:

@@ -45,7 +45,7 @@ class WelcomeScreen(Screen[None]):
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action == "choose" and parameters == ("resume",):
-            return True if self.can_resume else None
+            return self.can_resume  # hidden when there is nothing to resume
         return True
 
     def on_mount(self) -> None:

@@ -1,0 +1,169 @@
+"""A scripted stand-in for the Runner: the wizard's screens driven by known events, for pilot and snapshot tests.
+
+It keeps the real parts that cost nothing (Settings, the install/teardown plans, a real Journal on disk) and
+scripts the rest: preflight and verify results, the plan's changes, and the events of a run — each step starts,
+logs, reports workloads and finishes in plan order, a chosen step fails (its dependants are blocked), and
+woodpecker-activate needs the operator until a token is in the secret store. Deterministic: no clocks, no
+network, so screenshots are stable.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from stonks_tui.checks.result import CheckResult
+from stonks_tui.engine.engine import RunSummary
+from stonks_tui.engine.events import LogLine, PlanFinished, PlanStarted, StepFinished, StepStarted, WorkloadStatus
+from stonks_tui.engine.plan import Plan
+from stonks_tui.engine.step import Change, MemorySecretStore
+from stonks_tui.journal import DONE, FAILED, NEEDS_OPERATOR, RUNNING, Journal, journal_path
+from stonks_tui.plans import install_plan, teardown_plan
+from stonks_tui.settings import Settings
+
+SETTINGS = Settings(gitea_public_url="http://127.0.0.1:3000", nfs_server="127.0.0.1",
+                    registry_url="http://127.0.0.1:5000", registry_host="127.0.0.1:5000")
+PREFLIGHT_OK = [
+    CheckResult("cluster", "pass", "reachable, Kubernetes v1.31.4+k3s1"),
+    CheckResult("permissions", "pass", "all 13 verbs the plan uses are allowed"),
+    CheckResult("helm", "pass", "helm 3.16.2 (≥ 3.13.1)"),
+    CheckResult("git", "pass", "git is installed"),
+    CheckResult("gitea", "pass", "http://127.0.0.1:3000 answers; not initialised yet"),
+    CheckResult("registry", "warn", "http://127.0.0.1:5000/v2/ answers 401 (Harbor?)",
+                "give the registry's robot account to the keyring"),
+    CheckResult("nfs", "pass", "127.0.0.1:2049 accepts connections"),
+]
+NFS_FAIL = CheckResult("nfs", "fail", "127.0.0.1:2049 refuses connections",
+                       "check nfs_server and that the NFS server runs")
+VERIFY_OK = [CheckResult("gitea", "pass", "Gitea 1.22, repository gitea_admin/stonks-oracle"),
+             CheckResult("woodpecker", "pass", "2 workload(s) ready in woodpecker"),
+             CheckResult("argocd-apps", "pass", "all point at Gitea; stonks-beta Synced")]
+PVS = [("pipeline-argocd-pv", "pipeline-argocd-pv: 127.0.0.1:/exports/argocd, 5Gi, Retain, Bound"),
+       ("pipeline-kargo-pv", "pipeline-kargo-pv: 127.0.0.1:/exports/kargo, 2Gi, Retain, Bound"),
+       ("pipeline-woodpecker-pv", "pipeline-woodpecker-pv: 127.0.0.1:/exports/woodpecker, 5Gi, Retain, Bound")]
+
+
+@dataclass
+class Script:
+    fail: dict[str, tuple[str, str]] = field(default_factory=dict)  # step -> (error, hint), on the first run only
+    lines_per_step: int = 3
+    gate: asyncio.Event | None = None  # when set: every step waits for it (a run in progress)
+    preflight: list[list[CheckResult]] = field(default_factory=lambda: [PREFLIGHT_OK])  # one list per call
+
+
+class FakeRunner:
+    def __init__(self, state: Path, script: Script | None = None, *, settings: Settings = SETTINGS) -> None:
+        self.settings = settings
+        self.context = "fake-context"
+        self.state_dir = state
+        self.demo = False
+        self.answers_path: Path | None = state / "answers.yaml"
+        self.extra: dict[str, Any] = {}
+        self.script = script or Script()
+        self.store = MemorySecretStore()
+        self.runs: list[str] = []
+        self.preflight_calls = 0
+        self.cancelled = False
+
+    # -- what the screens call ----------------------------------------------------------------------------
+    def plan(self, kind: str, *, delete_pvs: bool = False) -> Plan:
+        return install_plan(self.settings) if kind == "install" else teardown_plan(self.settings,
+                                                                                 delete_pvs=delete_pvs)
+
+    def journal(self, kind: str) -> Journal:
+        return Journal.open(journal_path(self.state_dir, self.context, kind), kind, self.context)
+
+    def log_dir(self, kind: str) -> Path:
+        return self.state_dir / "logs" / kind
+
+    def torn_down(self) -> bool:
+        return False
+
+    def secret_store(self) -> MemorySecretStore:
+        return self.store
+
+    async def gitea_mode(self) -> str:
+        return "installer"
+
+    async def preflight(self) -> list[CheckResult]:
+        results = self.script.preflight[min(self.preflight_calls, len(self.script.preflight) - 1)]
+        self.preflight_calls += 1
+        return list(results)
+
+    async def verify(self) -> list[CheckResult]:
+        return list(VERIFY_OK)
+
+    async def kept_pvs(self) -> list[tuple[str, str]]:
+        return list(PVS)
+
+    async def describe(self, plan: Plan) -> list[tuple[str, list[Change] | str]]:
+        return [(sid, [Change("create", "Step", sid, plan.by_id[sid].title)]) for sid in plan.order]
+
+    def cancel(self) -> None:
+        self.cancelled = True
+        if self.script.gate is not None:
+            self.script.gate.set()
+
+    async def run(self, plan: Plan, listeners: list[Any], install_signals: bool = False) -> RunSummary:
+        def emit(event: Any) -> None:
+            for listener in listeners:
+                listener(event)
+
+        self.runs.append(plan.name)
+        self.cancelled = False
+        journal = self.journal(plan.name)
+        journal.start_run(list(plan.order))
+        emit(PlanStarted(plan=plan.name, step_ids=tuple(plan.order)))
+        summary = RunSummary(ok=False, interrupted=False)
+        bad: set[str] = set()
+        for sid in plan.order:
+            step = plan.by_id[sid]
+            if journal.steps[sid].state == DONE:
+                summary.outcomes[sid] = "unchanged"
+                emit(StepFinished(step_id=sid, outcome="unchanged", duration=0.1))
+                continue
+            if any(need in bad for need in step.needs):
+                bad.add(sid)
+                summary.outcomes[sid] = "blocked"
+                emit(StepFinished(step_id=sid, outcome="blocked", error="a step it needs did not finish"))
+                continue
+            journal.mark(sid, RUNNING)
+            emit(StepStarted(step_id=sid, title=step.title, attempt=journal.steps[sid].attempts))
+            if self.script.gate is not None:
+                await self.script.gate.wait()
+            if self.cancelled:
+                journal.mark(sid, "interrupted", error="interrupted before it finished")
+                summary.outcomes[sid] = "interrupted"
+                emit(StepFinished(step_id=sid, outcome="interrupted"))
+                break
+            for n in range(self.script.lines_per_step):
+                emit(LogLine(step_id=sid, line=f"{sid}: line {n + 1}"))
+            for workload in getattr(step, "workloads", ()):
+                emit(WorkloadStatus(step_id=sid, kind=workload[0], name=workload[1], ready=1, wanted=1))
+            await asyncio.sleep(0)
+            outcome, error, hint = "ok", "", ""
+            if sid in self.script.fail:
+                error, hint = self.script.fail.pop(sid)
+                outcome = "failed"
+            elif sid == "woodpecker-activate" and not self.store.get("woodpecker-token"):
+                outcome, error, hint = "needs-operator", "Woodpecker needs a personal API token", "log in once"
+            if outcome == "ok":
+                journal.mark(sid, DONE, duration=1.0)
+            else:
+                bad.add(sid)
+                journal.mark(sid, FAILED if outcome == "failed" else NEEDS_OPERATOR, error=error, hint=hint,
+                             duration=1.0)
+            summary.outcomes[sid] = outcome  # type: ignore[assignment]
+            emit(StepFinished(step_id=sid, outcome=outcome, duration=1.0, error=error, hint=hint))  # type: ignore[arg-type]
+        summary.interrupted = self.cancelled
+        summary.ok = not summary.interrupted and all(o in ("ok", "unchanged") for o in summary.outcomes.values()) \
+            and len(summary.outcomes) == len(plan.order)
+        journal.finish_run("interrupted" if summary.interrupted else ("done" if summary.ok else "failed"))
+        counts: dict[str, int] = {}
+        for outcome in summary.outcomes.values():
+            counts[outcome] = counts.get(outcome, 0) + 1
+        emit(PlanFinished(plan=plan.name, ok=summary.ok, interrupted=summary.interrupted, counts=counts,
+                          duration=float(len(summary.outcomes))))
+        return summary

@@ -1,0 +1,309 @@
+"""Every screen and the flows between them, driven by keys against the scripted runner (tests/tui/fakes.py)."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import pytest
+import yaml
+from textual.widgets import DataTable, Input, Log, OptionList
+
+from stonks_tui.app import StonksApp
+from tests.tui.fakes import NFS_FAIL, PREFLIGHT_OK, PVS, FakeRunner, Script
+
+
+def name(app: StonksApp) -> str:
+    return type(app.screen).__name__
+
+
+def text(app: StonksApp, selector: str) -> str:
+    return str(app.screen.query_one(selector).render())
+
+
+async def settle(pilot, predicate, timeout: float = 10.0) -> None:
+    deadline = asyncio.get_running_loop().time() + timeout
+    while not predicate():
+        assert asyncio.get_running_loop().time() < deadline, f"stuck on {name(pilot.app)}"
+        await pilot.pause(0.02)
+
+
+async def to_plan(pilot, app: StonksApp) -> None:
+    """Welcome → Prerequisites → Settings → Credentials (a password) → Plan."""
+    await pilot.press("i")
+    await settle(pilot, lambda: name(app) == "PrerequisitesScreen" and app.screen.results)
+    await pilot.press("enter")
+    await settle(pilot, lambda: name(app) == "SettingsScreen")
+    await pilot.press("ctrl+n")
+    await settle(pilot, lambda: name(app) == "CredentialsScreen")
+    await pilot.press(*"Sekrit-Passw0rd", "tab", *"Sekrit-Passw0rd", "ctrl+n")
+    await settle(pilot, lambda: name(app) == "PlanScreen" and app.screen.ready)
+
+
+@pytest.fixture
+def runner(tmp_path: Path) -> FakeRunner:
+    return FakeRunner(tmp_path)
+
+
+async def test_full_install_flow_with_the_woodpecker_token_asked_on_the_way(runner: FakeRunner) -> None:
+    app = StonksApp(runner)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await to_plan(pilot, app)
+        assert runner.store.get("gitea-admin-password") == "Sekrit-Passw0rd"
+        assert yaml.safe_load(runner.answers_path.read_text())  # the settings were saved for a resume
+        await pilot.press("enter")
+        # woodpecker-activate needs the operator: the token screen opens by itself, masked.
+        await settle(pilot, lambda: name(app) == "WoodpeckerScreen")
+        field = app.screen.query_one("#token", Input)
+        assert field.password
+        await pilot.press(*"short", "enter")
+        assert "does not look like" in text(app, "#token-error") and name(app) == "WoodpeckerScreen"
+        field.value = ""
+        await pilot.press(*"wp_0123456789abcdefghij", "enter")
+        await settle(pilot, lambda: name(app) == "ProgressScreen" and app.screen.finished is not None
+                     and app.screen.finished.ok and not app.screen.running)
+        assert runner.store.get("woodpecker-token") == "wp_0123456789abcdefghij"
+        assert runner.runs == ["install", "install"]  # the retry, not a new wizard pass
+        await pilot.press("enter")
+        await settle(pilot, lambda: name(app) == "VerifyScreen" and "Done." in text(app, "#verify-status"))
+
+
+async def test_prerequisites_block_next_until_a_settings_fix_passes(tmp_path: Path) -> None:
+    runner = FakeRunner(tmp_path, Script(preflight=[[*PREFLIGHT_OK[:-1], NFS_FAIL], PREFLIGHT_OK]))
+    app = StonksApp(runner)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await pilot.press("i")
+        await settle(pilot, lambda: name(app) == "PrerequisitesScreen" and app.screen.results)
+        table = app.screen.query_one("#prereq", DataTable)
+        assert table.get_row_at(0)[:2] == ["✗", "nfs"]  # failures first, with their fix
+        assert "fail" in text(app, "#prereq-status")
+        await pilot.press("enter")
+        assert name(app) == "PrerequisitesScreen"  # Next is refused while a check fails
+        await pilot.press("s")
+        await settle(pilot, lambda: name(app) == "SettingsScreen")
+        nfs = app.screen.query_one("#f-nfs_server", Input)
+        nfs.value = "127.0.0.2"
+        await pilot.press("ctrl+n")
+        await settle(pilot, lambda: name(app) == "PrerequisitesScreen" and runner.preflight_calls == 2
+                     and not app.screen.checking)
+        assert runner.settings.nfs_server == "127.0.0.2"
+        await pilot.press("enter")
+        await settle(pilot, lambda: name(app) == "SettingsScreen")
+
+
+async def test_settings_validate_inline_refuse_next_and_save_only_non_secrets(runner: FakeRunner) -> None:
+    app = StonksApp(runner)
+    async with app.run_test(size=(80, 24)) as pilot:
+        from stonks_tui.screens.settings_form import SettingsScreen
+
+        await app.push_screen(SettingsScreen(then=None))
+        await settle(pilot, lambda: name(app) == "SettingsScreen")
+        host = app.screen.query_one("#f-woodpecker_host", Input)
+        host.value = "https://ci.example.test"
+        port = app.screen.query_one("#f-nfs_port", Input)
+        port.value = "twenty"
+        await pilot.pause(0.05)
+        assert "is a host, not a URL" in text(app, "#e-woodpecker_host")
+        assert "whole number" in text(app, "#e-nfs_port")
+        await pilot.press("ctrl+n")
+        assert name(app) == "SettingsScreen" and app.focused is host  # the first bad field in the form
+        host.value, port.value = "ci.example.test", "2049"
+        await pilot.pause(0.05)
+        assert not app.screen.errors and text(app, "#e-woodpecker_host") == ""
+        await pilot.press("ctrl+s")
+        saved = yaml.safe_load(runner.answers_path.read_text())
+        assert saved["woodpecker_host"] == "ci.example.test"
+        assert not any("passw" in key or "token" in key for key in saved)
+        await pilot.press("escape")
+        await settle(pilot, lambda: name(app) == "WelcomeScreen")
+    assert runner.settings.woodpecker_host == "ci.example.test"
+
+
+async def test_credentials_explain_each_mistake_and_never_show_the_password(runner: FakeRunner) -> None:
+    from stonks_tui.screens.credentials import CredentialsScreen
+
+    app = StonksApp(runner)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await app.push_screen(CredentialsScreen())
+        await settle(pilot, lambda: "not initialised" in text(app, "#gitea-mode"))
+        await pilot.press("ctrl+n")
+        assert "required" in text(app, "#credentials-error")
+        await pilot.press(*"short", "ctrl+n")
+        assert "at least 8" in text(app, "#credentials-error")
+        app.screen.query_one("#c-password", Input).value = "Right-Passw0rd"
+        await pilot.press("tab", *"Wrong-Passw0rd", "ctrl+n")
+        assert "does not match" in text(app, "#credentials-error")
+        app.screen.query_one("#c-confirm", Input).value = "Right-Passw0rd"
+        app.screen.query_one("#c-user", Input).value = "admin"
+        await pilot.press("ctrl+n")
+        assert "admin user" in text(app, "#credentials-error") and "reserved" in text(app, "#credentials-error")
+        shown = "\n".join(str(w.render()) for w in app.screen.query("Input"))
+        assert "Right-Passw0rd" not in shown  # masked until the explicit show key
+        await pilot.press("ctrl+r")
+        assert not app.screen.query_one("#c-password", Input).password
+        app.screen.query_one("#c-user", Input).value = "ops_admin"
+        await pilot.press("ctrl+n")
+        await settle(pilot, lambda: name(app) == "PlanScreen")
+    assert runner.store.get("gitea-admin-password") == "Right-Passw0rd"
+    assert runner.settings.gitea_admin_user == "ops_admin"
+    assert "Right-Passw0rd" not in runner.answers_path.read_text()
+
+
+async def test_a_failure_shows_reason_and_hint_and_retry_redoes_only_what_is_left(tmp_path: Path) -> None:
+    runner = FakeRunner(tmp_path, Script(fail={"argocd": ("helm: release argocd failed", "kubectl -n argocd "
+                                                                                           "get pods")}))
+    runner.store.set("woodpecker-token", "wp_0123456789abcdefghij")
+    app = StonksApp(runner)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await to_plan(pilot, app)
+        await pilot.press("enter")
+        await settle(pilot, lambda: name(app) == "ProgressScreen" and app.screen.finished is not None
+                     and not app.screen.running)
+        screen = app.screen
+        assert not screen.finished.ok and screen.states["argocd"] == "failed"
+        assert screen.states["argocd-apps"] == "blocked" and screen.states["woodpecker"] == "ok"
+        assert "helm: release argocd failed" in text(app, "#failure") and "hint: kubectl" in text(app, "#failure")
+        assert screen.selected == "argocd"  # the log pane jumped to the failed step
+        await pilot.press("r")
+        await settle(pilot, lambda: screen.finished is not None and screen.finished.ok and not screen.running)
+        assert screen.states["woodpecker"] == "unchanged"  # finished steps are re-checked, not redone
+
+
+async def test_log_pane_follows_then_keeps_the_operators_choice_and_shows_workloads(tmp_path: Path) -> None:
+    gate = asyncio.Event()
+    runner = FakeRunner(tmp_path, Script(gate=gate, lines_per_step=40))
+    runner.store.set("woodpecker-token", "wp_0123456789abcdefghij")
+    app = StonksApp(runner)
+    async with app.run_test(size=(100, 30)) as pilot:
+        from stonks_tui.screens.progress import ProgressScreen
+
+        await app.push_screen(ProgressScreen(runner.plan("install")))
+        await settle(pilot, lambda: app.screen.selected == "arc-removal")
+        assert app.screen.running
+        await pilot.press("escape")
+        assert name(app) == "ProgressScreen"  # no way back while it runs
+        gate.set()
+        await settle(pilot, lambda: app.screen.finished is not None and not app.screen.running)
+        table = app.screen.query_one("#steps", DataTable)
+        table.move_cursor(row=table.get_row_index("woodpecker"))
+        await settle(pilot, lambda: app.screen.selected == "woodpecker")
+        await pilot.pause(0.1)
+        log = app.screen.query_one(Log)
+        assert log.line_count == 40 and "woodpecker: line 40" in log.lines[-1]
+        assert app.screen.query_one("#workloads").display and app.screen.query_one("#workloads",
+                                                                                    DataTable).row_count == 2
+
+
+async def test_cancel_interrupts_and_the_resume_screen_picks_it_up(tmp_path: Path) -> None:
+    gate = asyncio.Event()
+    runner = FakeRunner(tmp_path, Script(gate=gate))
+    runner.store.set("woodpecker-token", "wp_0123456789abcdefghij")
+    app = StonksApp(runner)
+    async with app.run_test(size=(100, 30)) as pilot:
+        from stonks_tui.screens.progress import ProgressScreen
+
+        await app.push_screen(ProgressScreen(runner.plan("install")))
+        await settle(pilot, lambda: app.screen.running and app.screen.selected)
+        await pilot.press("c")
+        await settle(pilot, lambda: app.screen.finished is not None and app.screen.finished.interrupted)
+        await pilot.press("escape")
+        # back home: the journal has an unfinished run, so Resume is on top of Welcome
+        await settle(pilot, lambda: name(app) == "ResumeScreen")
+        rows = app.screen.query_one("#resume-steps", DataTable)
+        assert rows.get_row_at(0)[1:3] == ["arc-removal", "interrupted"]
+        await pilot.press("escape")
+        await settle(pilot, lambda: name(app) == "WelcomeScreen")
+        options = [o.id for o in app.screen.query_one(OptionList).options]
+        assert options[0] == "resume"
+        await pilot.press("r")
+        await settle(pilot, lambda: name(app) == "ResumeScreen")
+        gate.set()
+        await pilot.press("r")
+        await settle(pilot, lambda: name(app) == "ProgressScreen" and app.screen.finished is not None)
+
+
+async def press_on_resume(app: StonksApp, key: str, screen: str) -> None:
+    async with app.run_test(size=(100, 30)) as pilot:
+        await settle(pilot, lambda: name(app) == "ResumeScreen")
+        assert "Gitea answered 500" in text(app, "#resume-error") and "look at Gitea" in text(app, "#resume-error")
+        await pilot.press(key)
+        await settle(pilot, lambda: name(app) == screen)
+
+
+async def test_resume_screen_on_start_offers_every_path(tmp_path: Path) -> None:
+    first = FakeRunner(tmp_path, Script(fail={"gitea-init": ("Gitea answered 500", "look at Gitea's log")}))
+    await first.run(first.plan("install"), [])
+    # the last one resumes (and finishes) the run, so it goes last
+    for key, screen in (("s", "PrerequisitesScreen"), ("t", "TeardownScreen"), ("r", "ProgressScreen")):
+        again = FakeRunner(tmp_path)
+        again.store.set("woodpecker-token", "wp_0123456789abcdefghij")
+        await press_on_resume(StonksApp(again), key, screen)
+    app = StonksApp(FakeRunner(tmp_path / "other"))
+    (tmp_path / "other").mkdir()
+    await FakeRunner(tmp_path / "other", Script(fail={"namespaces": ("forbidden", "")})).run(
+        first.plan("install"), [])
+    async with app.run_test(size=(100, 30)) as pilot:
+        await settle(pilot, lambda: name(app) == "ResumeScreen")
+        await pilot.press("q")
+    assert app.return_code == 0
+
+
+async def test_teardown_keeps_pvs_unless_every_name_is_typed(runner: FakeRunner) -> None:
+    app = StonksApp(runner)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("t")
+        await settle(pilot, lambda: name(app) == "TeardownScreen" and app.screen.loaded)
+        assert "pipeline-kargo-pv: 127.0.0.1:/exports/kargo, 2Gi, Retain, Bound" in text(app, "#kept")
+        await pilot.press("d", *"pipeline-argocd-pv pipeline-kargo-pv", "enter")
+        assert name(app) == "TeardownScreen" and not app.screen.deleting()
+        assert "still to type: pipeline-woodpecker-pv" in text(app, "#teardown-status")
+        await pilot.press("escape")  # closes the names field: PVs kept
+        assert not app.screen.query_one("#pv-box").display and not app.screen.typed()
+        await pilot.press("d", *" ".join(n for n, _ in PVS), "enter")
+        await settle(pilot, lambda: name(app) == "ProgressScreen")
+        assert "pvs-delete" in app.screen.plan.by_id
+        assert runner.extra["confirmed_pv_names"] == [n for n, _ in PVS]
+
+
+async def test_teardown_confirm_keeps_pvs(runner: FakeRunner) -> None:
+    runner.extra["confirmed_pv_names"] = ["left-over"]
+    app = StonksApp(runner)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("t")
+        await settle(pilot, lambda: name(app) == "TeardownScreen" and app.screen.loaded)
+        await pilot.press("y")
+        await settle(pilot, lambda: name(app) == "ProgressScreen")
+        assert "pvs-delete" not in app.screen.plan.by_id and "confirmed_pv_names" not in runner.extra
+
+
+async def test_escape_goes_back_from_every_screen(runner: FakeRunner) -> None:
+    from stonks_tui.screens.credentials import CredentialsScreen
+    from stonks_tui.screens.plan import PlanScreen
+    from stonks_tui.screens.prerequisites import PrerequisitesScreen
+    from stonks_tui.screens.resume import ResumeScreen
+    from stonks_tui.screens.settings_form import SettingsScreen
+    from stonks_tui.screens.teardown import TeardownScreen
+    from stonks_tui.screens.verify import VerifyScreen
+    from stonks_tui.screens.woodpecker import WoodpeckerScreen
+
+    app = StonksApp(runner)
+    async with app.run_test(size=(80, 24)) as pilot:
+        for make in (PrerequisitesScreen, lambda: SettingsScreen(then=None), CredentialsScreen,
+                     lambda: PlanScreen("install"), ResumeScreen, TeardownScreen, VerifyScreen, WoodpeckerScreen):
+            await app.push_screen(make())
+            await pilot.pause(0.05)
+            await pilot.press("escape")
+            await settle(pilot, lambda: name(app) == "WelcomeScreen")
+
+
+async def test_keys_panel_and_command_palette_offer_the_main_actions(runner: FakeRunner) -> None:
+    app = StonksApp(runner)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await pilot.press("question_mark")
+        await settle(pilot, lambda: bool(app.screen.query("HelpPanel")))
+        await pilot.press("ctrl+p")
+        await settle(pilot, lambda: name(app) == "CommandPalette")
+        await pilot.press(*"Teardown")
+        await pilot.pause(0.3)
+        await pilot.press("enter")
+        await settle(pilot, lambda: name(app) == "TeardownScreen")

@@ -1,0 +1,152 @@
+"""Snapshots of the key screens at 80×24 and 120×40 (pytest-textual-snapshot), on the scripted runner.
+
+Each snapshot was looked at before it was accepted (rendered to PNG). After a deliberate change to a screen:
+`pytest tests/tui/test_snapshots.py --snapshot-update`, look at the new SVGs in __snapshots__/, commit them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import pytest
+
+from stonks_tui.app import StonksApp
+from tests.tui.fakes import NFS_FAIL, PREFLIGHT_OK, FakeRunner, Script
+
+pytest.importorskip("pytest_textual_snapshot")
+
+SIZES = [pytest.param((80, 24), id="80x24"), pytest.param((120, 40), id="120x40")]
+TOKEN = "wp_0123456789abcdefghij"
+
+
+async def until(pilot, predicate) -> None:
+    for _ in range(500):
+        if predicate():
+            await pilot.pause(0.05)  # one more frame after the condition
+            return
+        await pilot.pause(0.02)
+    raise AssertionError(f"never ready on {type(pilot.app.screen).__name__}")
+
+
+def steady(run_before):
+    """Run the scripted interaction, then stop the text cursors blinking: a blink phase is not a regression."""
+    async def wrapped(pilot) -> None:
+        await run_before(pilot)
+        for field in pilot.app.screen.query("Input"):
+            field.cursor_blink = False
+        await pilot.pause(0.05)
+    return wrapped
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_welcome(snap_compare, tmp_path: Path, size) -> None:
+    assert snap_compare(StonksApp(FakeRunner(tmp_path)), terminal_size=size)
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_prerequisites_with_a_failing_check(snap_compare, tmp_path: Path, size) -> None:
+    runner = FakeRunner(tmp_path, Script(preflight=[[*PREFLIGHT_OK[:-1], NFS_FAIL]]))
+
+    async def run_before(pilot) -> None:
+        await pilot.press("i")
+        await until(pilot, lambda: getattr(pilot.app.screen, "results", None))
+
+    assert snap_compare(StonksApp(runner), terminal_size=size, run_before=steady(run_before))
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_settings_with_an_error(snap_compare, tmp_path: Path, size) -> None:
+    from stonks_tui.screens.settings_form import SettingsScreen
+
+    async def run_before(pilot) -> None:
+        await pilot.app.push_screen(SettingsScreen(then="credentials"))
+        await pilot.pause(0.1)
+        await pilot.press("ctrl+a", "ctrl+k", *"https://ci.example.test")
+        await pilot.pause(0.1)
+
+    assert snap_compare(StonksApp(FakeRunner(tmp_path)), terminal_size=size, run_before=steady(run_before))
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_credentials_with_a_mismatch(snap_compare, tmp_path: Path, size) -> None:
+    from stonks_tui.screens.credentials import CredentialsScreen
+
+    async def run_before(pilot) -> None:
+        await pilot.app.push_screen(CredentialsScreen())
+        await until(pilot, lambda: "not initialised" in str(pilot.app.screen.query_one("#gitea-mode").render()))
+        await pilot.press(*"Right-Passw0rd", "tab", *"Wrong-Passw0rd", "ctrl+n")
+
+    assert snap_compare(StonksApp(FakeRunner(tmp_path)), terminal_size=size, run_before=steady(run_before))
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_plan(snap_compare, tmp_path: Path, size) -> None:
+    from stonks_tui.screens.plan import PlanScreen
+
+    async def run_before(pilot) -> None:
+        await pilot.app.push_screen(PlanScreen("install"))
+        await until(pilot, lambda: pilot.app.screen.ready)
+
+    assert snap_compare(StonksApp(FakeRunner(tmp_path)), terminal_size=size, run_before=steady(run_before))
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_progress_after_a_failure(snap_compare, tmp_path: Path, size) -> None:
+    from stonks_tui.screens.progress import ProgressScreen
+
+    runner = FakeRunner(tmp_path, Script(fail={"argocd": ("helm upgrade --install argocd failed: context deadline "
+                                                          "exceeded", "kubectl -n argocd get pods; then retry")}))
+    runner.store.set("woodpecker-token", TOKEN)
+
+    async def run_before(pilot) -> None:
+        await pilot.app.push_screen(ProgressScreen(runner.plan("install")))
+        await until(pilot, lambda: pilot.app.screen.finished is not None and not pilot.app.screen.running)
+
+    assert snap_compare(StonksApp(runner), terminal_size=size, run_before=steady(run_before))
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_woodpecker_token(snap_compare, tmp_path: Path, size) -> None:
+    from stonks_tui.screens.woodpecker import WoodpeckerScreen
+
+    async def run_before(pilot) -> None:
+        await pilot.app.push_screen(WoodpeckerScreen())
+        await pilot.press(*TOKEN)
+        await pilot.pause(0.05)
+
+    assert snap_compare(StonksApp(FakeRunner(tmp_path)), terminal_size=size, run_before=steady(run_before))
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_resume(snap_compare, tmp_path: Path, size) -> None:
+    first = FakeRunner(tmp_path, Script(fail={"gitea-init": ("Gitea answered 500 Internal Server Error",
+                                                             "look at the Gitea pod's log, then resume")}))
+    asyncio.run(first.run(first.plan("install"), []))
+    journal = first.journal("install")
+    journal.run.update(started_at="2026-11-28T09:00:00+0000", finished_at="2026-11-28T09:01:00+0000")
+    for rec in journal.steps.values():
+        rec.started_at = rec.finished_at = "2026-11-28T09:00:30+0000" if rec.started_at else None
+    journal.save()
+    assert snap_compare(StonksApp(FakeRunner(tmp_path)), terminal_size=size)
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_teardown_deleting_pvs(snap_compare, tmp_path: Path, size) -> None:
+    async def run_before(pilot) -> None:
+        await pilot.press("t")
+        await until(pilot, lambda: getattr(pilot.app.screen, "loaded", False))
+        await pilot.press("d", *"pipeline-argocd-pv pipeline-kargo-pv")
+
+    assert snap_compare(StonksApp(FakeRunner(tmp_path)), terminal_size=size, run_before=steady(run_before))
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_done(snap_compare, tmp_path: Path, size) -> None:
+    from stonks_tui.screens.verify import VerifyScreen
+
+    async def run_before(pilot) -> None:
+        await pilot.app.push_screen(VerifyScreen(done=True))
+        await until(pilot, lambda: "Done." in str(pilot.app.screen.query_one("#verify-status").render()))
+
+    assert snap_compare(StonksApp(FakeRunner(tmp_path)), terminal_size=size, run_before=steady(run_before))
