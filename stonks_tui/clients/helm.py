@@ -54,14 +54,27 @@ class HelmClient:
                 await proc.stdin.drain()
                 proc.stdin.close()
 
+        def take(data: bytes) -> None:
+            lines = data.decode(errors="replace").split("\n")
+            tail.extend(lines)
+            if log is None:
+                out.extend(lines)  # returned for parsing; streamed output is not kept (memory stays flat)
+            else:
+                log("\n".join(lines))  # one call per chunk: one redaction, one log-file write
+
         async def read() -> None:
+            # Chunks, not lines: helm can print 100k+ lines (a flood of warnings) and per-line handling costs
+            # more than the rest of the step. Only complete lines are passed on; the loop yields between chunks
+            # so the wizard keeps answering keys while a flood streams in.
             assert proc.stdout is not None
-            async for raw in proc.stdout:
-                line = raw.decode(errors="replace").rstrip("\n")
-                out.append(line)
-                tail.append(line)
-                if log is not None:
-                    log(line)
+            pending = b""
+            while chunk := await proc.stdout.read(1 << 14):
+                *complete, pending = (pending + chunk).split(b"\n")
+                if complete:
+                    take(b"\n".join(complete))
+                await asyncio.sleep(0)
+            if pending:
+                take(pending)
 
         try:
             await asyncio.gather(feed(), read())

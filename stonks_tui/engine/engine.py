@@ -209,14 +209,15 @@ class Engine:
 
     def _log(self, sid: str, text: str, *, to_screen: bool = True) -> None:
         text = self.ctx.redact(text)
+        lines = text.splitlines() or [""]
         fh = self._log_file(sid)
-        for line in text.splitlines() or [""]:
-            if fh is not None:
-                fh.write(f"{time.strftime('%H:%M:%S')} {line}\n")
-            if to_screen:
-                self._emit(LogLine(step_id=sid, line=line))
-        if fh is not None:
+        if fh is not None:  # one write and one flush per call: a call may carry a whole chunk of helm output
+            stamp = time.strftime("%H:%M:%S")
+            fh.write("".join(f"{stamp} {line}\n" for line in lines))
             fh.flush()
+        if to_screen:
+            for line in lines:
+                self._emit(LogLine(step_id=sid, line=line))
 
     def _log_file(self, sid: str) -> IO[str] | None:
         if self.log_dir is None:

@@ -303,6 +303,8 @@ class Store:
                 body["status"] = {"phase": "Active"}
             elif kind.kind in ("PersistentVolumeClaim", "PersistentVolume") and not body.get("status"):
                 body["status"] = {"phase": "Pending"}  # as the API server sets it; the binder moves it on
+            elif kind.kind in ("Deployment", "StatefulSet", "DaemonSet", "ReplicaSet"):
+                body["status"] = {}  # the API server answers a new workload with an empty status, never none
             if dry_run:
                 return self._present(kind, body)
             self._bump(body)
