@@ -20,3 +20,13 @@ def timed(argv: list[str], env: dict[str, str] | None = None) -> float:
 def median_of(n: int, argv: list[str], env: dict[str, str] | None = None) -> tuple[float, list[float]]:
     runs = [timed(argv, env) for _ in range(n)]
     return statistics.median(runs), runs
+
+
+def compile_package() -> None:
+    """Byte-compile stonks_tui as an installed package would be. With PYTHONDONTWRITEBYTECODE set (as on this
+    machine), an editable install otherwise recompiles every module it imports on each start."""
+    import compileall
+
+    import stonks_tui
+
+    compileall.compile_dir(Path(stonks_tui.__file__).parent, quiet=1)

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import sys
 
-from bench.common import EXE, median_of
+from bench.common import EXE, compile_package, median_of
 
 N = 9
 
 
 def main() -> None:
+    compile_package()
     base, _ = median_of(N, [sys.executable, "-c", "pass"])
     help_, _ = median_of(N, [EXE, "--help"])
     version, _ = median_of(N, [EXE, "--version"])

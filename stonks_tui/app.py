@@ -4,14 +4,19 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
+from textual import work
 from textual.app import App, SystemCommand
 from textual.binding import Binding
 from textual.message import Message
 from textual.screen import Screen
 
 from stonks_tui.engine.events import Event
-from stonks_tui.runner import Runner
+from stonks_tui.errors import StonksError
+
+if TYPE_CHECKING:
+    from stonks_tui.runner import Runner
 
 
 @dataclass
@@ -27,19 +32,72 @@ class StonksApp(App[int]):
     CSS_PATH = "app.tcss"
     BINDINGS = [Binding("ctrl+q", "quit", "Quit", priority=True), Binding("question_mark", "keys", "Keys")]
 
-    def __init__(self, runner: Runner, unlock: object = None, keyring_where: str = "") -> None:
+    def __init__(self, runner: Runner, unlock: object = None, keyring_where: str = "",
+                 prepare: Callable[[], tuple[object, str]] | None = None) -> None:
         super().__init__()
         self.runner = runner
         self.unlock = unlock  # set when the keyring still needs its passphrase
         self.keyring_where = keyring_where
+        # `prepare` (run in a thread) finishes start-up — demo world, settings, keyring — while Welcome is
+        # already on screen; until it returns, actions that need the runner wait for it.
+        self.prepare = prepare
+        self.is_ready = prepare is None
+        self.startup_error: StonksError | None = None
+        self._when_ready: list[Callable[[], None]] = []
 
     def on_mount(self) -> None:
+        if self.prepare is not None:
+            self.show_start()  # start-up continues once this first frame is on screen (on_ready)
+            return
+        self._after_unlock_check()
+
+    def _after_unlock_check(self) -> None:
         if self.unlock is not None:
             from stonks_tui.screens.unlock import UnlockScreen
 
             self.push_screen(UnlockScreen(self.keyring_where, self.unlock))
             return
         self.show_start()
+
+    def on_ready(self) -> None:
+        # Only now: the preparing thread would otherwise hold the GIL the first frame needs (the demo world's
+        # start-up is Python code).
+        if self.prepare is not None and not self.is_ready:
+            self.run_prepare()
+
+    @work(thread=True, exit_on_error=False)
+    def run_prepare(self) -> None:
+        assert self.prepare is not None
+        try:
+            unlock, where = self.prepare()
+        except StonksError as exc:
+            self.call_from_thread(self._startup_failed, exc)
+            return
+        self.call_from_thread(self._prepared, unlock, where)
+
+    def _startup_failed(self, exc: StonksError) -> None:
+        self.startup_error = exc
+        self.exit(exc.exit_code)
+
+    def _prepared(self, unlock: object, where: str) -> None:
+        self.is_ready = True
+        if unlock is not None:
+            from stonks_tui.screens.unlock import UnlockScreen
+
+            self.unlock, self.keyring_where = unlock, where
+            self.push_screen(UnlockScreen(where, unlock))
+        waiting, self._when_ready = self._when_ready, []
+        for callback in waiting:
+            callback()
+
+    def when_ready(self, callback: Callable[[], None]) -> None:
+        """Run `callback` now, or once start-up has finished (the first key can come before it has)."""
+        if self.is_ready:
+            callback()
+            return
+        self._when_ready.append(callback)
+        what = "the simulated world and the keyring" if self.runner.demo else "the settings and the keyring"
+        self.notify(f"one moment: starting {what}…", timeout=3)
 
     def show_start(self) -> None:
         """Welcome, with the Resume screen on top when the journal holds an unfinished install (escape: Welcome)."""
@@ -68,6 +126,9 @@ class StonksApp(App[int]):
 
     def _go(self, where: str) -> Callable[[], None]:
         def go() -> None:
+            self.when_ready(lambda: open_screen())
+
+        def open_screen() -> None:
             if getattr(self.screen, "running", False):
                 self.notify("a run is in progress: cancel it (c) first", severity="warning")
                 return

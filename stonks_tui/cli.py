@@ -134,7 +134,8 @@ def _confirm(question: str) -> bool:
 class Session:
     """Everything a command needs to act on one cluster context: built once, closed once."""
 
-    def __init__(self, args: argparse.Namespace, *, with_secrets: bool = True, interactive: bool | None = None) -> None:
+    def __init__(self, args: argparse.Namespace, *, with_secrets: bool = True, interactive: bool | None = None,
+                 announce: bool = True) -> None:
         from stonks_tui.kubecontext import resolve_context
         from stonks_tui.redact import Redactor
         from stonks_tui.steps.common import Runtime
@@ -148,7 +149,9 @@ class Session:
             from stonks_tui.demo import DEMO_CONTEXT, start_demo
 
             self.demo = start_demo(self.state)
-            print(f"demo: simulated cluster, Gitea and helm on 127.0.0.1; state in {self.state}", file=sys.stderr)
+            if announce:
+                print(f"demo: simulated cluster, Gitea and helm on 127.0.0.1; state in {self.state}",
+                      file=sys.stderr)
             overrides = self.demo.overrides
             kubeconfig = str(self.demo.world.kubeconfig)
             self.context = DEMO_CONTEXT
@@ -197,6 +200,12 @@ class Session:
         from stonks_tui.runner import Runner
 
         runner = Runner(self.settings, self.context, self.state, self.step_context, demo=self.demo is not None)
+        return self.fill(runner)
+
+    def fill(self, runner):  # type: ignore[no-untyped-def]
+        """Give a runner made before this session (the wizard's, drawn early) what it needs to act."""
+        runner.settings = self.settings
+        runner.make_context = self.step_context
         runner.answers_path = answers_path(self.args)
         return runner
 
@@ -433,26 +442,51 @@ def cmd_secrets(args: argparse.Namespace) -> int:
 
 
 def cmd_wizard(args: argparse.Namespace) -> int:
-    """The Textual wizard. The keyring is unlocked before it takes the terminal (a prompt may be needed)."""
-    from stonks_tui.secrets import KeyringLocked
+    """The Textual wizard. Its first frame does not wait for the slow parts of start-up — the demo world and
+    the keyring (an Argon2 derivation, ~0.5 s) — which are prepared in a thread while Welcome is drawn."""
+    from stonks_tui.runner import Runner
 
-    try:
-        # interactive=False: never getpass(); if the keyring needs a passphrase the wizard asks for it (masked).
-        session = Session(args, interactive=False)
-        unlock, where = None, ""
-    except KeyringLocked as locked:
-        if "does not unlock" in locked.message:
-            raise  # STONKS_KEYRING_PASSPHRASE is set but wrong: say so rather than ask over it
-        session = Session(args, with_secrets=False)
-        unlock, where = session.unlock, str(session.state / "secrets.cryptfile")
-    try:
-        from stonks_tui.app import StonksApp
+    if args.demo:
+        from stonks_tui.demo import DEMO_CONTEXT
 
-        app = StonksApp(session.runner(), unlock=unlock, keyring_where=where)
+        context = DEMO_CONTEXT
+        print(f"demo: simulated cluster, Gitea and helm on 127.0.0.1; state in {state_dir_for(args)}",
+              file=sys.stderr)  # now, before the wizard owns the terminal
+    else:
+        from stonks_tui.kubecontext import resolve_context
+
+        context = resolve_context(args.context)
+    runner = Runner(None, context, state_dir_for(args), None, demo=args.demo)  # type: ignore[arg-type]
+    sessions: list[Session] = []
+
+    def prepare() -> tuple[object, str]:
+        """(unlock, where): `unlock` is set when the keyring needs the passphrase typed into the wizard."""
+        from stonks_tui.secrets import KeyringLocked
+
+        try:
+            # interactive=False: never getpass(); if the keyring needs a passphrase the wizard asks (masked).
+            session = Session(args, interactive=False, announce=False)
+            unlock, where = None, ""
+        except KeyringLocked as locked:
+            if "does not unlock" in locked.message:
+                raise  # STONKS_KEYRING_PASSPHRASE is set but wrong: say so rather than ask over it
+            session = Session(args, with_secrets=False, announce=False)
+            unlock, where = session.unlock, str(session.state / "secrets.cryptfile")
+        sessions.append(session)
+        session.fill(runner)
+        return unlock, where
+
+    from stonks_tui.app import StonksApp
+
+    app = StonksApp(runner, prepare=prepare)
+    try:
         code = app.run()
-        return int(code or 0)
     finally:
-        session.close()
+        for session in sessions:
+            session.close()
+    if app.startup_error is not None:
+        raise app.startup_error  # reported like any command's error, after the terminal is restored
+    return int(code or 0)
 
 
 def dispatch(args: argparse.Namespace) -> int:

@@ -10,15 +10,16 @@ import os
 import weakref
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from stonks_tui.engine.engine import Engine, Listener, RunSummary
-from stonks_tui.engine.plan import Plan
-from stonks_tui.engine.step import Change, StepContext
 from stonks_tui.errors import StonksError
 from stonks_tui.journal import ContextLock, Journal, journal_path, safe_name
-from stonks_tui.plans import install_plan, teardown_plan
-from stonks_tui.settings import Settings
+
+if TYPE_CHECKING:  # the engine, plans and steps are imported when first used: the wizard's first frame is sooner
+    from stonks_tui.engine.engine import Engine, Listener, RunSummary
+    from stonks_tui.engine.plan import Plan
+    from stonks_tui.engine.step import Change, StepContext
+    from stonks_tui.settings import Settings
 
 
 class Runner:
@@ -37,6 +38,8 @@ class Runner:
 
     # -- plans and the journal ----------------------------------------------------------------------------
     def plan(self, kind: str, *, delete_pvs: bool = False) -> Plan:
+        from stonks_tui.plans import install_plan, teardown_plan  # steps and clients: only once a plan is needed
+
         return install_plan(self.settings) if kind == "install" else teardown_plan(self.settings,
                                                                                  delete_pvs=delete_pvs)
 
@@ -81,6 +84,8 @@ class Runner:
         with ContextLock(self.state_dir, self.context):
             journal = Journal.open(journal_path(self.state_dir, self.context, plan.name), plan.name, self.context,
                                    locked=True)
+            from stonks_tui.engine.engine import Engine
+
             ctx = self._context(plan.name)
             self.engine = Engine(plan, ctx, journal, log_dir=self.log_dir(plan.name), listeners=listeners,
                                  concurrency=self.concurrency)

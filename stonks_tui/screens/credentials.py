@@ -12,8 +12,9 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
-from textual.widgets import Footer, Header, Input, Label, Static
+from textual.widgets import Footer, Input, Label, Static
 
+from stonks_tui.screens.title_bar import TitleBar
 from stonks_tui.settings import Settings, save_answers, validate
 
 PASSWORD = "gitea-admin-password"
@@ -29,7 +30,7 @@ class CredentialsScreen(Screen[None]):
         s: Settings = runner.settings
         stored = bool(runner.secret_store().get(PASSWORD))
         keep = "a password is in the keyring: leave empty to keep it" if stored else "at least 8 characters"
-        yield Header()
+        yield TitleBar()
         yield Static("Gitea credentials — the admin this tool uses (and creates when Gitea has none)", classes="title")
         yield Static("asking Gitea what it is…", id="gitea-mode", classes="hint")
         with Vertical(id="credentials-form"):

@@ -6,9 +6,10 @@ from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.screen import Screen
-from textual.widgets import DataTable, Footer, Header, Static
+from textual.widgets import DataTable, Footer, Static
 
 from stonks_tui.engine.step import Change
+from stonks_tui.screens.title_bar import TitleBar
 
 
 class PlanScreen(Screen[None]):
@@ -21,7 +22,7 @@ class PlanScreen(Screen[None]):
         self.ready = False
 
     def compose(self) -> ComposeResult:
-        yield Header()
+        yield TitleBar()
         yield Static(f"The {self.kind} plan — what each step would change (asking the cluster, Gitea and helm)",
                      classes="title")
         table: DataTable[str] = DataTable(id="plan-table", cursor_type="row", zebra_stripes=True)
@@ -48,9 +49,18 @@ class PlanScreen(Screen[None]):
                 todo += change.action != "unchanged"
                 table.add_row(sid, _action(change), f"{change.kind} {change.name}"[:60], change.detail[:90])
         self.ready = True
+        deletes = sum(1 for _, changes in rows if not isinstance(changes, str)
+                      for change in changes if change.action == "delete")
+        summary = f"{todo} change(s) to make" if todo else "nothing to change"
+        if deletes:
+            summary += f", {deletes} deletion(s) (rows marked -: ARC's runners and controller, stale objects)"
+        if self.kind == "install":
+            from stonks_tui.steps.cluster import rbac_grants
+
+            mode = runner.settings.rbac_mode
+            summary += f"\nagent RBAC {mode}: {rbac_grants(mode)} (setting rbac_mode)"
         self.query_one("#plan-status", Static).update(
-            f"{todo} change(s) to make · enter starts, escape goes back" if todo else
-            "nothing to change · enter runs the checks anyway, escape goes back")
+            summary + (" · enter starts, escape goes back" if todo else " · enter runs the checks anyway"))
         self.refresh_bindings()
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:

@@ -10,9 +10,10 @@ from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.screen import Screen
-from textual.widgets import Footer, Header, Static
+from textual.widgets import Footer, Static
 
 from stonks_tui.screens.checks_table import ChecksView
+from stonks_tui.screens.title_bar import TitleBar
 
 
 class PrerequisitesScreen(Screen[None]):
@@ -25,7 +26,7 @@ class PrerequisitesScreen(Screen[None]):
         self.checking = False
 
     def compose(self) -> ComposeResult:
-        yield Header()
+        yield TitleBar()
         yield Static("Prerequisites — what the install needs from this machine, the cluster and its neighbours",
                      classes="title")
         yield ChecksView(id="prereq")

@@ -14,7 +14,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
-from textual.widgets import DataTable, Footer, Header, Log, Static
+from textual.widgets import DataTable, Footer, Log, Static
 
 from stonks_tui.engine.events import (
     Event,
@@ -27,6 +27,7 @@ from stonks_tui.engine.events import (
 )
 from stonks_tui.engine.plan import Plan
 from stonks_tui.errors import StonksError
+from stonks_tui.screens.title_bar import TitleBar
 
 ICONS = {"pending": "·", "running": "…", "ok": "✓", "unchanged": "✓", "failed": "✗", "blocked": "-",
          "interrupted": "!", "needs-operator": "?"}
@@ -53,7 +54,7 @@ class ProgressScreen(Screen[None]):
         self.finished: PlanFinished | None = None
 
     def compose(self) -> ComposeResult:
-        yield Header()
+        yield TitleBar()
         with Horizontal(id="progress-body"):
             table: DataTable[str] = DataTable(id="steps", cursor_type="row")
             table.add_column(" ", key="icon")

@@ -7,9 +7,10 @@ from __future__ import annotations
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.screen import Screen
-from textual.widgets import DataTable, Footer, Header, Static
+from textual.widgets import DataTable, Footer, Static
 
 from stonks_tui.journal import DONE
+from stonks_tui.screens.title_bar import TitleBar
 
 STATE_WORDS = {"done": "done", "failed": "failed", "interrupted": "interrupted", "running": "interrupted",
                "pending": "not started", "blocked": "waiting on a failed step", "needs-operator": "needs you"}
@@ -24,7 +25,7 @@ class ResumeScreen(Screen[None]):
         runner = self.app.runner  # type: ignore[attr-defined]
         journal = runner.journal("install")
         run = journal.run
-        yield Header()
+        yield TitleBar()
         yield Static(f"An install on {runner.context} did not finish (started {run.get('started_at', '?')}, "
                      f"{run.get('status', '?')}). Finished steps are re-checked, not redone.", classes="title")
         table: DataTable[str] = DataTable(id="resume-steps", cursor_type="row", zebra_stripes=True)
@@ -46,17 +47,26 @@ class ResumeScreen(Screen[None]):
         yield Footer()
 
     def action_resume(self) -> None:
+        self.app.when_ready(self._resume)  # type: ignore[attr-defined]
+
+    def _resume(self) -> None:
         from stonks_tui.screens.progress import ProgressScreen
 
         runner = self.app.runner  # type: ignore[attr-defined]
         self.app.switch_screen(ProgressScreen(runner.plan("install")))
 
     def action_start_over(self) -> None:
+        self.app.when_ready(self._start_over)  # type: ignore[attr-defined]
+
+    def _start_over(self) -> None:
         from stonks_tui.screens.prerequisites import PrerequisitesScreen
 
         self.app.switch_screen(PrerequisitesScreen())
 
     def action_teardown(self) -> None:
+        self.app.when_ready(self._teardown)  # type: ignore[attr-defined]
+
+    def _teardown(self) -> None:
         from stonks_tui.screens.teardown import TeardownScreen
 
         self.app.switch_screen(TeardownScreen())

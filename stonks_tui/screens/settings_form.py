@@ -15,9 +15,10 @@ from textual.binding import Binding
 from textual.containers import Horizontal, VerticalScroll
 from textual.screen import Screen
 from textual.widget import Widget
-from textual.widgets import Footer, Header, Input, Label, Select, Static, Switch
+from textual.widgets import Footer, Input, Label, Select, Static, Switch
 
 from stonks_tui.errors import UsageError
+from stonks_tui.screens.title_bar import TitleBar
 from stonks_tui.settings import CHOICES, FIELD_NAMES, GROUP_TITLES, Settings, coerce, save_answers, validate
 
 
@@ -32,7 +33,7 @@ class SettingsScreen(Screen[bool]):
 
     def compose(self) -> ComposeResult:
         settings: Settings = self.app.runner.settings  # type: ignore[attr-defined]
-        yield Header()
+        yield TitleBar()
         yield Static("Settings — tab moves between fields; errors show as you type", classes="title")
         with VerticalScroll(id="settings-form"):
             group = None

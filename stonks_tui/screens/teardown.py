@@ -11,7 +11,9 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
 from textual.screen import Screen
-from textual.widgets import Footer, Header, Input, Static
+from textual.widgets import Footer, Input, Static
+
+from stonks_tui.screens.title_bar import TitleBar
 
 
 class TeardownScreen(Screen[None]):
@@ -26,7 +28,7 @@ class TeardownScreen(Screen[None]):
 
     def compose(self) -> ComposeResult:
         s = self.app.runner.settings  # type: ignore[attr-defined]
-        yield Header()
+        yield TitleBar()
         yield Static("Teardown removes: Kargo resources and release, Argo CD Applications and release, Woodpecker, "
                      f"and the namespaces {s.woodpecker_namespace}, {s.argocd_namespace}, {s.kargo_namespace}.",
                      classes="title")

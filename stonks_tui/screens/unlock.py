@@ -25,7 +25,6 @@ class UnlockScreen(Screen[None]):
         self.unlock = unlock  # callable(passphrase) -> None, raises StonksError when it does not unlock
 
     def compose(self) -> ComposeResult:
-        # No Header here: its title update can land after this short-lived screen is gone (a Textual race).
         yield Static(f"Secrets are kept in an encrypted keyring: {self.where}", classes="title")
         yield Static("Type its passphrase (a new keyring takes the passphrase you type now). It is never shown, "
                      "stored or logged.", classes="hint")

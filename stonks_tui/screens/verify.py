@@ -6,9 +6,10 @@ from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.screen import Screen
-from textual.widgets import Footer, Header, Static
+from textual.widgets import Footer, Static
 
 from stonks_tui.screens.checks_table import ChecksView
+from stonks_tui.screens.title_bar import TitleBar
 
 
 class VerifyScreen(Screen[None]):
@@ -19,7 +20,7 @@ class VerifyScreen(Screen[None]):
         self.done = done
 
     def compose(self) -> ComposeResult:
-        yield Header()
+        yield TitleBar()
         yield Static("Live checks of the installed system", classes="title")
         yield ChecksView(id="checks")
         yield Static("checking…", id="verify-status", classes="hint")

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from textual.app import ComposeResult
 from textual.screen import Screen
-from textual.widgets import Footer, Header, OptionList, Static
+from textual.widgets import Footer, OptionList, Static
 from textual.widgets.option_list import Option
+
+from stonks_tui.screens.title_bar import TitleBar
 
 INTRO = (  # one paragraph: the Static wraps it to the terminal's width
     "This wizard moves the cluster's CI/CD off GitHub: it removes the ARC runners, initialises Gitea and pushes "
@@ -23,7 +25,7 @@ class WelcomeScreen(Screen[None]):
 
     def compose(self) -> ComposeResult:
         runner = self.app.runner  # type: ignore[attr-defined]
-        yield Header()
+        yield TitleBar()
         yield Static(INTRO, id="welcome-text")
         where = "the simulated demo cluster on 127.0.0.1" if runner.demo else f"kube context {runner.context}"
         yield Static(f"Target: {where}", classes="title")
@@ -55,6 +57,12 @@ class WelcomeScreen(Screen[None]):
         self.action_choose(event.option.id or "")
 
     def action_choose(self, choice: str) -> None:
+        if choice == "quit":
+            self.app.exit(0)
+            return
+        self.app.when_ready(lambda: self.choose(choice))  # type: ignore[attr-defined]
+
+    def choose(self, choice: str) -> None:
         if choice == "quit":
             self.app.exit(0)
         elif choice == "install":

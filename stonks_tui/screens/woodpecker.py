@@ -8,7 +8,9 @@ from __future__ import annotations
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.screen import Screen
-from textual.widgets import Footer, Header, Input, Static
+from textual.widgets import Footer, Input, Static
+
+from stonks_tui.screens.title_bar import TitleBar
 
 TOKEN = "woodpecker-token"
 
@@ -19,7 +21,7 @@ class WoodpeckerScreen(Screen[bool]):
     def compose(self) -> ComposeResult:
         runner = self.app.runner  # type: ignore[attr-defined]
         s = runner.settings
-        yield Header()
+        yield TitleBar()
         yield Static("Woodpecker needs you once", classes="title")
         yield Static(
             f"1. Open {s.effective_woodpecker_url} in a browser and log in: it sends you to Gitea — log in there "

@@ -95,12 +95,17 @@ class WoodpeckerAgentRbac(ManifestStep):
         await super().apply(ctx)
 
     async def describe(self, ctx: StepContext) -> list[Change]:
-        grants = ("binds ServiceAccount woodpecker-agent to cluster-admin: pipeline steps can do anything in the "
-                  "cluster" if self.settings.rbac_mode == "cluster-admin" else
-                  "lets pipeline steps create/delete namespaces and manage workloads, nothing cluster-wide else")
+        grants = rbac_grants(self.settings.rbac_mode)
         changes = [Change(c.action, c.kind, c.name, c.detail or grants) for c in await super().describe(ctx)]
         changes += [Change("delete", kind, name, "other RBAC mode") for kind, name in await self._stale(ctx)]
         return changes
+
+
+def rbac_grants(mode: str) -> str:
+    """What the Woodpecker agents' RBAC mode grants, in one line (the plan shows it before anything is applied)."""
+    if mode == "cluster-admin":
+        return "binds ServiceAccount woodpecker-agent to cluster-admin: pipeline steps can do anything in the cluster"
+    return "lets pipeline steps create/delete namespaces and manage workloads, nothing cluster-wide else"
 
 
 class ArgoRepoSecret(ManifestStep):

@@ -307,3 +307,41 @@ async def test_keys_panel_and_command_palette_offer_the_main_actions(runner: Fak
         await pilot.pause(0.3)
         await pilot.press("enter")
         await settle(pilot, lambda: name(app) == "TeardownScreen")
+
+
+async def test_welcome_draws_before_start_up_finishes_and_keys_wait_for_it(tmp_path: Path) -> None:
+    import threading
+
+    from stonks_tui.runner import Runner
+
+    release = threading.Event()
+    runner = Runner(None, "fake-context", tmp_path, None)  # type: ignore[arg-type]
+    ready = FakeRunner(tmp_path)
+
+    def prepare() -> tuple[object, str]:
+        release.wait(10)
+        runner.settings, runner.make_context = ready.settings, lambda: None  # as Session.fill does
+        runner.preflight = ready.preflight  # type: ignore[method-assign]
+        return None, ""
+
+    app = StonksApp(runner, prepare=prepare)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot, lambda: name(app) == "WelcomeScreen")
+        await pilot.press("i")
+        await pilot.pause(0.2)
+        assert name(app) == "WelcomeScreen" and not app.is_ready  # the key waits, it is not lost
+        release.set()
+        await settle(pilot, lambda: name(app) == "PrerequisitesScreen")
+
+
+async def test_a_start_up_error_ends_the_wizard_with_its_exit_code(tmp_path: Path) -> None:
+    from stonks_tui.errors import UsageError
+    from stonks_tui.runner import Runner
+
+    def prepare() -> tuple[object, str]:
+        raise UsageError("nfs_port: expected a whole number, got 'x'", hint="set nfs_port to a number")
+
+    app = StonksApp(Runner(None, "fake-context", tmp_path, None), prepare=prepare)  # type: ignore[arg-type]
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot, lambda: app.startup_error is not None)
+    assert app.return_code == 2 and "nfs_port" in app.startup_error.message
