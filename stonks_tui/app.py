@@ -77,7 +77,7 @@ class StonksApp(App[int]):
 
     def _startup_failed(self, exc: StonksError) -> None:
         self.startup_error = exc
-        self.exit(exc.exit_code)
+        self.exit(exc.exit_code, return_code=exc.exit_code)
 
     def _prepared(self, unlock: object, where: str) -> None:
         self.is_ready = True
