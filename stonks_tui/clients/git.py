@@ -56,6 +56,8 @@ class Git:
             tail = " | ".join(text.strip().splitlines()[-4:])
             hint = "see the step log"
             if "rejected" in text or "non-fast-forward" in text:
+                # git's own advice lines would fill the message: say what happened, the log has the rest
+                tail = "rejected: the branch on Gitea has commits the local clone lacks (not a fast-forward)"
                 hint = ("Gitea has commits your clone lacks: pull them (git pull gitea) or decide which history "
                         "wins, then resume")
             elif "Authentication failed" in text or "401" in text:

@@ -302,6 +302,11 @@ class GiteaRepo(GiteaStep):
         if resp.status_code == 201:
             ctx.log(f"created repository {self._full(ctx)} ({'private' if s.repo_private else 'public'})")
         elif resp.status_code == 409:
+            if not await self._exists(ctx):  # 409 for a repository this user cannot see: not ours to use
+                raise GiteaError(409, f"Gitea says {self._full(ctx)} already exists (409), but "
+                                      f"{s.gitea_admin_user} cannot see it",
+                                 hint="it may be being deleted, or its name differs only in case: check Site "
+                                      "Administration → Repositories, then resume")
             ctx.log(f"repository {self._full(ctx)} already exists")
         elif resp.status_code >= 500:
             raise GiteaError(resp.status_code, f"Gitea could not create {self._full(ctx)}: "
