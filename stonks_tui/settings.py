@@ -281,7 +281,9 @@ def read_answers(path: Path) -> dict[str, Any]:
         if _SECRET_KEY.search(key_s):
             raise _secret_key_refusal(key_s, f"answers file {path}")
         if key_s not in _FIELD_TYPES:
-            close = [n for n in FIELD_NAMES if key_s.lower().replace("-", "_") == n]
+            import difflib
+
+            close = difflib.get_close_matches(key_s.lower().replace("-", "_"), FIELD_NAMES, n=1, cutoff=0.8)
             hint = f"did you mean {close[0]}?" if close else "see `stonks-tui --help` or docs/operator-guide.md"
             raise UsageError(f"{key_s}: unknown setting in answers file {path}", hint=hint)
         out[key_s] = _coerce(key_s, value, f"answers file {path}")

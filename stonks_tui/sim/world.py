@@ -113,6 +113,9 @@ class World:
                 "registry": self.registry.server.server_address[1], "nfs": self.nfs.port}
 
     def start(self) -> World:
+        from stonks_tui.fsutil import remove_stale_temps
+
+        remove_stale_temps(self.state_file)  # a killed run's half-written state: only one world runs per dir
         if self.state_file.exists():
             self.load()
         else:
