@@ -33,7 +33,7 @@ class StonksApp(App[int]):
     BINDINGS = [Binding("ctrl+q", "quit", "Quit", priority=True), Binding("question_mark", "keys", "Keys")]
 
     def __init__(self, runner: Runner, unlock: object = None, keyring_where: str = "",
-                 prepare: Callable[[], tuple[object, str]] | None = None) -> None:
+                 prepare: Callable[..., tuple[object, str]] | None = None, contexts: list[str] | None = None) -> None:
         super().__init__()
         self.runner = runner
         self.unlock = unlock  # set when the keyring still needs its passphrase
@@ -44,6 +44,7 @@ class StonksApp(App[int]):
         self.is_ready = prepare is None
         self.startup_error: StonksError | None = None
         self._when_ready: list[Callable[[], None]] = []
+        self.contexts = contexts or []  # the kubeconfig's contexts, for Welcome's picker
 
     def on_mount(self) -> None:
         if self.prepare is not None:
@@ -65,11 +66,20 @@ class StonksApp(App[int]):
         if self.prepare is not None and not self.is_ready:
             self.run_prepare()
 
-    @work(thread=True, exit_on_error=False)
-    def run_prepare(self) -> None:
+    def switch_context(self, context: str) -> None:
+        """The operator picked another kube context on Welcome: prepare a session for it, start again there."""
+        if self.prepare is None or context == self.runner.context:
+            return
+        self.is_ready = False
+        self.runner.context = context
+        self.run_prepare(context)
+        self.home()  # Welcome (and Resume) of the new context's journal
+
+    @work(thread=True, exit_on_error=False, exclusive=True, group="prepare")
+    def run_prepare(self, context: str | None = None) -> None:
         assert self.prepare is not None
         try:
-            unlock, where = self.prepare()
+            unlock, where = self.prepare(context) if context else self.prepare()
         except StonksError as exc:
             self.call_from_thread(self._startup_failed, exc)
             return

@@ -459,10 +459,15 @@ def cmd_wizard(args: argparse.Namespace) -> int:
     runner = Runner(None, context, state_dir_for(args), None, demo=args.demo)  # type: ignore[arg-type]
     sessions: list[Session] = []
 
-    def prepare() -> tuple[object, str]:
-        """(unlock, where): `unlock` is set when the keyring needs the passphrase typed into the wizard."""
+    def prepare(new_context: str | None = None) -> tuple[object, str]:
+        """(unlock, where): `unlock` is set when the keyring needs the passphrase typed into the wizard.
+        `new_context`: the operator picked another kube context on Welcome — a session for that one."""
         from stonks_tui.secrets import KeyringLocked
 
+        if new_context is not None:
+            args.context = new_context
+            while sessions:
+                sessions.pop().close()
         try:
             # interactive=False: never getpass(); if the keyring needs a passphrase the wizard asks (masked).
             session = Session(args, interactive=False, announce=False)
@@ -478,7 +483,12 @@ def cmd_wizard(args: argparse.Namespace) -> int:
 
     from stonks_tui.app import StonksApp
 
-    app = StonksApp(runner, prepare=prepare)
+    contexts: list[str] = []
+    if not args.demo:
+        from stonks_tui.kubecontext import list_contexts
+
+        contexts = list_contexts()[0]
+    app = StonksApp(runner, prepare=prepare, contexts=contexts)
     try:
         code = app.run()
     finally:

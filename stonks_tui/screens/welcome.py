@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from textual.app import ComposeResult
 from textual.screen import Screen
-from textual.widgets import Footer, OptionList, Static
+from textual.widgets import Footer, OptionList, Select, Static
 from textual.widgets.option_list import Option
 
 from stonks_tui.screens.title_bar import TitleBar
@@ -29,6 +29,10 @@ class WelcomeScreen(Screen[None]):
         yield Static(INTRO, id="welcome-text")
         where = "the simulated demo cluster on 127.0.0.1" if runner.demo else f"kube context {runner.context}"
         yield Static(f"Target: {where}", classes="title")
+        contexts = getattr(self.app, "contexts", [])
+        if not runner.demo and len(contexts) > 1:
+            yield Select([(c, c) for c in contexts], value=runner.context, allow_blank=False, compact=True,
+                         id="context")
         options = [Option("Install — plan, confirm, apply", id="install")]
         journal = runner.journal("install")
         self.can_resume = journal.unfinished() and not runner.torn_down()
@@ -52,6 +56,10 @@ class WelcomeScreen(Screen[None]):
 
     def on_mount(self) -> None:
         self.query_one(OptionList).focus()
+
+    def on_select_changed(self, event: Select.Changed) -> None:
+        if event.select.id == "context" and isinstance(event.value, str):
+            self.app.switch_context(event.value)  # type: ignore[attr-defined]
 
     def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
         self.action_choose(event.option.id or "")

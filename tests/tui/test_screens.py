@@ -345,3 +345,27 @@ async def test_a_start_up_error_ends_the_wizard_with_its_exit_code(tmp_path: Pat
     async with app.run_test(size=(80, 24)) as pilot:
         await settle(pilot, lambda: app.startup_error is not None)
     assert app.return_code == 2 and "nfs_port" in app.startup_error.message
+
+
+async def test_the_context_picker_prepares_a_session_for_the_chosen_context(tmp_path: Path) -> None:
+    from textual.widgets import Select
+
+    from stonks_tui.runner import Runner
+
+    prepared: list[str | None] = []
+    runner = Runner(None, "homelab", tmp_path, None)  # type: ignore[arg-type]
+    ready = FakeRunner(tmp_path)
+
+    def prepare(context: str | None = None) -> tuple[object, str]:
+        prepared.append(context)
+        runner.settings, runner.make_context = ready.settings, lambda: None
+        return None, ""
+
+    app = StonksApp(runner, prepare=prepare, contexts=["homelab", "staging"])
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot, lambda: name(app) == "WelcomeScreen" and app.is_ready)
+        assert "kube context homelab" in text(app, ".title")
+        app.screen.query_one("#context", Select).value = "staging"
+        await settle(pilot, lambda: prepared == [None, "staging"] and app.is_ready)
+        await settle(pilot, lambda: name(app) == "WelcomeScreen" and "staging" in text(app, ".title"))
+    assert runner.context == "staging"
