@@ -21,6 +21,7 @@ from stonks_tui.steps.cluster import PersistentVolumes as Pvs
 from stonks_tui.steps.gitea import GiteaInit, GiteaOAuthApp, GiteaRepo, GiteaTokens
 from stonks_tui.steps.releases import Kargo
 from stonks_tui.steps.repo import RepoPush
+from tests.leaks import assert_no_secret_leaked
 
 GITEA = (GiteaInit, GiteaTokens, GiteaOAuthApp, GiteaRepo, Namespaces)
 CLUSTER = (Namespaces, Pvs, WoodpeckerNetworkPolicy, WoodpeckerAgentRbac, GiteaInit)
@@ -73,8 +74,8 @@ def secrets_of(session: Session) -> list[str]:
 
 @pytest.mark.parametrize(("spec", "steps", "failing", "words", "finishing"),
                          [pytest.param(*case[1:], id=case[0]) for case in CASES])
-async def test_fault_fails_the_right_step_then_a_rerun_completes(demo: Session, spec, steps, failing, words,
-                                                                   finishing) -> None:
+async def test_fault_fails_the_right_step_then_a_rerun_completes(demo: Session, tmp_path: Path, spec, steps,
+                                                                   failing, words, finishing) -> None:
     world = demo.demo.world
     world.gitea.hang_seconds = world.kube.hang_seconds = 1.0  # a hang the clients' timeouts see quickly
     from stonks_tui.sim.faults import parse
@@ -96,6 +97,8 @@ async def test_fault_fails_the_right_step_then_a_rerun_completes(demo: Session, 
     demo.runtime.env.pop("STONKS_SIM_FAULTS")
     summary, steps_after = await run(demo, steps)
     assert summary.ok, {k: (r.state, r.last_error) for k, r in steps_after.items()}
+    demo.secrets.flush()
+    assert_no_secret_leaked(tmp_path, "")  # logs, journal, helm's argv: nothing secret after a faulted run
 
 
 async def test_git_push_rejected_explains_and_completes_once_resolved(demo: Session, tmp_path: Path) -> None:
