@@ -2,10 +2,13 @@
 
 Shown only when the keyring needs a passphrase that the environment did not give. The unlock (an Argon2
 derivation, ~0.5 s) runs in a worker so the screen stays responsive; a wrong passphrase says so and lets the
-operator try again, with nothing overwritten.
+operator try again, with nothing overwritten. A keyring that does not exist yet is created with the passphrase
+typed twice (a typo would otherwise lock its secrets away).
 """
 
 from __future__ import annotations
+
+from pathlib import Path
 
 from textual import work
 from textual.app import ComposeResult
@@ -23,11 +26,13 @@ class UnlockScreen(Screen[None]):
         super().__init__()
         self.where = where
         self.unlock = unlock  # callable(passphrase) -> None, raises StonksError when it does not unlock
+        self.creating = not Path(where).exists()
+        self.first: str | None = None  # when creating: the passphrase typed the first time
 
     def compose(self) -> ComposeResult:
         yield Static(f"Secrets are kept in an encrypted keyring: {self.where}", classes="title")
-        yield Static("Type its passphrase (a new keyring takes the passphrase you type now). It is never shown, "
-                     "stored or logged.", classes="hint")
+        yield Static(("This keyring is new: choose its passphrase and type it twice." if self.creating else
+                      "Type its passphrase.") + " It is never shown, stored or logged.", classes="hint")
         yield Input(password=True, placeholder="passphrase", id="passphrase")
         yield Static("", id="unlock-error")
         yield Footer()
@@ -36,9 +41,23 @@ class UnlockScreen(Screen[None]):
         self.query_one(Input).focus()
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
-        if event.value:
-            self.query_one("#unlock-error", Static).update("unlocking…")
-            self.try_unlock(event.value)
+        if not event.value:
+            return
+        error = self.query_one("#unlock-error", Static)
+        if self.creating and self.first is None:
+            self.first = event.value
+            event.input.value = ""
+            event.input.placeholder = "the same passphrase again"
+            error.update("")
+            return
+        if self.creating and event.value != self.first:
+            self.first = None
+            event.input.value = ""
+            event.input.placeholder = "passphrase"
+            error.update("the two passphrases differ: type it again, twice")
+            return
+        error.update("unlocking…")
+        self.try_unlock(event.value)
 
     @work(exclusive=True, thread=True, exit_on_error=False)
     def try_unlock(self, passphrase: str) -> None:

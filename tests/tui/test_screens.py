@@ -369,3 +369,16 @@ async def test_the_context_picker_prepares_a_session_for_the_chosen_context(tmp_
         await settle(pilot, lambda: prepared == [None, "staging"] and app.is_ready)
         await settle(pilot, lambda: name(app) == "WelcomeScreen" and "staging" in text(app, ".title"))
     assert runner.context == "staging"
+
+
+async def test_a_new_keyring_takes_its_passphrase_typed_twice(runner: FakeRunner, tmp_path: Path) -> None:
+    given: list[str] = []
+    app = StonksApp(runner, unlock=given.append, keyring_where=str(tmp_path / "new" / "secrets.cryptfile"))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot, lambda: name(app) == "UnlockScreen")
+        assert "type it twice" in text(app, ".hint")
+        await pilot.press(*"first-passphrase", "enter", *"other-passphrase", "enter")
+        assert "differ" in text(app, "#unlock-error") and not given
+        await pilot.press(*"good-passphrase", "enter", *"good-passphrase", "enter")
+        await settle(pilot, lambda: name(app) == "WelcomeScreen")
+    assert given == ["good-passphrase"]
