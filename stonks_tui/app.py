@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -47,6 +48,13 @@ class StonksApp(App[int]):
         self.contexts = contexts or []  # the kubeconfig's contexts, for Welcome's picker
 
     def on_mount(self) -> None:
+        import signal
+
+        # A dropped SSH session (SIGHUP) or a polite kill (SIGTERM): stop the running steps the way cancel does,
+        # so the journal says "interrupted" (not "running") and the next start opens on Resume; then leave.
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGHUP, signal.SIGTERM):
+            loop.add_signal_handler(sig, self.hang_up)
         if self.prepare is not None:
             self.show_start()  # start-up continues once this first frame is on screen (on_ready)
             return
@@ -65,6 +73,11 @@ class StonksApp(App[int]):
         # start-up is Python code).
         if self.prepare is not None and not self.is_ready:
             self.run_prepare()
+
+    def hang_up(self) -> None:
+        self.runner.cancel()
+        # The cancelled steps record themselves on the next turns of the loop; the run's worker then ends.
+        self.set_timer(0.5, lambda: self.exit(130, return_code=130))
 
     def switch_context(self, context: str) -> None:
         """The operator picked another kube context on Welcome: prepare a session for it, start again there."""

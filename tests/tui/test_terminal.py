@@ -102,3 +102,36 @@ def test_install_killed_midway_resumes_to_done_then_teardown_keeps_pvs(tmp_path:
         wait_text(name, "EXITED=0", timeout=20)
     finally:
         subprocess.run(["tmux", "kill-session", "-t", name], capture_output=True)
+
+
+def test_a_dropped_session_sighup_leaves_the_install_interrupted_for_resume(tmp_path: Path) -> None:
+    import json
+
+    name = f"stonks-{uuid.uuid4().hex[:8]}"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("STONKS_")}
+    env["STONKS_SIM_SPEED"] = "0.3"  # slow enough that steps are mid-flight when the session drops
+    subprocess.run(["tmux", "new-session", "-d", "-s", name, "-x", "80", "-y", "24",
+                    f"{EXE} --state-dir {tmp_path} --demo"], check=True, env=env)
+    try:
+        wait_text(name, "Install — plan, confirm, apply")
+        keys(name, "i")
+        wait_text(name, "checks pass", "enter: next")
+        keys(name, "Enter")
+        wait_text(name, "Settings —")
+        keys(name, "C-n")
+        wait_text(name, "Gitea credentials", "not initialised yet")
+        keys(name, "C-n")
+        wait_text(name, "enter starts")
+        keys(name, "Enter")
+        wait_row(name, "✓", "namespaces")
+        pid = wizard_pid(tmp_path)
+    finally:
+        subprocess.run(["tmux", "kill-session", "-t", name], capture_output=True)  # the terminal goes: SIGHUP
+    deadline = time.monotonic() + 30
+    while subprocess.run(["kill", "-0", str(pid)], capture_output=True).returncode == 0:
+        assert time.monotonic() < deadline, "the wizard outlived its terminal"
+        time.sleep(0.1)
+    journal = json.loads((tmp_path / "stonks-demo" / "install.json").read_text())
+    states = {sid: rec["state"] for sid, rec in journal["steps"].items()}
+    assert journal["run"]["status"] == "interrupted" and "running" not in states.values(), states
+    assert "interrupted" in states.values() and states["namespaces"] == "done"
