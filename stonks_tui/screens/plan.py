@@ -20,6 +20,7 @@ class PlanScreen(Screen[None]):
         self.kind = kind
         self.delete_pvs = delete_pvs
         self.ready = False
+        self.details: list[str] = []  # one per table row
 
     def compose(self) -> ComposeResult:
         yield TitleBar()
@@ -28,6 +29,7 @@ class PlanScreen(Screen[None]):
         table: DataTable[str] = DataTable(id="plan-table", cursor_type="row", zebra_stripes=True)
         table.add_columns("step", "action", "object", "detail")
         yield table
+        yield Static("", id="plan-detail")  # the highlighted row in full: 80 columns truncate the table
         yield Static("working out the plan…", id="plan-status", classes="hint")
         yield Footer()
 
@@ -44,10 +46,14 @@ class PlanScreen(Screen[None]):
         for sid, changes in rows:
             if isinstance(changes, str):
                 table.add_row(sid, "?", "cannot tell", changes[:90])
+                self.details.append(f"{sid}: cannot tell — {changes}")
                 continue
             for change in changes:
                 todo += change.action != "unchanged"
                 table.add_row(sid, _action(change), f"{change.kind} {change.name}"[:60], change.detail[:90])
+                self.details.append(f"{sid}: {_action(change).strip()} {change.kind} {change.name}"
+                                    + (f" — {change.detail}" if change.detail else ""))
+        self.show_detail(table.cursor_row)
         self.ready = True
         deletes = sum(1 for _, changes in rows if not isinstance(changes, str)
                       for change in changes if change.action == "delete")
@@ -62,6 +68,13 @@ class PlanScreen(Screen[None]):
         self.query_one("#plan-status", Static).update(
             summary + (" · enter starts, escape goes back" if todo else " · enter runs the checks anyway"))
         self.refresh_bindings()
+
+    def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
+        self.show_detail(event.cursor_row)
+
+    def show_detail(self, row: int) -> None:
+        if 0 <= row < len(self.details):
+            self.query_one("#plan-detail", Static).update(self.details[row])
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action == "start" and not self.ready:
