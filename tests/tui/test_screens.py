@@ -102,14 +102,14 @@ async def test_settings_validate_inline_refuse_next_and_save_only_non_secrets(ru
         host.value = "https://ci.example.test"
         port = app.screen.query_one("#f-nfs_port", Input)
         port.value = "twenty"
-        await pilot.pause(0.05)
+        # set directly, the values reach the screen as Changed messages: wait for them, not a fixed time
+        await settle(pilot, lambda: "whole number" in text(app, "#e-nfs_port"))
         assert "is a host, not a URL" in text(app, "#e-woodpecker_host")
-        assert "whole number" in text(app, "#e-nfs_port")
         await pilot.press("ctrl+n")
         assert name(app) == "SettingsScreen" and app.focused is host  # the first bad field in the form
         host.value, port.value = "ci.example.test", "2049"
-        await pilot.pause(0.05)
-        assert not app.screen.errors and text(app, "#e-woodpecker_host") == ""
+        await settle(pilot, lambda: not app.screen.errors)
+        assert text(app, "#e-woodpecker_host") == ""
         await pilot.press("ctrl+s")
         saved = yaml.safe_load(runner.answers_path.read_text())
         assert saved["woodpecker_host"] == "ci.example.test"
