@@ -304,7 +304,12 @@ async def test_keys_panel_and_command_palette_offer_the_main_actions(runner: Fak
         await pilot.press("ctrl+p")
         await settle(pilot, lambda: name(app) == "CommandPalette")
         await pilot.press(*"Teardown")
-        await pilot.pause(0.3)
+
+        def first_match() -> str:
+            options = app.screen.query_one(OptionList).options
+            return str(options[0].prompt) if options else ""
+
+        await settle(pilot, lambda: "Teardown" in first_match())  # the palette searches asynchronously
         await pilot.press("enter")
         await settle(pilot, lambda: name(app) == "TeardownScreen")
 
