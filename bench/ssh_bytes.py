@@ -21,22 +21,7 @@ import uuid
 from pathlib import Path
 
 from bench.common import EXE, compile_package
-
-
-def shown(name: str) -> str:
-    return subprocess.run(["tmux", "capture-pane", "-p", "-t", name], capture_output=True, text=True).stdout
-
-
-def wait(name: str, *texts: str, timeout: float = 180) -> None:
-    deadline = time.monotonic() + timeout
-    while not all(t in shown(name) for t in texts):
-        if time.monotonic() > deadline:
-            raise RuntimeError(f"{texts} never appeared:\n{shown(name)}")
-        time.sleep(0.1)
-
-
-def keys(name: str, *pressed: str) -> None:
-    subprocess.run(["tmux", "send-keys", "-t", name, *pressed], check=True)
+from tests.tui.terminal import keys, start_install, wait_text
 
 
 def main() -> None:
@@ -54,18 +39,9 @@ def main() -> None:
         try:
             subprocess.run(["tmux", "pipe-pane", "-o", "-t", name, f"cat >> {out}"], check=True)
             keys(name, f"{EXE} --state-dir {d}/state --demo", "Enter")
-            wait(name, "Install — plan, confirm, apply")
-            keys(name, "i")
-            wait(name, "checks pass", "enter: next")
-            keys(name, "Enter")
-            wait(name, "Settings —")
-            keys(name, "C-n")
-            wait(name, "Gitea credentials", "not initialised yet")
-            keys(name, "C-n")
-            wait(name, "enter starts")
+            start_install(name)  # the byte count of the install alone starts at its last key, Enter on the plan
             before_install = out.stat().st_size
-            keys(name, "Enter")
-            wait(name, "install finished")
+            wait_text(name, "install finished", timeout=300)
             time.sleep(1)  # the last frames
             total = out.stat().st_size
             time.sleep(idle)

@@ -86,3 +86,17 @@ def loopback_only(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 PYTHON = sys.executable
+
+
+@pytest.fixture
+def demo_session(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):  # type: ignore[no-untyped-def]
+    """A `--demo` Session (the simulated world in this process) at STONKS_SIM_SPEED=0, isolated from the
+    developer's STONKS_ settings; closed after the test."""
+    from stonks_tui.cli import Session, build_parser
+
+    monkeypatch.setenv("STONKS_SIM_SPEED", "0")
+    for key in [k for k in os.environ if k.startswith("STONKS_") and k != "STONKS_SIM_SPEED"]:
+        monkeypatch.delenv(key)
+    session = Session(build_parser().parse_args(["--state-dir", str(tmp_path), "--demo"]))
+    yield session
+    session.close()

@@ -7,14 +7,12 @@ tests/sim/test_arc_removal.py (ARC's runner namespace held by its finalizers).
 
 from __future__ import annotations
 
-import os
 import subprocess
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from stonks_tui.cli import Session, build_parser
+from stonks_tui.cli import Session
 from stonks_tui.engine.plan import Plan
 from stonks_tui.steps.cluster import Namespaces, WoodpeckerAgentRbac, WoodpeckerNetworkPolicy
 from stonks_tui.steps.cluster import PersistentVolumes as Pvs
@@ -51,13 +49,8 @@ CASES = [
 
 
 @pytest.fixture
-def demo(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Session]:
-    monkeypatch.setenv("STONKS_SIM_SPEED", "0")
-    for key in [k for k in os.environ if k.startswith("STONKS_") and k != "STONKS_SIM_SPEED"]:
-        monkeypatch.delenv(key)
-    session = Session(build_parser().parse_args(["--state-dir", str(tmp_path), "--demo"]))
-    yield session
-    session.close()
+def demo(demo_session: Session) -> Session:
+    return demo_session
 
 
 async def run(session: Session, steps: tuple) -> tuple[object, dict]:

@@ -1,6 +1,6 @@
 """A scripted stand-in for the Runner: the wizard's screens driven by known events, for pilot and snapshot tests.
 
-It keeps the real parts that cost nothing (Settings, the install/teardown plans, a real Journal on disk) and
+It keeps the real parts that cost nothing (Settings, the Runner's install/teardown plans and Journal on disk) and
 scripts the rest: preflight and verify results, the plan's changes, and the events of a run — each step starts,
 logs, reports workloads and finishes in plan order, a chosen step fails (its dependants are blocked), and
 woodpecker-activate needs the operator until a token is in the secret store. Deterministic: no clocks, no
@@ -19,8 +19,8 @@ from stonks_tui.engine.engine import RunSummary
 from stonks_tui.engine.events import LogLine, PlanFinished, PlanStarted, StepFinished, StepStarted, WorkloadStatus
 from stonks_tui.engine.plan import Plan
 from stonks_tui.engine.step import Change, MemorySecretStore
-from stonks_tui.journal import DONE, FAILED, NEEDS_OPERATOR, RUNNING, Journal, journal_path
-from stonks_tui.plans import install_plan, teardown_plan
+from stonks_tui.journal import DONE, FAILED, NEEDS_OPERATOR, RUNNING
+from stonks_tui.runner import Runner
 from stonks_tui.settings import Settings
 
 SETTINGS = Settings(gitea_public_url="http://127.0.0.1:3000", nfs_server="127.0.0.1",
@@ -53,14 +53,12 @@ class Script:
     preflight: list[list[CheckResult]] = field(default_factory=lambda: [PREFLIGHT_OK])  # one list per call
 
 
-class FakeRunner:
+class FakeRunner(Runner):
+    """The Runner's own plans, journal and log paths; the rest scripted."""
+
     def __init__(self, state: Path, script: Script | None = None, *, settings: Settings = SETTINGS) -> None:
-        self.settings = settings
-        self.context = "fake-context"
-        self.state_dir = state
-        self.demo = False
-        self.answers_path: Path | None = state / "answers.yaml"
-        self.extra: dict[str, Any] = {}
+        super().__init__(settings, "fake-context", state, lambda: None)  # type: ignore[arg-type,return-value]
+        self.answers_path = state / "answers.yaml"
         self.script = script or Script()
         self.store = MemorySecretStore()
         self.runs: list[str] = []
@@ -68,16 +66,6 @@ class FakeRunner:
         self.cancelled = False
 
     # -- what the screens call ----------------------------------------------------------------------------
-    def plan(self, kind: str, *, delete_pvs: bool = False) -> Plan:
-        return install_plan(self.settings) if kind == "install" else teardown_plan(self.settings,
-                                                                                 delete_pvs=delete_pvs)
-
-    def journal(self, kind: str) -> Journal:
-        return Journal.open(journal_path(self.state_dir, self.context, kind), kind, self.context)
-
-    def log_dir(self, kind: str) -> Path:
-        return self.state_dir / "logs" / kind
-
     def torn_down(self) -> bool:
         return False
 

@@ -17,37 +17,10 @@ from pathlib import Path
 
 import pytest
 
+from tests.tui.terminal import keys, start_install, wait_row, wait_text
+
 EXE = Path(sys.executable).parent / "stonks-tui"
 pytestmark = pytest.mark.skipif(shutil.which("tmux") is None, reason="tmux is not installed")
-
-
-def screen(name: str) -> str:
-    return subprocess.run(["tmux", "capture-pane", "-p", "-t", name], capture_output=True, text=True).stdout
-
-
-def wait_text(name: str, *texts: str, timeout: float = 120) -> str:
-    deadline = time.monotonic() + timeout
-    while True:
-        shown = screen(name)
-        if all(text in shown for text in texts):
-            return shown
-        assert time.monotonic() < deadline, f"{texts!r} never appeared; screen:\n{shown}"
-        time.sleep(0.1)
-
-
-def wait_row(name: str, mark: str, step: str, timeout: float = 120) -> str:
-    """Wait until the step list shows `step` with `mark` (a row of the table, whatever its spacing)."""
-    deadline = time.monotonic() + timeout
-    while True:
-        shown = screen(name)
-        if any(mark in line and f" {step} " in line for line in shown.splitlines()):
-            return shown
-        assert time.monotonic() < deadline, f"{mark} {step} never appeared; screen:\n{shown}"
-        time.sleep(0.1)
-
-
-def keys(name: str, *pressed: str) -> None:
-    subprocess.run(["tmux", "send-keys", "-t", name, *pressed], check=True)
 
 
 def wizard_pid(state: Path) -> int:
@@ -66,16 +39,7 @@ def test_install_killed_midway_resumes_to_done_then_teardown_keeps_pvs(tmp_path:
                    check=True, env=env)
     try:
         keys(name, command, "Enter")
-        wait_text(name, "Install — plan, confirm, apply")
-        keys(name, "i")
-        wait_text(name, "checks pass", "enter: next")
-        keys(name, "Enter")
-        wait_text(name, "Settings —")
-        keys(name, "C-n")
-        wait_text(name, "Gitea credentials", "not initialised yet")
-        keys(name, "C-n")  # the demo keyring already holds the admin password: kept
-        wait_text(name, "enter starts")
-        keys(name, "Enter")
+        start_install(name)
         shown = wait_row(name, "✓", "namespaces")  # some steps done, the install still running
         assert "install finished" not in shown
         os.kill(wizard_pid(tmp_path), signal.SIGKILL)
@@ -113,16 +77,7 @@ def test_a_dropped_session_sighup_leaves_the_install_interrupted_for_resume(tmp_
     subprocess.run(["tmux", "new-session", "-d", "-s", name, "-x", "80", "-y", "24",
                     f"{EXE} --state-dir {tmp_path} --demo"], check=True, env=env)
     try:
-        wait_text(name, "Install — plan, confirm, apply")
-        keys(name, "i")
-        wait_text(name, "checks pass", "enter: next")
-        keys(name, "Enter")
-        wait_text(name, "Settings —")
-        keys(name, "C-n")
-        wait_text(name, "Gitea credentials", "not initialised yet")
-        keys(name, "C-n")
-        wait_text(name, "enter starts")
-        keys(name, "Enter")
+        start_install(name)
         wait_row(name, "✓", "namespaces")
         pid = wizard_pid(tmp_path)
     finally:

@@ -2,25 +2,18 @@
 
 from __future__ import annotations
 
-import os
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from textual.widgets import DataTable, Log, OptionList
 
 from stonks_tui.app import StonksApp
-from stonks_tui.cli import Session, build_parser
+from stonks_tui.cli import Session
 
 
 @pytest.fixture
-def session(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Session]:
-    monkeypatch.setenv("STONKS_SIM_SPEED", "0")
-    for key in [k for k in os.environ if k.startswith("STONKS_") and k != "STONKS_SIM_SPEED"]:
-        monkeypatch.delenv(key)
-    s = Session(build_parser().parse_args(["--state-dir", str(tmp_path), "--demo"]))
-    yield s
-    s.close()
+def session(demo_session: Session) -> Session:
+    return demo_session
 
 
 async def wait_for(pilot, predicate, timeout: float = 120.0) -> None:
