@@ -253,6 +253,12 @@ class Controllers:
                 self.create_workload_children(kind, ns, name)
         self.reconcile_volumes()
         self.reconcile_all_workloads()
+        # The namespace controller picks up namespaces left Terminating (a world stopped mid-deletion would
+        # otherwise keep them forever: the deletion was only ever scheduled by the DELETE that started it).
+        ns_kind = self.k("", "v1", "namespaces")
+        for (_, name), ns in list(s.objects[ns_kind.key].items()):
+            if ns["metadata"].get("deletionTimestamp"):
+                s.scheduler.after(0.05, lambda name=name: s.terminate_namespace(name))
 
     def reconcile_all_workloads(self) -> None:
         s = self.store

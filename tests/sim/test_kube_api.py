@@ -175,6 +175,26 @@ def test_world_persists_and_reloads(tmp_path: Path) -> None:
         c.close()
 
 
+def test_a_namespace_left_terminating_by_a_stopped_world_finishes_after_restart(tmp_path: Path) -> None:
+    from kubernetes import config
+
+    with World(tmp_path / "w", speed=0.0, faults="") as w:
+        c = config.new_client_from_config(config_file=str(w.kubeconfig))
+        v1 = client.CoreV1Api(c)
+        v1.create_namespace({"metadata": {"name": "half-deleted"}})
+        v1.create_namespaced_config_map("half-deleted", {"metadata": {"name": "content"}})
+        c.close()
+        # The world stops between the DELETE and the namespace controller's work (a killed run).
+        ns = w.store.objects[("", "namespaces")][("", "half-deleted")]
+        ns["metadata"]["deletionTimestamp"] = "2026-11-28T00:00:00Z"
+        ns["status"] = {"phase": "Terminating"}
+        w.flush()
+    with World(tmp_path / "w", speed=0.0, faults="") as w:
+        c = config.new_client_from_config(config_file=str(w.kubeconfig))
+        wait_until(lambda: "half-deleted" not in [n.metadata.name for n in client.CoreV1Api(c).list_namespace().items])
+        c.close()
+
+
 def test_fault_injection(tmp_path: Path) -> None:
     with World(tmp_path / "w", speed=0.0, faults="kube:GET /api/v1/namespaces$=500x2") as w:
         import httpx
