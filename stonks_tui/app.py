@@ -62,11 +62,14 @@ class StonksApp(App[int]):
 
     def _after_unlock_check(self) -> None:
         if self.unlock is not None:
-            from stonks_tui.screens.unlock import UnlockScreen
-
-            self.push_screen(UnlockScreen(self.keyring_where, self.unlock))
+            self._ask_passphrase()
             return
         self.show_start()
+
+    def _ask_passphrase(self) -> None:
+        from stonks_tui.screens.unlock import UnlockScreen
+
+        self.push_screen(UnlockScreen(self.keyring_where, self.unlock))
 
     def on_ready(self) -> None:
         # Only now: the preparing thread would otherwise hold the GIL the first frame needs (the demo world's
@@ -105,10 +108,8 @@ class StonksApp(App[int]):
     def _prepared(self, unlock: object, where: str) -> None:
         self.is_ready = True
         if unlock is not None:
-            from stonks_tui.screens.unlock import UnlockScreen
-
             self.unlock, self.keyring_where = unlock, where
-            self.push_screen(UnlockScreen(where, unlock))
+            self._ask_passphrase()
         waiting, self._when_ready = self._when_ready, []
         for callback in waiting:
             callback()
