@@ -31,6 +31,10 @@ _DNS1123_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-
 _HOST_LABEL = re.compile(r"^[A-Za-z0-9]([-A-Za-z0-9]*[A-Za-z0-9])?$")
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 _QUANTITY = re.compile(r"^[0-9]+(\.[0-9]+)?(Ki|Mi|Gi|Ti|Pi|Ei|k|M|G|T|P|E)?$")
+# The chart references helm takes as one argv word: an OCI reference, repo/chart, or a packaged chart's URL.
+_CHART_REF = re.compile(r"^(oci://[A-Za-z0-9.-]+(:[0-9]+)?(/[A-Za-z0-9._-]+)+"
+                        r"|[a-z0-9][a-z0-9-]*/[a-z0-9][a-z0-9-]*"
+                        r"|https?://[A-Za-z0-9.-]+(:[0-9]+)?(/[A-Za-z0-9._~-]+)*/[A-Za-z0-9._-]+\.tgz)$")
 _CHART_VERSION = re.compile(r"^v?[0-9]+\.[0-9]+\.[0-9]+([-+][0-9A-Za-z.-]+)?$")
 # Gitea: user and repo names are alphanumerics, dash, underscore, dot; not starting/ending with a dot or dash.
 _GITEA_NAME = re.compile(r"^[A-Za-z0-9_]([A-Za-z0-9_.-]*[A-Za-z0-9_])?$")
@@ -144,6 +148,10 @@ class Settings:
     kargo_release: str = field(default="kargo", metadata=_meta("charts", "Kargo release name"))
     kargo_project: str = field(default="stonks-oracle",
                                metadata=_meta("charts", "Kargo project (its namespace holds the Freight)"))
+    kargo_verification: bool = field(
+        default=True,
+        metadata=_meta("charts", "Verify paper and live with the market-hours AnalysisTemplate (needs Argo "
+                                 "Rollouts installed: Kargo's chart does not bring its CRDs)"))
     helm_timeout: str = field(default="10m", metadata=_meta("charts", "helm --timeout for each release"))
     # --- Woodpecker and RBAC ------------------------------------------------------------------------------
     woodpecker_agent_replicas: int = field(default=2, metadata=_meta("rbac", "Woodpecker agent replicas"))
@@ -479,10 +487,11 @@ def validate(s: Settings) -> list[FieldError]:
     for name in ("woodpecker_chart_version", "argocd_chart_version", "kargo_chart_version"):
         if not _CHART_VERSION.match(getattr(s, name)):
             errors.append(FieldError(name, f"{getattr(s, name)!r} is not a chart version such as 1.2.3"))
-    for name in ("woodpecker_chart", "kargo_chart"):
+    for name in ("woodpecker_chart", "kargo_chart", "argocd_chart"):
         value = getattr(s, name)
-        if not (value.startswith("oci://") or re.match(r"^[a-z0-9-]+/[a-z0-9-]+$", value)):
-            errors.append(FieldError(name, f"{value!r} must be oci://… or repo/chart"))
+        if not _CHART_REF.match(value):
+            errors.append(FieldError(name, f"{value!r} is not a chart reference helm takes: oci://host/path, "
+                                           "repo/chart, or an http(s) URL of a chart .tgz"))
     if not re.match(r"^[a-z0-9-]+/[a-z0-9-]+$", s.argocd_chart):
         errors.append(FieldError("argocd_chart", f"{s.argocd_chart!r} must be repo/chart, e.g. argo/argo-cd"))
     _check_url("argocd_chart_repo", s.argocd_chart_repo, errors)

@@ -19,7 +19,7 @@ def live_checks(ctx: StepContext) -> list[tuple[str, object]]:
         from stonks_tui.steps.gitea import token_auth
 
         g = rt.gitea(s)
-        version = await g.version()
+        version = await g.version(token_auth(ctx))
         if not version:
             return CheckResult("gitea", "fail", f"{s.effective_gitea_api_url} does not answer /api/v1/version",
                                "check the gitea pod in " + s.gitea_namespace)

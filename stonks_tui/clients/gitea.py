@@ -136,8 +136,8 @@ class GiteaClient:
             except ValueError:
                 pass
         version = await self.request("GET", "/api/v1/version", what="read Gitea's version")
-        if version.status_code == 200:
-            return "installed"
+        if version.status_code == 200 or (version.status_code in (401, 403) and _is_json(version)):
+            return "installed"  # 403 JSON: installed with REQUIRE_SIGNIN_VIEW (the installer answers HTML)
         root = await self.request("GET", "/", what="read Gitea's front page")
         if 'name="db_type"' in root.text:
             return "installer"
@@ -145,6 +145,17 @@ class GiteaClient:
                                               f"(healthz {resp.status_code}, version {version.status_code})",
                          hint="check gitea_api_url points at Gitea itself")
 
-    async def version(self) -> str | None:
-        resp = await self.request("GET", "/api/v1/version", what="read Gitea's version")
-        return resp.json().get("version") if resp.status_code == 200 else None
+    async def version(self, auth: Auth | None = None) -> str | None:
+        """Gitea's version, or None while it is not serving its API. Pass credentials: the install form sets
+        REQUIRE_SIGNIN_VIEW, after which Gitea answers every anonymous API call, this one too, with 403."""
+        resp = await self.request("GET", "/api/v1/version", auth=auth, what="read Gitea's version")
+        if resp.status_code != 200:
+            return None
+        try:
+            return resp.json().get("version")
+        except ValueError:
+            return None
+
+
+def _is_json(resp: httpx.Response) -> bool:
+    return resp.headers.get("content-type", "").startswith("application/json")

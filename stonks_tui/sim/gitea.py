@@ -211,6 +211,11 @@ class GiteaHandler(Handler):
         app: GiteaSim = self.app
         path, query = self.parsed()
         with app.lock:
+            if app.state.get("install_pending_until", 0.0) > time.time():
+                # Real Gitea after the install form: the install server closes its listener and the installed
+                # one starts some seconds later. Meanwhile nothing answers: drop the connection unanswered.
+                self.close_connection = True
+                return
             installed = app.installed()
             if path.endswith((".git/info/refs", ".git/git-upload-pack", ".git/git-receive-pack")):
                 return self.git(path, query) if installed else self.reply(404, b"Not found", "text/plain")
@@ -256,6 +261,8 @@ class GiteaHandler(Handler):
                 return self.reply(200, (msg + INSTALL_FORM).encode(), "text/html")
             if admin and admin.lower() not in app.state["users"]:
                 app.add_user(admin, form["admin_passwd"], form["admin_email"], admin=True)
+            # The form's checkbox becomes [service] REQUIRE_SIGNIN_VIEW: the API then refuses anonymous calls.
+            app.state["require_signin_view"] = form.get("require_sign_in_view") == "on"
             # (an existing admin name is silently reused with its old password, as Gitea does)
             app.state["install_pending_until"] = time.time() + app.start_delay * app.speed
             app.changed()
@@ -266,9 +273,14 @@ class GiteaHandler(Handler):
     def api(self, path: str, query: dict[str, str]) -> None:
         app: GiteaSim = self.app
         method = self.command
+        user, how, scopes = app.authenticate(self.headers.get("Authorization"))
+        if how == "bad":
+            return self.error(401, "user does not exist or password is incorrect")
+        if user is None and app.state.get("require_signin_view"):
+            # Real Gitea (1.27, REQUIRE_SIGNIN_VIEW=true): every anonymous API call, /version included.
+            return self.error(403, "Only signed in user is allowed to call APIs.")
         if path == "/version" and method == "GET":
             return self.reply_json(200, {"version": GITEA_VERSION})
-        user, how, scopes = app.authenticate(self.headers.get("Authorization"))
         if how == "bad":
             return self.error(401, "user does not exist or password is incorrect")
         if user is None:

@@ -250,10 +250,8 @@ def render_chart(chart: str, release: str, ns: str, values: dict) -> tuple[str, 
         crds = [crd("kargo.akuity.io", "projects", "Project", namespaced=False),
                 crd("kargo.akuity.io", "projectconfigs", "ProjectConfig"),
                 crd("kargo.akuity.io", "warehouses", "Warehouse"), crd("kargo.akuity.io", "stages", "Stage"),
-                crd("kargo.akuity.io", "freights", "Freight"), crd("kargo.akuity.io", "promotions", "Promotion"),
-                crd("argoproj.io", "analysistemplates", "AnalysisTemplate"),
-                crd("argoproj.io", "analysisruns", "AnalysisRun"),
-                crd("argoproj.io", "clusteranalysistemplates", "ClusterAnalysisTemplate", namespaced=False)]
+                crd("kargo.akuity.io", "freights", "Freight"), crd("kargo.akuity.io", "promotions", "Promotion")]
+        # Like the real chart: no argoproj.io Rollouts CRDs (AnalysisTemplate comes from Argo Rollouts).
         env_from = [api["secret"]["name"]] if (api.get("secret") or {}).get("name") else None
         objs.append(_workload("Deployment", "kargo-api", ns, release, "ghcr.io/akuity/kargo:v1.11.0", 1,
                               env_from=env_from))

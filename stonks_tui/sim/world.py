@@ -5,6 +5,7 @@ Profiles:
                  initialised, registry:2 on NodePort 30500, ARC installed with its finalizers, ...
   gitea-installed  Gitea already initialised (chart-installed, with an admin)
   harbor         the registry answers 401 + WWW-Authenticate (credentials needed)
+  no-rollouts    the fresh homelab without Argo Rollouts (no AnalysisTemplate kind)
 State persists atomically to <dir>/world.json on every change and is reloaded on the next start.
 """
 
@@ -28,7 +29,7 @@ from stonks_tui.sim.kube_api import KubeApi
 from stonks_tui.sim.services import ArgoCDSim, NfsPort, RegistrySim, WoodpeckerSim
 from stonks_tui.sim.store import Store
 
-PROFILES = ("fresh-homelab", "gitea-installed", "harbor")
+PROFILES = ("fresh-homelab", "gitea-installed", "harbor", "no-rollouts")
 ARC_FINALIZERS = ("actions.github.com/cleanup-protection", "autoscalingrunnerset.actions.github.com/finalizer",
                   "ephemeralrunner.actions.github.com/finalizer", "ephemeralrunnerset.actions.github.com/finalizer",
                   "autoscalinglistener.actions.github.com/finalizer")
@@ -310,6 +311,13 @@ class World:
                              "EphemeralRunnerSet"), ("ephemeralrunners", "EphemeralRunner"),
                              ("autoscalinglisteners", "AutoscalingListener")):
             c("apiextensions.k8s.io/v1", "CustomResourceDefinition", crd("actions.github.com", plural, kind))
+        # Argo Rollouts, installed on its own (the design's AnalysisTemplate needs it; Kargo's chart lacks it).
+        if self.profile != "no-rollouts":
+            for plural, kind, ns in (("analysistemplates", "AnalysisTemplate", True),
+                                     ("analysisruns", "AnalysisRun", True),
+                                     ("clusteranalysistemplates", "ClusterAnalysisTemplate", False)):
+                c("apiextensions.k8s.io/v1", "CustomResourceDefinition", crd("argoproj.io", plural, kind,
+                                                                             namespaced=ns))
         for issuer in ("ca-issuer", "celestium-le-production"):
             c("cert-manager.io/v1", "ClusterIssuer", {"metadata": {"name": issuer}, "spec": {"ca": {
                 "secretName": f"{issuer}-key"}} if issuer == "ca-issuer" else {"acme": {

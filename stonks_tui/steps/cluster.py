@@ -130,7 +130,18 @@ class KargoResources(ManifestStep):
         # namespace only when it carries the project label, so label it (nothing else about it changes).
         label = {"apiVersion": "v1", "kind": "Namespace", "metadata": {
             "name": ctx.settings.kargo_project, "labels": {"kargo.akuity.io/project": "true"}}}
-        return [label, *await super().objects(ctx)]
+        objs = await super().objects(ctx)
+        if not ctx.settings.kargo_verification:
+            # Without Argo Rollouts there is no AnalysisTemplate kind: the stages go in without verification
+            # (preflight and the plan say so), rather than a refused apply or stages Kargo marks as errored.
+            objs = [without_verification(o) for o in objs if o["kind"] != "AnalysisTemplate"]
+        return [label, *objs]
+
+
+def without_verification(obj: dict) -> dict:
+    if obj["kind"] != "Stage" or "verification" not in obj.get("spec", {}):
+        return obj
+    return {**obj, "spec": {k: v for k, v in obj["spec"].items() if k != "verification"}}
 
 
 __all__ = ["ArgoApps", "ArgoRepoSecret", "KargoResources", "Namespaces", "PersistentVolumes",

@@ -149,9 +149,13 @@ class GiteaInit(GiteaStep):
         deadline = time.monotonic() + INSTALL_WAIT
         delay = 0.1
         while time.monotonic() < deadline:
-            if await gitea.version():
-                ctx.log("Gitea is up")
-                return
+            try:
+                if await gitea.version(auth):
+                    ctx.log("Gitea is up")
+                    return
+            except GiteaError as exc:
+                if exc.status:  # an answer we cannot use; a closed port (status 0) is Gitea restarting
+                    raise
             await asyncio.sleep(delay)
             delay = min(delay * 1.5, 2.0)
         raise StepFailed(f"Gitea did not come up within {INSTALL_WAIT:.0f}s after the install form",

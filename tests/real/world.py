@@ -99,6 +99,7 @@ class World:
     helm: str = "helm"  # which helm build the product runs
     gitea_installed: bool = False
     arc: bool = True
+    rollouts: bool = True  # Argo Rollouts installed (the design's AnalysisTemplate needs its CRDs)
     cluster: Cluster = field(init=False)
     gitea: Gitea | None = field(init=False, default=None)
     extras: list[Any] = field(default_factory=list)
@@ -130,11 +131,34 @@ class World:
         self.registry.server.start()
         self.nfs = NfsPort().start()
         self.extras += [self.registry.server, self.nfs]
+        # Woodpecker: its server cannot be built here (the module proxy refuses go.woodpecker-ci.org, 403), so the
+        # simulator's Woodpecker API stands in, reading repositories from the real Gitea, answering only once the
+        # real woodpecker-server StatefulSet is ready.
+        from stonks_tui.sim.services import WoodpeckerSim
+
+        self.woodpecker = WoodpeckerSim(GiteaRepos(self.gitea.url), self._woodpecker_ready)  # type: ignore[arg-type]
+        self.woodpecker.server.start()
+        self.extras.append(self.woodpecker.server)
+        from stonks_tui.sim.services import ArgoCDSim  # Argo CD's UI /healthz: no Argo CD runs on kwok either
+
+        self.argocd = ArgoCDSim(lambda: self._ready("Deployment", "argocd", "argocd-server"))
+        self.argocd.server.start()
+        self.extras.append(self.argocd.server)
         if self.arc:
             self.install_arc()
+        if self.rollouts:
+            self.helm_cmd("install", "argo-rollouts", self.charts.tgz("argo-rollouts"), "-n", "argo-rollouts",
+                          "--create-namespace", "--timeout", "2m")
         print(f"world: gitea {t1 - t0:.1f} s, control plane {t2 - t1:.1f} s, preconditions and ARC "
               f"{time.monotonic() - t2:.1f} s", file=sys.stderr)
         return self
+
+    def _woodpecker_ready(self) -> bool:
+        return self._ready("StatefulSet", "woodpecker", "woodpecker-server")
+
+    def _ready(self, kind: str, ns: str, name: str) -> bool:
+        obj = self.cluster.get(f"/apis/apps/v1/namespaces/{ns}/{kind.lower()}s/{name}") or {}
+        return int(obj.get("status", {}).get("readyReplicas") or 0) >= 1
 
     def _wait_crd(self, name: str) -> None:
         from tests.real.procs import wait_until
@@ -175,6 +199,11 @@ class World:
 
         return make_clone(self.root / "stonks-oracle")
 
+    @cached_property
+    def woodpecker_token(self) -> str:
+        """The personal token the operator makes in Woodpecker's UI after the first login."""
+        return self.woodpecker.mint_token("gitea_admin")
+
     def env(self, **extra: str) -> dict[str, str]:
         base = {k: v for k, v in os.environ.items() if not k.startswith(("STONKS_", "KUBE", "HELM_"))}
         base.update({
@@ -186,8 +215,9 @@ class World:
             "STONKS_GITEA_PUBLIC_URL": "http://127.0.0.1:3000", "STONKS_LOCAL_CLONE": str(self.clone),
             "STONKS_REGISTRY_URL": self.registry.server.url, "STONKS_REGISTRY_HOST": "127.0.0.1:30500",
             "STONKS_REGISTRY_INSECURE": "true", "STONKS_NFS_SERVER": "127.0.0.1",
-            "STONKS_NFS_PORT": str(self.nfs.port), "STONKS_WOODPECKER_URL": "http://127.0.0.1:9",
-            "STONKS_ARGOCD_URL": "http://127.0.0.1:9", "STONKS_HELM_TIMEOUT": "3m",
+            "STONKS_NFS_PORT": str(self.nfs.port), "STONKS_WOODPECKER_URL": self.woodpecker.server.url,
+            "STONKS_WOODPECKER_TOKEN": self.woodpecker_token,
+            "STONKS_ARGOCD_URL": self.argocd.server.url, "STONKS_HELM_TIMEOUT": "3m",
             "STONKS_WOODPECKER_CHART": self.charts.tgz("woodpecker"), "STONKS_KARGO_CHART": self.charts.tgz("kargo"),
             "STONKS_ARGOCD_CHART_REPO": self.charts.url,
         })

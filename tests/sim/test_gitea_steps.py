@@ -129,3 +129,14 @@ async def test_connection_refused_names_the_cause(world: World, tmp_path: Path) 
     ctx.clients["runtime"]._clients["gitea"] = GiteaClient("http://127.0.0.1:9", timeout=0.5)
     result = await run_steps(ctx, tmp_path, GiteaInit)
     assert "unreachable" in result["errors"]["gitea-init"]
+
+
+async def test_install_form_survives_giteas_restart(world: World, tmp_path: Path) -> None:
+    """Found on the real Gitea: after the form its listener closes for seconds while the installed server starts
+    (longer than the client's retries), and it then refuses anonymous API calls (REQUIRE_SIGNIN_VIEW)."""
+    world.gitea.speed, world.gitea.start_delay = 1.0, 5.0
+    ctx = make_ctx(world, tmp_path)
+    result = await run_steps(ctx, tmp_path, GiteaInit)
+    assert result["ok"], result
+    anonymous = httpx.get(f"{world.gitea.server.url}/api/v1/version", timeout=5)
+    assert anonymous.status_code == 403
