@@ -172,8 +172,10 @@ class Engine:
                 # Trust but verify: a step whose own check still disagrees did not do its job.
                 after = await step.check(ctx)
                 if not isinstance(after, Done):
+                    # Usually a change still under way (a deletion behind a finalizer, a controller not done).
                     raise StonksError(f"{sid} finished but its check still says: {after.reason}",
-                                      hint="this is a bug in stonks-tui; the step log has the details")
+                                      hint="something may still be finishing (a deletion behind a finalizer, a "
+                                           "controller catching up): see the step log, then run again")
                 outcome = "ok"
         except asyncio.CancelledError:
             duration = time.monotonic() - t0

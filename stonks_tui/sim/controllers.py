@@ -19,6 +19,7 @@ from typing import Any
 from stonks_tui.sim.kinds import Kind
 from stonks_tui.sim.store import Obj, Store, now_rfc3339
 
+KARGO_FINALIZER = "kargo.akuity.io/finalizer"
 ACCESS_ORDER = ("ReadWriteOnce", "ReadOnlyMany", "ReadWriteMany", "ReadWriteOncePod")
 _UNITS = {"Ki": 2**10, "Mi": 2**20, "Gi": 2**30, "Ti": 2**40, "k": 10**3, "M": 10**6, "G": 10**9, "T": 10**12}
 
@@ -61,9 +62,34 @@ class Controllers:
         elif kind.plural == "ingresses" and etype != "DELETED":
             ns, name = obj["metadata"]["namespace"], obj["metadata"]["name"]
             after(1.0, lambda: self.issue_certificates(ns, name))
+        elif kind.kind == "Stage" and kind.group == "kargo.akuity.io" and etype != "DELETED":
+            self.kargo_stage(kind, obj)
         elif kind.kind == "Application" and kind.group == "argoproj.io" and etype != "DELETED":
             ns, name = obj["metadata"]["namespace"], obj["metadata"]["name"]
             after(1.5, lambda: self.sync_application(kind, ns, name))
+
+    # -- Kargo --------------------------------------------------------------------------------------------
+    def kargo_stage(self, kind: Kind, obj: Obj) -> None:
+        """Kargo's controller puts its finalizer on every Stage and, after a Stage is deleted, removes it only
+        once verifications and AnalysisRuns are cleaned up: a delete is never instantaneous (at least 0.3 s,
+        even at speed 0, so a check right after a delete sees the Stage Terminating as on a real cluster)."""
+        meta = obj["metadata"]
+        ns, name = meta["namespace"], meta["name"]
+        fins = meta.get("finalizers") or []
+        if not meta.get("deletionTimestamp") and KARGO_FINALIZER not in fins:
+            self.store.scheduler.after(0.05, lambda: self.store.mutate(kind, ns, name, lambda o: o["metadata"]
+                                                                       .setdefault("finalizers", []).append(
+                                                                           KARGO_FINALIZER)))
+        elif meta.get("deletionTimestamp") and KARGO_FINALIZER in fins:
+            def release() -> None:
+                try:
+                    current = self.store.get(kind, ns, name)
+                except Exception:  # noqa: BLE001 - already gone
+                    return
+                left = [f for f in current["metadata"].get("finalizers") or [] if f != KARGO_FINALIZER]
+                self.store.merge_patch(kind, ns, name, {"metadata": {"finalizers": left or None}}, "kargo")
+
+            self.store.scheduler.after(1.5, release, at_least=0.3)
 
     # -- volumes ------------------------------------------------------------------------------------------
     def reconcile_volumes(self) -> None:

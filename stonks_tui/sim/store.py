@@ -145,8 +145,9 @@ class Scheduler:
         self._thread = threading.Thread(target=self._run, name="sim-scheduler", daemon=True)
         self._thread.start()
 
-    def after(self, seconds: float, fn: Callable[[], None]) -> None:
-        due = time.monotonic() + seconds * self.speed
+    def after(self, seconds: float, fn: Callable[[], None], *, at_least: float = 0.0) -> None:
+        """Run `fn` on the scheduler thread `seconds` (scaled by the speed, but never under `at_least`) from now."""
+        due = time.monotonic() + max(seconds * self.speed, at_least)
         with self._cond:
             heapq.heappush(self._heap, (due, next(self._seq), fn))
             self._cond.notify()

@@ -15,6 +15,24 @@ from stonks_tui.steps.common import rendered, runtime
 
 PIPELINE_PVS = ("pipeline-argocd-pv", "pipeline-kargo-pv", "pipeline-woodpecker-pv")
 WAIT = 300.0
+DELETE_WAIT = 120.0
+# Who removes a finalizer: named when a deletion waits on one, so the operator knows what to look at.
+FINALIZER_OWNERS = {
+    "kargo.akuity.io/finalizer": "Kargo's controller (kargo-controller), after it cleans up verifications",
+    "resources-finalizer.argocd.argoproj.io": "Argo CD's application controller, after it prunes the app",
+    "kubernetes.io/pv-protection": "Kubernetes, once no claim is bound to the volume",
+    "kubernetes.io/pvc-protection": "Kubernetes, once no pod uses the claim",
+}
+
+
+def holders(finalizers: list[str]) -> str:
+    return "held by " + "; ".join(f"{f} (removed by {FINALIZER_OWNERS[f]})" if f in FINALIZER_OWNERS else f
+                                  for f in finalizers)
+
+
+def ref_of(obj: dict) -> str:
+    meta = obj["metadata"]
+    return f"{obj['kind']} {meta.get('namespace', '')}/{meta['name']}".replace(" /", " ")
 
 
 def describe_pv(pv: dict) -> str:
@@ -88,10 +106,23 @@ class DeleteObjects(TeardownStep):
 
     async def apply(self, ctx: StepContext) -> None:
         kube = runtime(ctx).kube()
-        for obj in await self.targets(ctx):
+        targets = await self.targets(ctx)
+        for obj in targets:
             meta = obj["metadata"]
             await kube.delete(obj["apiVersion"], obj["kind"], meta["name"], meta.get("namespace"))
-            ctx.log(f"deleted   {obj['kind']} {meta.get('namespace', '')}/{meta['name']}".replace(" /", " "))
+            ctx.log(f"deleting  {ref_of(obj)}")
+        # A delete is a request: objects behind finalizers (Kargo's Stages) go only when their controller lets
+        # them. Wait for each by watch, saying what holds it if it does not go.
+        for obj in targets:
+            meta = obj["metadata"]
+
+            async def held(live: dict | None, obj: dict = obj) -> str:
+                fins = ((live or {}).get("metadata") or {}).get("finalizers") or []
+                return holders(fins) if fins else "still present"
+
+            await kube.wait_gone(obj["apiVersion"], obj["kind"], meta["name"], meta.get("namespace"), DELETE_WAIT,
+                                 explain=held)
+            ctx.log(f"gone      {ref_of(obj)}")
 
     async def describe(self, ctx: StepContext) -> list[Change]:
         return [Change("delete", o["kind"], f"{o['metadata'].get('namespace', '')}/{o['metadata']['name']}")
