@@ -28,6 +28,7 @@ class HelmClient:
         self.kube_context = kube_context
         self.env = env
         self.executable = executable
+        self.warnings: deque[str] = deque(maxlen=50)  # what helm printed on stderr lately (never parsed)
 
     def _argv(self, *args: str) -> list[str]:
         argv = [self.executable, *args]
@@ -44,7 +45,7 @@ class HelmClient:
         argv = self._argv(*args) if context else [self.executable, *args]
         proc = await asyncio.create_subprocess_exec(
             exe, *argv[1:], stdin=asyncio.subprocess.PIPE if stdin is not None else asyncio.subprocess.DEVNULL,
-            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT, env=self.env)
+            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE, env=self.env)
         tail: deque[str] = deque(maxlen=12)
         out: list[str] = []
 
@@ -54,30 +55,36 @@ class HelmClient:
                 await proc.stdin.drain()
                 proc.stdin.close()
 
-        def take(data: bytes) -> None:
+        def take(data: bytes, *, is_stderr: bool) -> None:
             lines = data.decode(errors="replace").split("\n")
             tail.extend(lines)
-            if log is None:
+            if is_stderr:
+                # Never output: helm 3.13–3.16 warn here on every call about a group/world-readable kubeconfig,
+                # and errors come here too. Shown in the step log, kept apart from what is parsed.
+                self.warnings.extend(line for line in lines if line.strip())
+                if log is not None:
+                    log("\n".join(lines))
+            elif log is None:
                 out.extend(lines)  # returned for parsing; streamed output is not kept (memory stays flat)
             else:
                 log("\n".join(lines))  # one call per chunk: one redaction, one log-file write
 
-        async def read() -> None:
+        async def read(stream: asyncio.StreamReader | None, *, is_stderr: bool) -> None:
             # Chunks, not lines: helm can print 100k+ lines (a flood of warnings) and per-line handling costs
             # more than the rest of the step. Only complete lines are passed on; the loop yields between chunks
             # so the wizard keeps answering keys while a flood streams in.
-            assert proc.stdout is not None
+            assert stream is not None
             pending = b""
-            while chunk := await proc.stdout.read(1 << 14):
+            while chunk := await stream.read(1 << 14):
                 *complete, pending = (pending + chunk).split(b"\n")
                 if complete:
-                    take(b"\n".join(complete))
+                    take(b"\n".join(complete), is_stderr=is_stderr)
                 await asyncio.sleep(0)
             if pending:
-                take(pending)
+                take(pending, is_stderr=is_stderr)
 
         try:
-            await asyncio.gather(feed(), read())
+            await asyncio.gather(feed(), read(proc.stdout, is_stderr=False), read(proc.stderr, is_stderr=True))
             code = await proc.wait()
         except asyncio.CancelledError:
             if proc.returncode is None:

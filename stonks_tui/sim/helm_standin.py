@@ -538,6 +538,7 @@ def cmd_repo(pos: list[str], flags: dict[str, Any]) -> int:
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     _record(argv)
+    _permission_warnings()
     try:
         _fault(argv)
         pos, flags = parse_args(argv)
@@ -565,6 +566,23 @@ def main(argv: list[str] | None = None) -> int:
     except HelmError as err:
         print(f"Error: {err}", file=sys.stderr)
         return 1
+
+
+def _permission_warnings() -> None:
+    """helm 3.13–3.16 (cmd/helm/root_unix.go checkPerms), on every command, on stderr."""
+    if tuple(int(x) for x in HELM_VERSION.lstrip("v").split(".")[:2]) >= (3, 17):
+        return
+    path = (os.environ.get("KUBECONFIG") or str(Path.home() / ".kube" / "config")).split(os.pathsep)[0]
+    try:
+        mode = os.stat(path).st_mode
+    except OSError:
+        return
+    if mode & 0o040:
+        print(f"WARNING: Kubernetes configuration file is group-readable. This is insecure. Location: {path}",
+              file=sys.stderr)
+    if mode & 0o004:
+        print(f"WARNING: Kubernetes configuration file is world-readable. This is insecure. Location: {path}",
+              file=sys.stderr)
 
 
 def install_wrapper(bin_dir: Path) -> Path:
