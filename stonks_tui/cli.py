@@ -254,6 +254,7 @@ def _run_plan(args: argparse.Namespace, plan_for: str) -> int:
                       r.status == "warn" for r in results) else ""))
         if plan_for == "teardown" and args.delete_pvs:
             runner.extra["confirmed_pv_names"] = _typed_pv_names(args)
+        session.runtime.assume_yes = bool(args.yes)
         if getattr(args, "clear_arc_finalizers", False):
             session.runtime.confirm = lambda question: True
         elif not args.yes and sys.stdin.isatty():

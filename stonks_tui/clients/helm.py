@@ -137,12 +137,20 @@ class HelmClient:
                        "--version", version, "--values", "-", "--wait", "--timeout", timeout,
                        stdin=yaml.safe_dump(values, sort_keys=False), log=log, what=f"upgrade --install {release}")
 
-    async def uninstall(self, release: str, namespace: str, log: Callable[[str], None] | None = None) -> None:
-        await self.run("uninstall", release, "--namespace", namespace, "--wait", log=log,
+    async def uninstall(self, release: str, namespace: str, log: Callable[[str], None] | None = None,
+                        *, wait: bool = True) -> None:
+        await self.run("uninstall", release, "--namespace", namespace, *(["--wait"] if wait else []), log=log,
                        what=f"uninstall {release}")
 
+    async def rollback(self, release: str, namespace: str, log: Callable[[str], None] | None = None) -> None:
+        """Back to the previous revision: how helm leaves a release an interrupted upgrade left pending."""
+        await self.run("rollback", release, "--namespace", namespace, "--wait", log=log,
+                       what=f"rollback {release}")
+
     async def releases(self) -> list[dict[str, Any]]:
-        text = await self.run("list", "-A", "-o", "json", what="list")
+        """Every release in every state: `helm list` alone hides pending-install/-upgrade/-rollback and
+        uninstalling (pkg/action/list.go), which is exactly what an interrupted run leaves behind."""
+        text = await self.run("list", "-A", "--all", "-o", "json", what="list")
         try:
             data = json.loads(text or "[]")
         except ValueError:
@@ -152,6 +160,9 @@ class HelmClient:
     async def find(self, release: str, namespace: str) -> dict[str, Any] | None:
         return next((r for r in await self.releases() if r["name"] == release and r["namespace"] == namespace),
                     None)
+
+
+PENDING = ("pending-install", "pending-upgrade", "pending-rollback")
 
 
 def chart_name(release_row: dict[str, Any]) -> str:

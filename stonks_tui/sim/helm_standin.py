@@ -25,6 +25,7 @@ import yaml
 from stonks_tui.charts import WOODPECKER_KEYS, unknown_keys  # the simulated chart accepts what the real one does
 
 HELM_VERSION = "v3.16.2"
+PENDING = ("pending-install", "pending-upgrade", "pending-rollback")
 
 
 PLURALS = {"Namespace": "namespaces", "Secret": "secrets", "ConfigMap": "configmaps", "Service": "services",
@@ -403,6 +404,10 @@ def cmd_upgrade(kube: Kube, pos: list[str], flags: dict[str, Any]) -> int:
     elif flags.get("--values"):
         values = yaml.safe_load(Path(flags["--values"]).read_text()) or {}
     existing = [r for r in _releases(kube, ns) if r["name"] == release]
+    if existing and existing[0]["info"]["status"] in PENDING:
+        raise HelmError("UPGRADE FAILED: another operation (install/upgrade/rollback) is in progress")
+    if existing and existing[0]["info"]["status"] == "uninstalling":
+        raise HelmError(f'UPGRADE FAILED: "{release}" has no deployed releases')
     if not existing:
         print(f'Release "{release}" does not exist. Installing it now.', flush=True)
     if chart.startswith("oci://"):
@@ -421,32 +426,34 @@ def cmd_upgrade(kube: Kube, pos: list[str], flags: dict[str, Any]) -> int:
     for c in crds:
         if kube.get(f"/apis/apiextensions.k8s.io/v1/customresourcedefinitions/{c['metadata']['name']}") is None:
             kube.request("POST", "/apis/apiextensions.k8s.io/v1/customresourcedefinitions", c)
-    _pause(0.2)
-    for obj in objs:
-        kube.apply(obj)
-        _pause(0.05)
     revision = existing[0]["version"] + 1 if existing else 1
     from stonks_tui.sim.world import helm_release_secret
 
     resources = [{"apiVersion": o["apiVersion"], "kind": o["kind"], "namespace": o["metadata"].get("namespace"),
                   "name": o["metadata"]["name"]} for o in objs]
+    # Like the real helm: the new revision is recorded pending before anything is applied, so a helm killed
+    # from here on leaves it pending-install / pending-upgrade for good.
+    pending = helm_release_secret(release, ns, revision, name, version, app_version, values, resources,
+                                  "pending-upgrade" if existing else "pending-install")
+    kube.request("POST", f"/api/v1/namespaces/{ns}/secrets", pending)
+    _pause(0.2)
+    for obj in objs:
+        kube.apply(obj)
+        _pause(0.05)
     if flags.get("--wait"):
         timeout = _parse_duration(str(flags.get("--timeout", "5m0s")))
-        print(f"Waiting for resources in namespace {ns} to be ready (timeout {flags.get('--timeout', '5m0s')})",
-              flush=True)
+        # (real helm 3 logs its waiting only with --debug: nothing is printed here)
         try:
             _wait_ready(kube, objs, timeout)
         except HelmError as err:
             rec = helm_release_secret(release, ns, revision, name, version, app_version, values, resources, "failed")
-            kube.request("POST", f"/api/v1/namespaces/{ns}/secrets", rec)
+            kube.request("PUT", f"/api/v1/namespaces/{ns}/secrets/{rec['metadata']['name']}", rec)
             verb = "UPGRADE" if existing else "INSTALLATION"
             raise HelmError(f"{verb} FAILED: {err}") from None
     if existing:
-        old = f"/api/v1/namespaces/{ns}/secrets/sh.helm.release.v1.{release}.v{existing[0]['version']}"
-        kube.request("PATCH", old, {"metadata": {"labels": {"status": "superseded"}}},
-                     "application/merge-patch+json")
+        _restatus(kube, existing[0], "superseded")
     rec = helm_release_secret(release, ns, revision, name, version, app_version, values, resources)
-    code, body = kube.request("POST", f"/api/v1/namespaces/{ns}/secrets", rec)
+    code, body = kube.request("PUT", f"/api/v1/namespaces/{ns}/secrets/{rec['metadata']['name']}", rec)
     if code >= 300:
         raise HelmError(f"failed to record release: {body.get('message')}")
     if existing:
@@ -462,6 +469,8 @@ def cmd_uninstall(kube: Kube, pos: list[str], flags: dict[str, Any]) -> int:
     found = [r for r in _releases(kube, ns) if r["name"] == release]
     if not found:
         raise HelmError(f"uninstall: Release not loaded: {release}: release: not found")
+    _restatus(kube, found[0], "uninstalling")
+    _pause(0.2)
     for res in found[0].get("sim_resources", []):
         if res["kind"] == "CustomResourceDefinition":
             continue  # helm never deletes CRDs
@@ -478,6 +487,9 @@ def cmd_uninstall(kube: Kube, pos: list[str], flags: dict[str, Any]) -> int:
 def cmd_list(kube: Kube, flags: dict[str, Any]) -> int:
     ns = None if flags.get("-A") or flags.get("--all-namespaces") else flags.get("--namespace", "default")
     rels = _releases(kube, ns)
+    if not (flags.get("--all") or flags.get("-a")):
+        # helm list shows deployed and failed releases only (pkg/action/list.go); pending ones need --all.
+        rels = [r for r in rels if r["info"]["status"] in ("deployed", "failed")]
     rows = [{"name": r["name"], "namespace": r["namespace"], "revision": str(r["version"]),
              "updated": r["info"]["last_deployed"], "status": r["info"]["status"],
              "chart": f"{r['chart']['metadata']['name']}-{r['chart']['metadata']['version']}",
@@ -488,6 +500,40 @@ def cmd_list(kube: Kube, flags: dict[str, Any]) -> int:
         print("NAME\tNAMESPACE\tREVISION\tUPDATED\tSTATUS\tCHART\tAPP VERSION")
         for r in rows:
             print("\t".join(r.values()))
+    return 0
+
+
+def _restatus(kube: Kube, rel: dict, status: str) -> None:
+    """Rewrite one revision's record with a new status, in its payload and its label (as helm does)."""
+    from stonks_tui.sim.world import helm_release_secret
+
+    meta = rel["chart"]["metadata"]
+    rec = helm_release_secret(rel["name"], rel["namespace"], rel["version"], meta["name"], meta["version"],
+                              meta.get("appVersion", ""), rel.get("config") or {}, rel.get("sim_resources") or [],
+                              status)
+    kube.request("PUT", f"/api/v1/namespaces/{rel['namespace']}/secrets/{rec['metadata']['name']}", rec)
+
+
+def cmd_rollback(kube: Kube, pos: list[str], flags: dict[str, Any]) -> int:
+    """`helm rollback RELEASE [REVISION]`: a new revision with the previous one's chart and values."""
+    from stonks_tui.sim.world import decode_release, helm_release_secret
+
+    release, ns = pos[1], flags.get("--namespace", "default")
+    body = kube.get(f"/api/v1/namespaces/{ns}/secrets?labelSelector=owner%3Dhelm,name%3D{release}") or {"items": []}
+    revs = sorted((decode_release(i) for i in body["items"]), key=lambda r: r["version"])
+    if not revs:
+        raise HelmError("release: not found")
+    target = int(pos[2]) if len(pos) > 2 else (revs[-2]["version"] if len(revs) > 1 else 0)
+    base = next((r for r in revs if r["version"] == target), None)
+    if base is None:
+        raise HelmError(f'release has no {target} version')
+    for r in revs:
+        _restatus(kube, r, "failed" if r["info"]["status"] in PENDING else "superseded")
+    meta = base["chart"]["metadata"]
+    rec = helm_release_secret(release, ns, revs[-1]["version"] + 1, meta["name"], meta["version"],
+                              meta.get("appVersion", ""), base.get("config") or {}, base.get("sim_resources") or [])
+    kube.request("POST", f"/api/v1/namespaces/{ns}/secrets", rec)
+    print("Rollback was a success! Happy Helming!", flush=True)
     return 0
 
 
@@ -562,6 +608,8 @@ def main(argv: list[str] | None = None) -> int:
             return cmd_list(kube, flags)
         if pos[0] == "status":
             return cmd_status(kube, pos, flags)
+        if pos[0] == "rollback":
+            return cmd_rollback(kube, pos, flags)
         raise HelmError(f'unknown command "{pos[0]}" for "helm"')
     except HelmError as err:
         print(f"Error: {err}", file=sys.stderr)

@@ -25,6 +25,7 @@ class Runtime:
     env: dict[str, str] | None = None
     demo: bool = False
     confirm: Any = None  # callable(question) -> bool for operator decisions mid-run; None = decline
+    assume_yes: bool = False  # install --yes: consent to put back our own releases an interrupted run left pending
     _clients: dict[str, Any] = field(default_factory=dict)
 
     def kube(self) -> Any:

@@ -11,7 +11,7 @@ import json
 import secrets as pysecrets
 from typing import Any
 
-from stonks_tui.clients.helm import chart_name, chart_version
+from stonks_tui.clients.helm import PENDING, chart_name, chart_version
 from stonks_tui.engine.step import Change, CheckResult, Done, NotDone, Step, StepContext
 from stonks_tui.errors import StepFailed
 from stonks_tui.steps.common import apply_objects, describe_objects, pending_objects, rendered, runtime
@@ -62,8 +62,13 @@ class HelmReleaseStep(Step):
             raise StepFailed(f"release {self.namespace}/{self.release} exists but is chart {chart_name(row)}, "
                              f"not {self.chart_label}",
                              hint=f"uninstall it or choose another release name ({self.release_attr})")
-        if row.get("status") != "deployed":
-            return "upgrade", f"release {self.release} is {row.get('status')}"
+        status = row.get("status")
+        if status in PENDING or status == "uninstalling":
+            return "recover", (f"release {self.release} is {status}: a helm run was interrupted mid-operation "
+                               "(helm never finishes it, and refuses to upgrade it: another operation is in "
+                               "progress)")
+        if status != "deployed":
+            return "upgrade", f"release {self.release} is {status}"
         if chart_version(row) != want_version:
             return "upgrade", f"chart {chart_version(row)} → {want_version}"
         if ctx.outputs.get(self.id, {}).get("values_digest") != self._digest(await self.values(ctx)):
@@ -88,10 +93,38 @@ class HelmReleaseStep(Step):
         action, reason = await self._state(ctx)
         return Done() if action == "unchanged" else NotDone(reason)
 
+    async def recover(self, ctx: StepContext) -> None:
+        """A release an interrupted helm left pending (or half uninstalled): put it back where helm can go on —
+        with the operator's consent (--yes, or a yes at the prompt)."""
+        rt = runtime(ctx)
+        helm = rt.helm()
+        row = await helm.find(self.release, self.namespace)
+        if row is None:
+            return
+        status, revision = row.get("status"), int(row.get("revision") or 0)
+        never_deployed = status == "pending-install" or (status == "pending-upgrade" and revision <= 1)
+        how = (f"uninstall it (it was never deployed: helm uninstall {self.release} -n {self.namespace}) and "
+               "install it again" if never_deployed or status == "uninstalling" else
+               f"roll it back to its last deployed revision (helm rollback {self.release} -n {self.namespace}) "
+               "and upgrade it again")
+        ctx.log(f"release {self.namespace}/{self.release} is {status} (revision {revision}): an earlier helm run "
+                f"was interrupted; to go on: {how}")
+        question = f"Release {self.namespace}/{self.release} is {status}. {how[0].upper() + how[1:]}?"
+        if not (rt.assume_yes or (rt.confirm is not None and rt.confirm(question))):
+            raise StepFailed(f"release {self.namespace}/{self.release} is {status}: an interrupted helm run left it "
+                             "so, and helm refuses to upgrade it", hint=f"re-run with --yes to {how}, or do it "
+                                                                       "yourself and run install again")
+        if never_deployed or status == "uninstalling":
+            await helm.uninstall(self.release, self.namespace, log=ctx.log, wait=False)
+        else:
+            await helm.rollback(self.release, self.namespace, log=ctx.log)
+
     async def apply(self, ctx: StepContext) -> None:
         rt = runtime(ctx)
         helm, kube = rt.helm(), rt.kube()
         await helm.require_version()
+        if (await self._state(ctx))[0] == "recover":
+            await self.recover(ctx)
         await self.prepare_secrets(ctx)
         await apply_objects(ctx, await self.pre_objects(ctx))
         chart = getattr(self.settings, self.chart_attr)
@@ -123,7 +156,8 @@ class HelmReleaseStep(Step):
     async def describe(self, ctx: StepContext) -> list[Change]:
         changes = await describe_objects(ctx, await self.pre_objects(ctx))
         action, reason = await self._state(ctx)
-        label = {"install": "create", "upgrade": "update", "adopt": "update", "unchanged": "unchanged"}[action]
+        label = {"install": "create", "upgrade": "update", "adopt": "update", "recover": "update",
+                 "unchanged": "unchanged"}[action]
         changes.append(Change(label, "HelmRelease", f"{self.namespace}/{self.release}",
                               f"{getattr(self.settings, self.chart_attr)} {getattr(self.settings, self.version_attr)}"
                               + (f"; {reason}" if reason else "")))

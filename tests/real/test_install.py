@@ -51,3 +51,39 @@ def test_helm_3_13_with_a_group_readable_kubeconfig(charts) -> None:  # noqa: AN
         ok(world.cli("plan"))
     finally:
         gen.close()
+
+
+def _pending_release(world: World) -> str | None:
+    for sec in (world.cluster.get("/api/v1/secrets?labelSelector=owner%3Dhelm") or {}).get("items", []):
+        labels = sec["metadata"]["labels"]
+        if labels.get("status", "").startswith("pending"):
+            return f"{sec['metadata']['namespace']}/{labels['name']} {labels['status']}"
+    return None
+
+
+def test_sigkill_during_a_helm_step_then_resume(world: World) -> None:
+    """A dropped session kills the product and its helm mid-install: the release stays pending for good (helm
+    never finishes it, and `helm list` hides it). The next install sees it, says so, and recovers."""
+    import os
+    import signal
+    import time
+
+    proc = world.spawn("install", "--yes")
+    deadline = time.monotonic() + 300
+    caught = None
+    while time.monotonic() < deadline and proc.poll() is None:
+        caught = _pending_release(world)
+        if caught:
+            os.killpg(proc.pid, signal.SIGKILL)
+            break
+        time.sleep(0.05)
+    proc.wait(30)
+    assert caught, "no helm release was ever seen pending"
+    time.sleep(1)
+    assert _pending_release(world), "the kill should leave the release pending (as real helm does)"
+    hidden = world.helm_cmd("list", "-A", "-o", "json").stdout
+    assert caught.split()[0].split("/")[1] not in hidden or "pending" not in hidden  # helm list hides it
+    resumed = ok(world.cli("install", "--yes"))
+    assert "was interrupted" in resumed.stdout, resumed.stdout[-3000:]
+    assert _pending_release(world) is None
+    ok(world.cli("plan"))
