@@ -44,6 +44,9 @@ def test_install_completes(demo: dict) -> None:
     assert "add this deploy key" in r.stdout and "ssh-ed25519 " in r.stdout
     assert {name: phase for name, (phase, _, _) in pv_state(demo["state"]).items()} == {
         "pipeline-argocd-pv": "Bound", "pipeline-kargo-pv": "Bound", "pipeline-woodpecker-pv": "Bound"}
+    # Found on the real Gitea: a push of develop and main into an empty repository makes develop the default.
+    world = json.loads((demo["state"] / "demo" / "world.json").read_text())
+    assert [r.get("default_branch", "main") for r in world["gitea"]["repos"].values()] == ["main"]
 
 
 def test_second_run_applies_nothing_and_plan_is_empty(demo: dict) -> None:

@@ -37,7 +37,7 @@ class HelmClient:
         return argv
 
     async def run(self, *args: str, stdin: str | None = None, log: Callable[[str], None] | None = None,
-                  what: str = "", context: bool = True) -> str:
+                  what: str = "", context: bool = True, deadline: float = 180.0) -> str:
         exe = shutil.which(self.executable, path=(self.env or os.environ).get("PATH"))
         if exe is None:
             raise StepFailed("helm is not installed or not on PATH",
@@ -83,16 +83,27 @@ class HelmClient:
             if pending:
                 take(pending, is_stderr=is_stderr)
 
-        try:
-            await asyncio.gather(feed(), read(proc.stdout, is_stderr=False), read(proc.stderr, is_stderr=True))
-            code = await proc.wait()
-        except asyncio.CancelledError:
+        async def stop() -> None:
             if proc.returncode is None:
                 proc.terminate()
                 try:
                     await asyncio.wait_for(proc.wait(), 5)
                 except TimeoutError:
                     proc.kill()
+
+        try:
+            # helm's own Kubernetes client has no request timeout: against an API server that stops answering
+            # it waits forever, so every run has a deadline (helm's --timeout plus a margin for the rest).
+            await asyncio.wait_for(asyncio.gather(feed(), read(proc.stdout, is_stderr=False),
+                                                  read(proc.stderr, is_stderr=True)), deadline)
+            code = await proc.wait()
+        except TimeoutError:
+            await stop()
+            raise StepFailed(f"helm {what or args[0]} did not finish within {deadline:.0f}s and was stopped",
+                             hint="the API server may not be answering: check `kubectl get --raw /readyz`, then "
+                                  "run again (an interrupted release is recovered)") from None
+        except asyncio.CancelledError:
+            await stop()
             raise
         if code != 0:
             last = " | ".join(line for line in tail if line.strip())[-600:]
@@ -135,12 +146,17 @@ class HelmClient:
                               *, timeout: str = "10m", log: Callable[[str], None] | None = None) -> None:
         await self.run("upgrade", "--install", release, chart, "--namespace", namespace, "--create-namespace",
                        "--version", version, "--values", "-", "--wait", "--timeout", timeout,
-                       stdin=yaml.safe_dump(values, sort_keys=False), log=log, what=f"upgrade --install {release}")
+                       stdin=yaml.safe_dump(values, sort_keys=False), log=log, what=f"upgrade --install {release}",
+                       deadline=duration_seconds(timeout) + 120)
 
     async def uninstall(self, release: str, namespace: str, log: Callable[[str], None] | None = None,
-                        *, wait: bool = True) -> None:
-        await self.run("uninstall", release, "--namespace", namespace, *(["--wait"] if wait else []), log=log,
-                       what=f"uninstall {release}")
+                        *, wait: bool = True, timeout: str = "5m") -> None:
+        """`--wait` waits until every deleted object is gone, for the whole --timeout and then exits non-zero
+        when finalizers hold them: callers that know nothing will clear them (ARC's controller is gone) don't
+        wait, and wait for what matters themselves."""
+        flags = ["--wait", "--timeout", timeout] if wait else []
+        await self.run("uninstall", release, "--namespace", namespace, *flags, log=log, what=f"uninstall {release}",
+                       deadline=duration_seconds(timeout) + 60)
 
     async def rollback(self, release: str, namespace: str, log: Callable[[str], None] | None = None) -> None:
         """Back to the previous revision: how helm leaves a release an interrupted upgrade left pending."""
@@ -160,6 +176,18 @@ class HelmClient:
     async def find(self, release: str, namespace: str) -> dict[str, Any] | None:
         return next((r for r in await self.releases() if r["name"] == release and r["namespace"] == namespace),
                     None)
+
+
+def duration_seconds(text: str) -> float:
+    """helm's --timeout ('10m', '90s', '1h', '1m30s') in seconds."""
+    total, number = 0.0, ""
+    for ch in text:
+        if ch.isdigit() or ch == ".":
+            number += ch
+        else:
+            total += float(number or 0) * {"s": 1, "m": 60, "h": 3600}.get(ch, 1)
+            number = ""
+    return total + float(number or 0)
 
 
 PENDING = ("pending-install", "pending-upgrade", "pending-rollback")

@@ -19,6 +19,24 @@ from stonks_tui.errors import StepFailed
 
 FIELD_MANAGER = "stonks-tui"
 Obj = dict[str, Any]
+# Every request is bounded: an API server that accepts and never answers (seen on the real tier: SIGSTOPped)
+# otherwise blocks a worker thread in recv() forever. Watches ask the server to end each stream well within the
+# read timeout and are then resumed from their resourceVersion.
+REQUEST_TIMEOUT = (10.0, 30.0)  # (connect, read) seconds
+WATCH_CHUNK = 20
+
+
+def _bound_requests(api_client: Any) -> None:
+    """Give every call of this ApiClient a (connect, read) timeout unless the caller set its own."""
+    rest = api_client.rest_client
+    unbounded = rest.request
+
+    def request(*args: Any, **kwargs: Any) -> Any:
+        if not kwargs.get("_request_timeout"):
+            kwargs["_request_timeout"] = REQUEST_TIMEOUT
+        return unbounded(*args, **kwargs)
+
+    rest.request = request
 
 
 def describe_ref(obj_or_kind: Obj | str, name: str = "", ns: str | None = None) -> str:
@@ -40,6 +58,7 @@ class KubeClient:
         except Exception as exc:  # the library raises ConfigException and plain errors alike
             raise StepFailed(f"cannot load kubeconfig for context {context!r}: {exc}",
                              hint="check KUBECONFIG and --context (kubectl config get-contexts)") from None
+        _bound_requests(self.api_client)
         cache = str(cache_dir / "discovery.json") if cache_dir else None
         if cache_dir:
             cache_dir.mkdir(parents=True, exist_ok=True)
@@ -233,7 +252,8 @@ class KubeClient:
                 w = watch.Watch()
                 try:
                     for event in self.dyn.watch(res, namespace=namespace, field_selector=selector,
-                                                resource_version=rv, timeout=max(1, int(min(left, 60))), watcher=w):
+                                                resource_version=rv, timeout=max(1, int(min(left, WATCH_CHUNK))),
+                                                watcher=w):
                         obj = event["raw_object"]
                         current = None if event["type"] == "DELETED" else obj
                         if done(current) or stop.is_set():

@@ -84,7 +84,7 @@ class Controllers:
             def release() -> None:
                 try:
                     current = self.store.get(kind, ns, name)
-                except Exception:  # noqa: BLE001 - already gone
+                except Exception:
                     return
                 left = [f for f in current["metadata"].get("finalizers") or [] if f != KARGO_FINALIZER]
                 self.store.merge_patch(kind, ns, name, {"metadata": {"finalizers": left or None}}, "kargo")

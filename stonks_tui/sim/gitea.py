@@ -111,7 +111,7 @@ class GiteaSim:
                         "refs/heads").iterdir()),
                 "private": repo["private"], "fork": False, "template": False, "mirror": False, "size": 0,
                 "html_url": f"{self.server.url}/{full}", "ssh_url": f"ssh://git@127.0.0.1:30022/{full}.git",
-                "clone_url": f"{self.server.url}/{full}.git", "default_branch": "main",
+                "clone_url": f"{self.server.url}/{full}.git", "default_branch": repo.get("default_branch", "main"),
                 "created_at": repo["created"], "updated_at": repo["created"], "archived": False,
                 "permissions": {"admin": True, "push": True, "pull": True}}
 
@@ -395,6 +395,19 @@ class GiteaHandler(Handler):
             app.changed()
             return self.reply_json(201, app.repo_json(repo))
         m = re.fullmatch(r"/repos/([^/]+)/([^/]+)", path)
+        if m and method == "PATCH":
+            if not need("write:repository"):
+                return None
+            repo = app.state["repos"].get(f"{m.group(1).lower()}/{m.group(2).lower()}")
+            if repo is None:
+                return self.error(404, "The target couldn't be found.")
+            body = self.json_body() or {}
+            if "default_branch" in body:
+                if body["default_branch"] not in _branches(app.repo_path(repo["owner"], repo["name"])):
+                    return self.error(404, "The target couldn't be found.")
+                repo["default_branch"] = body["default_branch"]
+                app.changed()
+            return self.reply_json(200, app.repo_json(repo))
         if m and method == "GET":
             if not need("read:repository"):
                 return None
@@ -453,7 +466,15 @@ class GiteaHandler(Handler):
 
             body = gzip.decompress(body)
             env["CONTENT_LENGTH"] = str(len(body))
+        repo_dir = app.repo_path(repo["owner"], repo["name"])
+        was_empty = pushing and rest == "git-receive-pack" and not _branches(repo_dir)
         proc = subprocess.run(["git", "http-backend"], input=body, env=env, capture_output=True)
+        if was_empty and (pushed := _branches(repo_dir)):
+            # Real Gitea (1.27): a push into an empty repository makes its first pushed branch (git sends them
+            # sorted: `develop` before `main`) the default branch, whatever the repository was created with.
+            repo["default_branch"] = pushed[0]
+            subprocess.run(["git", "-C", str(repo_dir), "symbolic-ref", "HEAD", f"refs/heads/{pushed[0]}"],
+                           capture_output=True)
         head, _, payload = proc.stdout.partition(b"\r\n\r\n")
         status, headers = 200, {}
         for line in head.decode(errors="replace").split("\r\n"):
@@ -466,3 +487,9 @@ class GiteaHandler(Handler):
         self.reply(status, payload, ctype, headers)
         if pushing and rest == "git-receive-pack":
             app.changed()
+
+
+def _branches(repo_dir: Path) -> list[str]:
+    out = subprocess.run(["git", "-C", str(repo_dir), "for-each-ref", "--format=%(refname:short)", "refs/heads"],
+                         capture_output=True, text=True)
+    return sorted(line for line in out.stdout.splitlines() if line)

@@ -90,8 +90,11 @@ class ArcRemoval(Step):
         # 1. Scale sets first, while the controller still runs to clear their finalizers.
         for rel in inv["scalesets"]:
             ctx.log(f"uninstall runner scale set {rel['namespace']}/{rel['name']}")
-            await helm.uninstall(rel["name"], rel["namespace"], log=ctx.log)
-            if not await self.controller_running(ctx):
+            running = await self.controller_running(ctx)
+            # Without ARC's controller nothing clears the scale set's finalizers, and `helm uninstall --wait`
+            # would sit out its whole timeout and fail: then don't wait (the namespace step handles them).
+            await helm.uninstall(rel["name"], rel["namespace"], log=ctx.log, wait=running, timeout="3m")
+            if not running:
                 ctx.log("ARC's controller is not running, so nothing will clear the scale set's finalizers: "
                         "not waiting for them (handled with the namespace below)")
                 continue
@@ -99,7 +102,16 @@ class ArcRemoval(Step):
                 for obj in await kube.list(ARC_GROUP, kind, rel["namespace"]):
                     await kube.wait_gone(ARC_GROUP, kind, obj["metadata"]["name"], rel["namespace"], WAIT)
             ctx.log(f"runner scale set {rel['name']} and its runners are gone")
-        # 2. Then the controller.
+        # 2. Then the controller — but only once no runner object is left (a run interrupted after the scale set's
+        # helm uninstall leaves them for the controller to clean up: removing it now would strand them on its
+        # finalizers and hang the namespace).
+        if inv["controllers"] and await self.controller_running(ctx):
+            for kind in ARC_KINDS:
+                for obj in await kube.list(ARC_GROUP, kind):
+                    meta = obj["metadata"]
+                    ctx.log(f"waiting   for {kind} {meta.get('namespace')}/{meta['name']} to go (ARC's controller "
+                            "is cleaning it up)")
+                    await kube.wait_gone(ARC_GROUP, kind, meta["name"], meta.get("namespace"), WAIT)
         for rel in inv["controllers"]:
             ctx.log(f"uninstall ARC controller {rel['namespace']}/{rel['name']}")
             await helm.uninstall(rel["name"], rel["namespace"], log=ctx.log)

@@ -74,7 +74,10 @@ class RepoPush(RepoStep):
         if await git.remote_url(REMOTE) != remote_url(ctx.settings):
             return NotDone(f"remote {REMOTE} is missing or points elsewhere")
         missing = await self.unpushed(ctx, git)
-        return Done() if not missing else NotDone(f"not on Gitea yet: {', '.join(missing[:5])}")
+        if missing:
+            return NotDone(f"not on Gitea yet: {', '.join(missing[:5])}")
+        branch = await self.default_branch(ctx)
+        return Done() if branch in (None, "main") else NotDone(f"Gitea's default branch is {branch}, not main")
 
     async def apply(self, ctx: StepContext) -> None:
         git = await self.require_clone(ctx)
@@ -88,10 +91,34 @@ class RepoPush(RepoStep):
             ctx.log(f"corrected remote {REMOTE}: {current} → {url}")
         user, token = self.creds(ctx)
         before = await self.unpushed(ctx, git)
+        # main first, on its own: Gitea makes the first branch pushed into an empty repository its default, and
+        # `--all` sends them sorted (develop before main).
+        if "refs/heads/main" in before:
+            await git.run("push", REMOTE, "main", user=user, password=token, log=ctx.log)
         await git.run("push", REMOTE, "--all", user=user, password=token, log=ctx.log)
         await git.run("push", REMOTE, "--tags", user=user, password=token, log=ctx.log)
         ctx.log(f"pushed {len(before)} ref(s): {', '.join(before) or 'none needed'}")
         ctx.output("pushed_refs", before)
+        if await self.default_branch(ctx) not in (None, "main"):
+            await self.gitea_api(ctx).json("PATCH", self.repo_api(ctx), auth=self.api_auth(ctx),
+                                           body={"default_branch": "main"}, what="make main the default branch")
+            ctx.log("made main the repository's default branch on Gitea")
+
+    def gitea_api(self, ctx: StepContext) -> Any:
+        return runtime(ctx).gitea(ctx.settings)
+
+    @staticmethod
+    def repo_api(ctx: StepContext) -> str:
+        return f"/api/v1/repos/{ctx.settings.effective_repo_owner}/{ctx.settings.repo_name}"
+
+    @staticmethod
+    def api_auth(ctx: StepContext) -> Any:
+        return token_auth(ctx)
+
+    async def default_branch(self, ctx: StepContext) -> str | None:
+        resp = await self.gitea_api(ctx).request("GET", self.repo_api(ctx), auth=self.api_auth(ctx),
+                                                 what="read the repository")
+        return resp.json().get("default_branch") if resp.status_code == 200 else None
 
     async def describe(self, ctx: StepContext) -> list[Change]:
         git = self.git(ctx)

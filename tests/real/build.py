@@ -181,7 +181,7 @@ def _rewrite_sibling_replaces(gomod: Path, prefixes: dict[str, str]) -> None:
     text = gomod.read_text()
     for prefix, version in prefixes.items():
         pattern = re.compile(r"^(\s*(?:replace\s+)?)(\S+)\s*=>\s*" + re.escape(prefix) + r"\S+\s*$", re.M)
-        text = pattern.sub(lambda m: f"{m.group(1)}{m.group(2)} => {m.group(2)} {version}", text)
+        text = pattern.sub(lambda m, v=version: f"{m.group(1)}{m.group(2)} => {m.group(2)} {v}", text)
     gomod.write_text(text)
 
 
@@ -240,7 +240,7 @@ def build(c: Component, *, force: bool = False) -> Path:
         tail: list[str] = []
         assert proc.stdout is not None
         for line in proc.stdout:
-            tail = (tail + [line.rstrip()])[-40:]
+            tail = ([*tail, line.rstrip()])[-40:]
             if line.startswith("go: downloading"):
                 continue
             print(f"    {line.rstrip()}", flush=True)

@@ -11,6 +11,7 @@ way: API server → kubelet endpoint → process.
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
 import shutil
 import ssl
@@ -158,12 +159,14 @@ class Cluster:
 
     def _kwok_config(self, kwok_src: Path) -> Path:
         docs: list[Any] = [{"apiVersion": "config.kwok.x-k8s.io/v1alpha1", "kind": "KwokConfiguration",
-                            "options": {"podPlayStageParallelism": 8, "nodePlayStageParallelism": 4, "enableDebuggingHandlers": True,
+                            "options": {"podPlayStageParallelism": 8, "nodePlayStageParallelism": 4,
+                                        "enableDebuggingHandlers": True,  # the kubelet API: exec
                                         # Node leases: the node lifecycle controller sees live kubelets
                                         # (and lifts the not-ready taint admission puts on new nodes).
                                         "nodeLeaseDurationSeconds": 40, "nodeLeaseParallelism": 4}}]
         stages = kwok_src / "kustomize" / "stage"
-        for f in [stages / "node" / "fast" / "node-initialize.yaml", *sorted((stages / "pod" / "fast").glob("pod-*.yaml"))]:
+        node_init = stages / "node" / "fast" / "node-initialize.yaml"
+        for f in [node_init, *sorted((stages / "pod" / "fast").glob("pod-*.yaml"))]:
             docs += [d for d in yaml.safe_load_all(f.read_text()) if d]
         # Every pod's exec runs here, in the pod's "image": the directories on kwok's PATH (see kwok_path).
         docs.append({"apiVersion": "kwok.x-k8s.io/v1alpha1", "kind": "ClusterExec", "metadata": {"name": "local"},
@@ -229,7 +232,8 @@ class Cluster:
 
     _PLURAL = {"Node": "nodes", "Namespace": "namespaces", "StorageClass": "storageclasses",
                "IngressClass": "ingressclasses", "PersistentVolume": "persistentvolumes",
-               "PersistentVolumeClaim": "persistentvolumeclaims", "CustomResourceDefinition": "customresourcedefinitions",
+               "PersistentVolumeClaim": "persistentvolumeclaims",
+               "CustomResourceDefinition": "customresourcedefinitions",
                "ClusterIssuer": "clusterissuers", "Secret": "secrets", "ConfigMap": "configmaps"}
 
     def path_of(self, obj: dict) -> str:
@@ -248,10 +252,8 @@ class Cluster:
 
         def run() -> None:
             while not self._stop.wait(every):
-                try:
+                with contextlib.suppress(Exception):
                     fn()
-                except Exception:  # noqa: BLE001 - the API server may be down on purpose
-                    pass
 
         t = threading.Thread(target=run, name=name, daemon=True)
         t.start()

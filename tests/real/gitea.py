@@ -112,7 +112,8 @@ class Gitea:
         Path("/data").mkdir(exist_ok=True)  # an empty mount point: the real /data is never written
 
     def _ns_script(self, command: str) -> list[str]:
-        env = f"HOME=/data/git USER=git GITEA_WORK_DIR=/data/gitea GITEA_CUSTOM=/data/gitea PATH={self.bin}:/usr/bin:/bin"
+        env = (f"HOME=/data/git USER=git GITEA_WORK_DIR=/data/gitea GITEA_CUSTOM=/data/gitea "
+               f"PATH={self.bin}:/usr/bin:/bin")
         return ["unshare", "--mount", "--propagation", "private", "sh", "-c",
                 f"mount --bind {self.data} /data && exec setpriv --reuid=git --regid=git --init-groups "
                 f"env -i {env} {command}"]
@@ -147,7 +148,8 @@ class Gitea:
         Gitea's mount namespace with the container's environment (GITEA_WORK_DIR=/data/gitea)."""
         directory.mkdir(parents=True, exist_ok=True)
         shim = directory / "su"
-        env = f"HOME=/data/git USER=git GITEA_WORK_DIR=/data/gitea GITEA_CUSTOM=/data/gitea PATH={self.bin}:/usr/bin:/bin"
+        env = (f"HOME=/data/git USER=git GITEA_WORK_DIR=/data/gitea GITEA_CUSTOM=/data/gitea "
+               f"PATH={self.bin}:/usr/bin:/bin")
         shim.write_text(
             "#!/bin/sh\n# su USER -c SCRIPT inside the Gitea 'container' (its mount namespace)\n"
             '[ "$2" = "-c" ] || { echo "su shim: only su USER -c SCRIPT" >&2; exit 1; }\n'

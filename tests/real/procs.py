@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import socket
@@ -39,10 +40,8 @@ class Proc:
 
     def stop(self, grace: float = 10.0) -> None:
         if self.alive():
-            try:
+            with contextlib.suppress(ProcessLookupError):
                 os.killpg(self.popen.pid, signal.SIGTERM)
-            except ProcessLookupError:
-                pass
             try:
                 self.popen.wait(grace)
             except subprocess.TimeoutExpired:
@@ -67,7 +66,7 @@ def wait_until(what: str, ready: Callable[[], bool], timeout: float, procs: list
         try:
             if ready():
                 return
-        except Exception:  # noqa: BLE001 - not up yet
+        except Exception:
             pass
         time.sleep(0.2)
     tails = "\n".join(f"--- {p.name}\n{p.tail()}" for p in procs)

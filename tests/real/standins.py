@@ -47,7 +47,8 @@ def provision(cluster: Cluster) -> None:
             continue
         name = f"pvc-{meta['uid']}"
         cluster.apply({"apiVersion": "v1", "kind": "PersistentVolume",
-                       "metadata": {"name": name, "annotations": {"pv.kubernetes.io/provisioned-by": sc["provisioner"]}},
+                       "metadata": {"name": name,
+                                    "annotations": {"pv.kubernetes.io/provisioned-by": sc["provisioner"]}},
                        "spec": {"capacity": {"storage": spec["resources"]["requests"]["storage"]},
                                 "accessModes": spec["accessModes"], "storageClassName": sc["metadata"]["name"],
                                 "persistentVolumeReclaimPolicy": sc.get("reclaimPolicy", "Delete"),

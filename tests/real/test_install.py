@@ -35,7 +35,7 @@ def test_install_plan_verify_teardown_reinstall(world: World) -> None:
                                                   "pipeline-woodpecker-pv")} == {"Bound"}
 
 
-def test_helm_3_13_with_a_group_readable_kubeconfig(charts) -> None:  # noqa: ANN001
+def test_helm_3_13_with_a_group_readable_kubeconfig(charts) -> None:
     """helm 3.13.1 (the lowest supported) warns on stderr on every call when the kubeconfig is group/world-
     readable (k3s --write-kubeconfig-mode 644): the product must not read that as output."""
     from tests.real.conftest import _world

@@ -1,0 +1,72 @@
+"""Gitea in its second mode, a limited kubeconfig, and an API server that stops answering — on the real programs."""
+
+from __future__ import annotations
+
+import time
+
+import httpx
+
+from tests.real.test_install import ok, show
+from tests.real.world import ADMIN_PASSWORD, World
+
+
+def test_installed_gitea_without_admin_gets_one_through_pod_exec(world_installed_gitea: World) -> None:
+    """Gitea installed (INSTALL_LOCK) with no admin: the product runs `su git -c "gitea admin user create …"` in the
+    gitea pod through the API server's exec (kwok → the Gitea 'container'), password on stdin, then goes on:
+    tokens, OAuth app, repository, a push over smart HTTP with real git, the migration commit."""
+    world = world_installed_gitea
+    ok(world.cli("install", "--yes"))
+    me = httpx.get(f"{world.gitea.url}/api/v1/user", auth=("gitea_admin", ADMIN_PASSWORD), timeout=10)
+    assert me.status_code == 200 and me.json()["is_admin"]
+    apps = httpx.get(f"{world.gitea.url}/api/v1/user/applications/oauth2", auth=("gitea_admin", ADMIN_PASSWORD),
+                     timeout=10).json()
+    assert len([a for a in apps if a["name"] == "Woodpecker CI"]) == 1
+    commits = httpx.get(f"{world.gitea.url}/api/v1/repos/gitea_admin/stonks-oracle/commits",
+                        auth=("gitea_admin", ADMIN_PASSWORD), timeout=10).json()
+    repo = httpx.get(f"{world.gitea.url}/api/v1/repos/gitea_admin/stonks-oracle", auth=("gitea_admin", ADMIN_PASSWORD),
+                     timeout=10).json()
+    assert repo["default_branch"] == "main"  # pushed develop and main: Gitea would have made develop the default
+    pipeline = httpx.get(f"{world.gitea.url}/api/v1/repos/gitea_admin/stonks-oracle/contents/.woodpecker.yml",
+                         auth=("gitea_admin", ADMIN_PASSWORD), timeout=10)
+    assert pipeline.status_code == 200, "the migration's .woodpecker.yml is not in the pushed repository"
+    # A second run changes nothing: no second OAuth app, no new token, no new commit.
+    ok(world.cli("install", "--yes"))
+    apps2 = httpx.get(f"{world.gitea.url}/api/v1/user/applications/oauth2", auth=("gitea_admin", ADMIN_PASSWORD),
+                      timeout=10).json()
+    assert [a["id"] for a in apps2] == [a["id"] for a in apps]
+    commits2 = httpx.get(f"{world.gitea.url}/api/v1/repos/gitea_admin/stonks-oracle/commits",
+                         auth=("gitea_admin", ADMIN_PASSWORD), timeout=10).json()
+    assert commits2[0]["sha"] == commits[0]["sha"]
+
+
+def test_preflight_with_a_limited_user_names_what_is_denied(world: World) -> None:
+    """A kubeconfig without cluster-admin: a real SelfSubjectAccessReview per verb; nothing is applied."""
+    proc = world.cli("install", "--yes", context="real-limited")
+    assert proc.returncode == 1, show(proc)
+    assert "FAIL permissions: not allowed: create namespaces" in proc.stdout, proc.stdout
+    assert "nothing was applied" in proc.stdout
+    assert world.cluster.get("/api/v1/namespaces/woodpecker") is None
+
+
+def test_api_server_stops_answering_mid_install_then_resume(world: World) -> None:
+    """SIGSTOP the API server during the install: it keeps its port and answers nothing. The step that waits on
+    it fails in bounded time with a clear message; once it answers again, a resume completes."""
+    proc = world.spawn("install", "--yes")
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and world.cluster.get("/api/v1/namespaces/woodpecker") is None:
+        time.sleep(0.1)
+    api = world.cluster.procs["apiserver"]
+    api.pause()
+    started = time.monotonic()
+    try:
+        code = proc.wait(300)
+        took = time.monotonic() - started
+    finally:
+        api.resume()
+    log = (world.root / "spawn.log").read_text()
+    assert code == 1, log[-4000:]
+    assert took < 240, f"the install took {took:.0f} s to give up on a silent API server"
+    assert "did not answer" in log or "timed out" in log or "unreachable" in log, log[-4000:]
+    time.sleep(2)
+    resumed = world.cli("install", "--yes")
+    assert resumed.returncode == 0, "\n".join(ln for ln in resumed.stdout.splitlines() if "✗" in ln or "hint" in ln)
