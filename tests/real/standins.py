@@ -141,8 +141,30 @@ def kargo_controller(cluster: Cluster) -> None:
             _patch(cluster, path, {"metadata": {"finalizers": [f for f in fins if f != KARGO_FINALIZER] or None}})
 
 
+def kubelet_readiness(cluster: Cluster) -> None:
+    """What a kubelet's status manager does after an outage and kwok does not: a Running pod on a Ready node
+    that the node lifecycle controller marked NotReady (while the node's lease was stale) is Ready again."""
+    ready_nodes = {n["metadata"]["name"] for n in _items(cluster, "/api/v1/nodes")
+                   if any(c["type"] == "Ready" and c["status"] == "True" for c in n["status"].get("conditions", []))}
+    for pod in _items(cluster, "/api/v1/pods"):
+        st = pod.get("status", {})
+        if (st.get("phase") != "Running" or pod["spec"].get("nodeName") not in ready_nodes
+                or pod["metadata"].get("deletionTimestamp")):
+            continue
+        conds = st.get("conditions") or []
+        if any(c["type"] == "Ready" and c["status"] == "False" for c in conds):
+            fixed = [{**c, "status": "True", "reason": None, "message": None}
+                     if c["type"] in ("Ready", "ContainersReady") else c for c in conds]
+            statuses = [{**cs, "ready": True} for cs in st.get("containerStatuses") or []]
+            meta = pod["metadata"]
+            cluster.request("PATCH", f"/api/v1/namespaces/{meta['namespace']}/pods/{meta['name']}/status",
+                            json={"status": {"conditions": fixed, "containerStatuses": statuses}},
+                            headers={"Content-Type": "application/strategic-merge-patch+json"})
+
+
 def start_all(cluster: Cluster, *, arc: bool = True) -> None:
     cluster.loop("provisioner", 0.3, lambda: provision(cluster))
+    cluster.loop("kubelet-readiness", 1.0, lambda: kubelet_readiness(cluster))
     cluster.loop("cert-manager", 0.5, lambda: cert_manager(cluster))
     cluster.loop("kargo-controller", 0.5, lambda: kargo_controller(cluster))
     if arc:

@@ -67,6 +67,14 @@ def test_api_server_stops_answering_mid_install_then_resume(world: World) -> Non
     assert code == 1, log[-4000:]
     assert took < 240, f"the install took {took:.0f} s to give up on a silent API server"
     assert "did not answer" in log or "timed out" in log or "unreachable" in log, log[-4000:]
-    time.sleep(2)
+    # The API server answers again; the kubelets (kwok) renew their leases and the node lifecycle controller,
+    # which marked nodes and pods NotReady during the outage, sees them again — as after a real outage.
+    from tests.real.procs import wait_until
+
+    wait_until("nodes Ready again", world.cluster._nodes_ready, 120)
+    wait_until("ARC's controller Ready again", lambda: world._ready("Deployment", "arc-systems",
+                                                                   "arc-gha-rs-controller") or
+               world.cluster.get("/apis/apps/v1/namespaces/arc-systems/deployments/arc-gha-rs-controller") is None,
+               120)
     resumed = world.cli("install", "--yes")
     assert resumed.returncode == 0, "\n".join(ln for ln in resumed.stdout.splitlines() if "✗" in ln or "hint" in ln)
