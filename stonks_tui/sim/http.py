@@ -62,7 +62,18 @@ class Handler(BaseHTTPRequestHandler):
         query = {k: v[-1] for k, v in parse_qs(parts.query, keep_blank_values=True).items()}
         return parts.path, query
 
+    def parse_request(self) -> bool:
+        self._body_cache: bytes | None = None  # one handler serves every request of a keep-alive connection
+        return super().parse_request()
+
     def body_bytes(self) -> bytes:
+        cached = getattr(self, "_body_cache", None)
+        if cached is not None:
+            return cached
+        self._body_cache = self._read_body()
+        return self._body_cache
+
+    def _read_body(self) -> bytes:
         if self.headers.get("Transfer-Encoding", "").lower() == "chunked":
             out = b""
             while True:
@@ -78,6 +89,9 @@ class Handler(BaseHTTPRequestHandler):
     # -- replies ------------------------------------------------------------------------------------------
     def reply(self, code: int, body: bytes = b"", content_type: str = "application/json",
               headers: dict[str, str] | None = None) -> None:
+        # Read what the client sent before answering, even unused (an early 401): left unread on a keep-alive
+        # connection it would be parsed as the next request (found by the differential test: a 501).
+        self.body_bytes()
         self.send_response(code)
         self.send_header("Content-Type", content_type)
         self.send_header("Content-Length", str(len(body)))

@@ -26,6 +26,23 @@ _IGNORED_FOR_FIELDS = {("apiVersion",), ("kind",), ("metadata", "name"), ("metad
                        ("metadata", "creationTimestamp"), ("metadata", "generation")}
 
 
+PV_SOURCES = ("nfs", "hostPath", "csi", "local", "iscsi", "cephfs", "rbd", "fc", "flexVolume")
+
+
+def _immutable_volume_source(current: Obj, new: Obj) -> None:
+    """kube-apiserver (ValidatePersistentVolumeUpdate): a PV's volume source never changes after creation."""
+    old_src = {k: v for k, v in (current.get("spec") or {}).items() if k in PV_SOURCES}
+    new_src = {k: v for k, v in (new.get("spec") or {}).items() if k in PV_SOURCES}
+    if old_src and old_src != new_src:
+        name = current["metadata"]["name"]
+        raise ApiError(422, "Invalid", f'PersistentVolume "{name}" is invalid: spec.persistentvolumesource: '
+                                       "Forbidden: spec.persistentvolumesource is immutable after creation",
+                       {"name": name, "kind": "PersistentVolume",
+                        "causes": [{"reason": "FieldValueForbidden", "field": "spec.persistentvolumesource",
+                                    "message": "Forbidden: spec.persistentvolumesource is immutable after "
+                                               "creation"}]})
+
+
 class ApiError(Exception):
     """Becomes a `Status` object with this HTTP code and reason."""
 
@@ -456,6 +473,8 @@ class Store:
                 dry_run: bool) -> Obj:
         if _content(new) == _content(current) and operation is not None:
             return self._present(kind, current)  # a no-op write does not bump resourceVersion
+        if kind.plural == "persistentvolumes":
+            _immutable_volume_source(current, new)
         if operation == "Update":
             changed = {p for p, v in leaf_paths(new).items() if _get_path(current, p) != v}
             entries = [e for e in (new["metadata"].get("managedFields") or [])]
