@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-# Values keys the woodpecker chart (woodpecker-ci/helm 3.6.x) reads (FACTS); others are dead or refused.
+# Values keys the woodpecker chart (woodpecker-ci/helm 3.6.x) reads (FACTS). The chart has no values schema, so
+# helm never refuses other keys: they are silently ignored, which is why `check` warns about them.
 WOODPECKER_KEYS: dict[str, Any] = {
     "server": {"enabled": None, "env": None, "extraSecretNamesForEnvFrom": None, "createAgentSecret": None,
                "image": None, "resources": None, "nodeSelector": None, "tolerations": None, "affinity": None,
@@ -13,11 +14,14 @@ WOODPECKER_KEYS: dict[str, Any] = {
                "metrics": None,
                "persistentVolume": {"enabled": None, "size": None, "mountPath": None, "storageClass": None},
                "ingress": {"enabled": None, "ingressClassName": None, "annotations": None,
-                           "hosts": [{"host": None, "paths": [{"path": None, "pathType": None}]}], "tls": None}},
+                           "hosts": [{"host": None, "paths": [{"path": None}]}], "tls": None, "grpc": None},
+               "networkPolicy": None, "secrets": None, "updateStrategy": None, "probes": None,
+               "initContainers": None, "imagePullSecrets": None, "nameOverride": None},
     "agent": {"enabled": None, "replicaCount": None, "env": None, "image": None, "resources": None,
               "persistence": None, "serviceAccount": None, "mapAgentSecret": None, "extraSecretNamesForEnvFrom": None,
               "nodeSelector": None, "tolerations": None, "affinity": None, "podAnnotations": None,
-              "securityContext": None, "podSecurityContext": None},
+              "securityContext": None, "podSecurityContext": None, "secrets": None, "extraVolumes": None,
+              "extraVolumeMounts": None, "networkPolicy": None, "initContainers": None},
 }
 
 

@@ -44,6 +44,14 @@ def test_install_completes(demo: dict) -> None:
     assert "add this deploy key" in r.stdout and "ssh-ed25519 " in r.stdout
     assert {name: phase for name, (phase, _, _) in pv_state(demo["state"]).items()} == {
         "pipeline-argocd-pv": "Bound", "pipeline-kargo-pv": "Bound", "pipeline-woodpecker-pv": "Bound"}
+    # The NetworkPolicy selects the chart's server pod (labels app.kubernetes.io/name: server): found on the real
+    # tier's chart contract; before, it selected nothing.
+    kube = json.loads((demo["state"] / "demo" / "world.json").read_text())["kube"]["objects"]
+    policy = next(o["object"] for o in kube if o["plural"] == "networkpolicies")
+    want = policy["spec"]["podSelector"]["matchLabels"]
+    pods = [o["object"]["metadata"]["name"] for o in kube if o["plural"] == "pods"
+            and want.items() <= (o["object"]["metadata"].get("labels") or {}).items()]
+    assert pods == ["woodpecker-server-0"], pods
     # Found on the real Gitea: a push of develop and main into an empty repository makes develop the default.
     world = json.loads((demo["state"] / "demo" / "world.json").read_text())
     assert [r.get("default_branch", "main") for r in world["gitea"]["repos"].values()] == ["main"]

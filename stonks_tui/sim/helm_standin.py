@@ -22,8 +22,6 @@ from typing import Any
 
 import yaml
 
-from stonks_tui.charts import WOODPECKER_KEYS, unknown_keys  # the simulated chart accepts what the real one does
-
 HELM_VERSION = "v3.16.2"
 PENDING = ("pending-install", "pending-upgrade", "pending-rollback")
 
@@ -134,8 +132,8 @@ def _meta(name: str, ns: str, release: str, labels: dict[str, str]) -> dict:
 
 
 def _workload(kind: str, name: str, ns: str, release: str, image: str, replicas: int, env: dict | None = None,
-              env_from: list[str] | None = None, claims: list[dict] | None = None) -> dict:
-    labels = _labels(release, name)
+              env_from: list[str] | None = None, claims: list[dict] | None = None, label: str = "") -> dict:
+    labels = _labels(release, label or name)
     container: dict[str, Any] = {"name": name.split("-")[-1], "image": image,
                                  "env": [{"name": k, "value": str(v)} if not isinstance(v, dict)
                                          else {"name": k, **v} for k, v in (env or {}).items()]}
@@ -156,11 +154,7 @@ def render_chart(chart: str, release: str, ns: str, values: dict) -> tuple[str, 
     objs: list[dict] = []
     crds: list[dict] = []
     if name == "woodpecker":
-        problems = unknown_keys(values, WOODPECKER_KEYS)
-        if problems:
-            raise HelmError("values don't meet the specifications of the schema(s) in the following chart(s):\n"
-                            "woodpecker:\n" + "\n".join(f"- {p}: Additional property {p.rsplit('.', 1)[-1]} is "
-                                                          "not allowed" for p in problems))
+        # The real chart has no values.schema.json: helm ignores keys it does not know, never refuses them.
         server = values.get("server") or {}
         agent = values.get("agent") or {}
         pv = server.get("persistentVolume") or {}
@@ -176,7 +170,7 @@ def render_chart(chart: str, release: str, ns: str, values: dict) -> tuple[str, 
                     secrets.token_hex(32).encode()).decode()}})
         objs.append({"apiVersion": "v1", "kind": "Service", "metadata": _meta(
             "woodpecker-server", ns, release, _labels(release, "server")), "spec": {
-            "selector": _labels(release, "woodpecker-server"), "ports": [
+            "selector": _labels(release, "server"), "ports": [
                 {"name": "http", "port": 80, "targetPort": 8000}, {"name": "grpc", "port": 9000, "targetPort": 9000}]}})
         objs.append({"apiVersion": "v1", "kind": "ServiceAccount",
                      "metadata": _meta("woodpecker-agent", ns, release, _labels(release, "agent"))})
@@ -192,10 +186,10 @@ def render_chart(chart: str, release: str, ns: str, values: dict) -> tuple[str, 
             "subjects": [{"kind": "ServiceAccount", "name": "woodpecker-agent", "namespace": ns}]})
         objs.append(_workload("StatefulSet", "woodpecker-server", ns, release,
                               "docker.io/woodpeckerci/woodpecker-server:v3.16.0", 1, server.get("env"),
-                              server.get("extraSecretNamesForEnvFrom"), claims))
+                              server.get("extraSecretNamesForEnvFrom"), claims, label="server"))
         objs.append(_workload("StatefulSet", "woodpecker-agent", ns, release,
                               "docker.io/woodpeckerci/woodpecker-agent:v3.16.0", int(agent.get("replicaCount", 2)),
-                              agent.get("env"), ["woodpecker-default-agent-secret"]))
+                              agent.get("env"), ["woodpecker-default-agent-secret"], label="agent"))
         ing = server.get("ingress") or {}
         if ing.get("enabled"):
             objs.append({"apiVersion": "networking.k8s.io/v1", "kind": "Ingress", "metadata": {

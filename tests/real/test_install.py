@@ -21,6 +21,20 @@ def test_install_plan_verify_teardown_reinstall(world: World) -> None:
     """A full install on a fresh homelab; `plan` then has nothing to change and `verify` passes; `teardown` keeps
     the PVs; a second install binds the Released PVs again."""
     ok(world.cli("install", "--yes"))
+    # The NetworkPolicy selects the real chart's server pod (and lets its agents in on gRPC).
+    policy = world.cluster.get("/apis/networking.k8s.io/v1/namespaces/woodpecker/networkpolicies/"
+                               "allow-traefik-to-woodpecker")
+    selector = ",".join(f"{k}={v}" for k, v in policy["spec"]["podSelector"]["matchLabels"].items())
+    selected = world.cluster.get(f"/api/v1/namespaces/woodpecker/pods?labelSelector={selector}")["items"]
+    assert [p["metadata"]["name"] for p in selected] == ["woodpecker-server-0"]
+    agents = ",".join(f"{k}={v}" for k, v in policy["spec"]["ingress"][1]["from"][0]["podSelector"]
+                      ["matchLabels"].items())
+    assert len(world.cluster.get(f"/api/v1/namespaces/woodpecker/pods?labelSelector={agents}")["items"]) == 2
+    cm = world.cluster.get("/api/v1/namespaces/argocd/configmaps/argocd-cm")
+    assert cm["data"]["url"] == "https://stonks-argocd.celestium.life"  # global.domain from argocd_host
+    for stage in ("beta", "paper", "live"):
+        app = world.cluster.get(f"/apis/argoproj.io/v1alpha1/namespaces/argocd/applications/stonks-{stage}")
+        assert app["metadata"]["annotations"]["kargo.akuity.io/authorized-stage"] == f"stonks-oracle:{stage}"
     plan = ok(world.cli("plan"))
     assert "change(s)" not in plan.stdout, plan.stdout
     ok(world.cli("verify"))

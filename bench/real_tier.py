@@ -1,0 +1,74 @@
+"""On the real tier (tests/real: kube-apiserver v1.36.3, kwok, helm 3.21.4, Gitea 1.27.3, built from the Go
+module proxy): the install's wall time against its critical path, a no-op `install`, a no-op `plan`.
+
+Each run is a fresh world (control plane, Gitea, ARC installed by helm) on 127.0.0.1. Medians of N runs:
+
+    BENCH_RUNS=3 python -m bench.real_tier
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import statistics
+import tempfile
+from pathlib import Path
+
+from tests.real.build import COMPONENTS, build
+from tests.real.world import ChartRepo, World, rmtree
+
+N = int(os.environ.get("BENCH_RUNS", "3"))
+
+
+def critical_path(state: Path, context: str) -> float:
+    from stonks_tui.journal import Journal, journal_path
+    from stonks_tui.plans import install_plan
+    from stonks_tui.settings import Settings
+
+    journal = Journal.open(journal_path(state, context, "install"), "install", context)
+    plan = install_plan(Settings())
+    finish: dict[str, float] = {}
+    for sid in plan.order:
+        start = max((finish[n] for n in plan.by_id[sid].needs), default=0.0)
+        finish[sid] = start + (journal.steps[sid].duration or 0.0)
+    return max(finish.values())
+
+
+def one(charts: ChartRepo) -> dict[str, float]:
+    root = Path(tempfile.mkdtemp(prefix="stonks-bench-real-"))
+    root.chmod(0o755)
+    world = World(root, charts).start()
+    try:
+        first = world.cli("install", "--yes", "--quiet")
+        assert first.returncode == 0, first.stdout[-3000:]
+        engine = float(re.search(r"install finished in ([0-9.]+)s", first.stdout).group(1))  # type: ignore[union-attr]
+        path = critical_path(world.state, "real")  # before the re-run rewrites the journal
+        again = world.cli("install", "--yes", "--quiet")
+        plan = world.cli("plan")
+        assert again.returncode == 0 and plan.returncode == 0
+        return {"install wall (s)": first.seconds, "engine (s)": engine,  # type: ignore[attr-defined]
+                "critical path (s)": path,
+                "no-op install (s)": again.seconds, "no-op plan (s)": plan.seconds}  # type: ignore[attr-defined]
+    finally:
+        world.stop()
+        rmtree(root)
+
+
+def main() -> None:
+    for name in ("kube", "kwok", "helm", "helm-3.13", "gitea"):
+        build(COMPONENTS[name])
+    charts = ChartRepo(Path(tempfile.mkdtemp(prefix="stonks-bench-charts-"))).start()
+    try:
+        runs = [one(charts) for _ in range(N)]
+    finally:
+        charts.stop()
+    print(f"real tier, {N} fresh worlds, medians:")
+    for key in runs[0]:
+        values = [r[key] for r in runs]
+        print(f"  {key:<20} {statistics.median(values):7.2f}   runs: {', '.join(f'{v:.2f}' for v in values)}")
+    ratio = statistics.median(r["engine (s)"] / r["critical path (s)"] for r in runs)
+    print(f"  engine / critical path: {ratio:.2f}x")
+
+
+if __name__ == "__main__":
+    main()
