@@ -385,7 +385,8 @@ class GiteaHandler(Handler):
             if app.repo_path(user["login"], name).exists():
                 return self.error(500, f"CreateRepository: repository files already exist [{key}]")
             repo = {"id": app._id(), "owner": user["login"], "name": name,
-                    "private": bool(body.get("private", False)), "created": time.strftime("%Y-%m-%dT%H:%M:%SZ")}
+                    "private": bool(body.get("private", False)), "created": time.strftime("%Y-%m-%dT%H:%M:%SZ"),
+                    "default_branch": body.get("default_branch") or "main"}
             path_ = app.repo_path(user["login"], name)
             path_.parent.mkdir(parents=True, exist_ok=True)
             subprocess.run(["git", "init", "--bare", "-q", "-b", body.get("default_branch") or "main", str(path_)],
