@@ -341,14 +341,9 @@ def _releases(kube: Kube, ns: str | None = None) -> list[dict]:
 
 
 def _parse_duration(text: str) -> float:
-    total, num = 0.0, ""
-    for ch in text:
-        if ch.isdigit() or ch == ".":
-            num += ch
-        else:
-            total += float(num or 0) * {"s": 1, "m": 60, "h": 3600}.get(ch, 1)
-            num = ""
-    return total + float(num or 0)
+    from stonks_tui.clients.helm import duration_seconds  # one reading of helm's --timeout, the product's
+
+    return duration_seconds(text)
 
 
 def _wait_ready(kube: Kube, objs: list[dict], timeout: float) -> None:

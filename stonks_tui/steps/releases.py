@@ -11,14 +11,10 @@ import json
 import secrets as pysecrets
 from typing import Any
 
-from stonks_tui.clients.helm import PENDING, chart_name, chart_version
+from stonks_tui.clients.helm import PENDING, chart_name, chart_version, duration_seconds
 from stonks_tui.engine.step import Change, CheckResult, Done, NotDone, Step, StepContext
 from stonks_tui.errors import StepFailed
 from stonks_tui.steps.common import apply_objects, describe_objects, pending_objects, rendered, runtime
-
-
-def _seconds(duration: str) -> float:
-    return float(duration[:-1]) * {"s": 1, "m": 60, "h": 3600}[duration[-1]]
 
 
 class HelmReleaseStep(Step):
@@ -134,7 +130,7 @@ class HelmReleaseStep(Step):
         values = await self.values(ctx)
         # Watch the workloads while helm installs (not after): the wizard's workloads pane shows their readiness
         # live. A watch of an object helm has not created yet simply waits for it to appear.
-        timeout = _seconds(self.settings.helm_timeout)
+        timeout = duration_seconds(self.settings.helm_timeout)
         waits = [asyncio.create_task(kube.wait_workload_ready(
             kind, name, self.namespace, timeout,
             report=lambda have, want, kind=kind, name=name: ctx.workload(kind, name, have, want)))

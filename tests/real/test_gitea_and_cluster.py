@@ -78,3 +78,20 @@ def test_api_server_stops_answering_mid_install_then_resume(world: World) -> Non
                120)
     resumed = world.cli("install", "--yes")
     assert resumed.returncode == 0, "\n".join(ln for ln in resumed.stdout.splitlines() if "✗" in ln or "hint" in ln)
+
+
+def test_arc_removal_when_arcs_controller_is_already_gone(world: World) -> None:
+    """The operator removed ARC's controller before its scale set: nothing will clear ARC's finalizers. The
+    install must not sit out `helm uninstall --wait`'s five minutes: it stops at the stuck namespace naming the
+    finalizers, and with consent (--clear-arc-finalizers) clears exactly those and completes."""
+    world.helm_cmd("uninstall", "arc", "-n", "arc-systems", "--wait", "--timeout", "1m")
+    first = world.cli("install", "--yes")
+    assert first.returncode == 1, show(first)
+    assert "stuck Terminating on ARC finalizers" in first.stdout, first.stdout[-3000:]
+    assert first.seconds < 150, f"took {first.seconds:.0f} s"  # type: ignore[attr-defined]
+    second = ok(world.cli("install", "--yes", "--clear-arc-finalizers"))
+    assert "cleared" in second.stdout
+    assert world.cluster.get("/api/v1/namespaces/arc-runners") is None
+    # Only ARC's own finalizers were touched: ARC's CRDs (helm never deletes crds/) are still there.
+    assert world.cluster.get("/apis/apiextensions.k8s.io/v1/customresourcedefinitions/"
+                             "autoscalingrunnersets.actions.github.com") is not None
