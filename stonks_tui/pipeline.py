@@ -46,6 +46,9 @@ def _build(settings: Settings, name: str, image: str, dockerfile: str, context: 
     return {"name": name, "image": BUILDX, "settings": step_settings, "when": dict(ON_MAIN)}
 
 
+STEP_SERVICE_ACCOUNT = "woodpecker-agent"  # the subject of manifests/woodpecker/agent-rbac*.yaml
+
+
 def generate(settings: Settings, clone: Path) -> dict[str, Any]:
     steps: list[dict[str, Any]] = [
         {"name": "lint-python", "image": "python:3.12-slim", "commands": ["pip install ruff", "ruff check services/"]},
@@ -61,7 +64,11 @@ def generate(settings: Settings, clone: Path) -> dict[str, Any]:
         steps.append(_build(settings, "build-dashboard", "dashboard", "frontend/Dockerfile", "frontend"))
     if (clone / "docker" / "Dockerfile.superset").exists():
         steps.append(_build(settings, "build-superset", "superset", "docker/Dockerfile.superset", "."))
+    # Step pods run as the namespace's `default` ServiceAccount unless the step names one (and the agent allows it:
+    # WOODPECKER_BACKEND_K8S_SERVICE_ACCOUNT_NAME_ALLOW_FROM_STEP). The integration test needs the RBAC this tool
+    # binds to woodpecker-agent, so it names that account.
     steps.append({"name": "integration-test", "image": "alpine/k8s:1.31.2",
+                  "backend_options": {"kubernetes": {"serviceAccountName": STEP_SERVICE_ACCOUNT}},
                   "commands": ["sh scripts/run_pipeline.sh --image-tag ${CI_COMMIT_SHA}"], "when": dict(ON_MAIN)})
     steps.append({
         "name": "mirror-github", "image": "alpine/git:2.45.2", "failure": "ignore",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import jsonschema
 import yaml
@@ -23,3 +24,23 @@ def test_schema_rejects_removed_top_level_secrets() -> None:
     bad = {"steps": [{"name": "x", "image": "alpine", "commands": ["true"]}], "secrets": ["a"]}
     errors = list(jsonschema.Draft7Validator(schema).iter_errors(bad))
     assert errors, "the schema must refuse 3.x-removed keys, otherwise this contract test proves nothing"
+
+
+def test_integration_step_runs_as_the_account_the_rbac_binds(tmp_path: Path) -> None:
+    """Woodpecker's kubernetes backend runs step pods as the namespace's `default` ServiceAccount unless the step
+    names one and the agent allows it: the integration test must name the account the RBAC binds."""
+    from stonks_tui.pipeline import generate
+    from stonks_tui.render import render
+    from stonks_tui.settings import Settings
+    from stonks_tui.sim.clone import make_clone
+
+    settings = Settings(gitea_public_url="http://127.0.0.1:30300")
+    step = next(s for s in generate(settings, make_clone(tmp_path / "clone"))["steps"]
+                if s["name"] == "integration-test")
+    account = step["backend_options"]["kubernetes"]["serviceAccountName"]
+    rendered = render(settings)
+    for rbac in ("woodpecker/agent-rbac.yaml", "woodpecker/agent-rbac-namespaced.yaml"):
+        subjects = [s for obj in rendered.objects[rbac] for s in obj.get("subjects") or []]
+        assert subjects and {s["name"] for s in subjects} == {account}, rbac
+    env = rendered.values["woodpecker/values.yaml"]["agent"]["env"]
+    assert env["WOODPECKER_BACKEND_K8S_SERVICE_ACCOUNT_NAME_ALLOW_FROM_STEP"] == "true"
