@@ -104,8 +104,8 @@ class WoodpeckerAgentRbac(ManifestStep):
 def rbac_grants(mode: str) -> str:
     """What the Woodpecker agents' RBAC mode grants, in one line (the plan shows it before anything is applied)."""
     if mode == "cluster-admin":
-        return ("binds ServiceAccount woodpecker-agent to cluster-admin: the agents, and the pipeline steps that run as "
-                "it (the integration test), can do anything in the cluster")
+        return ("binds ServiceAccount woodpecker-agent to cluster-admin: the agents, and the pipeline steps that run "
+                "as it (the integration test), can do anything in the cluster")
     return ("lets the agents and the steps that run as woodpecker-agent (the integration test) create/delete "
             "namespaces and manage workloads, nothing cluster-wide else")
 
