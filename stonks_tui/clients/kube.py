@@ -26,6 +26,27 @@ REQUEST_TIMEOUT = (10.0, 30.0)  # (connect, read) seconds
 WATCH_CHUNK = 20
 
 
+def _exec_status(raw: str) -> int | str:
+    """The exec's status channel: an exit code, or why the command could not run at all."""
+    import json
+
+    try:
+        status = json.loads(raw) if raw else None
+    except ValueError:
+        status = None
+    if not isinstance(status, dict):
+        return "the exec ended without a status"
+    if status.get("status") == "Success":
+        return 0
+    for cause in (status.get("details") or {}).get("causes") or []:
+        if cause.get("reason") == "ExitCode":
+            try:
+                return int(cause.get("message", ""))
+            except ValueError:
+                break
+    return str(status.get("message") or status.get("reason") or "the exec failed")
+
+
 def _bound_requests(api_client: Any) -> None:
     """Give every call of this ApiClient a (connect, read) timeout unless the caller set its own."""
     rest = api_client.rest_client
@@ -366,12 +387,19 @@ class KubeClient:
                 if stdin is not None:
                     resp.write_stdin(stdin)
                 resp.run_forever(timeout=timeout)
-                code = resp.returncode  # before read_all(), which drains every channel incl. the status one
+                if resp.is_open():
+                    return 124, resp.read_all()  # still running after the timeout
+                # The status channel, read here: the library's returncode assumes an exit-code cause and raises
+                # (KeyError/TypeError) on any other Failure — a missing executable, an exec the runtime refused.
+                status = _exec_status(resp.read_channel(3))
                 output = resp.read_all()
             finally:
                 resp.close()
                 api.close()
-            return (code if code is not None else 124), output
+            if isinstance(status, str):
+                raise StepFailed(f"cannot run {command[0]!r} in pod {namespace}/{pod}: {status}",
+                                 hint="the pod's image may not have it (Gitea's rootful image has su and gitea)")
+            return status, output
 
         return await self._call(f"run a command in pod {namespace}/{pod}", call)
 

@@ -165,7 +165,8 @@ class KubeHandler(Handler):
         if method == "PATCH" and name:
             ctype = self.headers.get("Content-Type", "").split(";")[0].strip()
             if ctype == "application/apply-patch+yaml":
-                force = query.get("force") in ("true", "1")
+                # The API server's boolean query parsing: anything present but "0"/"false" is true.
+                force = "force" in query and query["force"].lower() not in ("0", "false")
                 obj, created = store.apply(kind, nsv, name, self._body(), query.get("fieldManager", ""), force,
                                            dry_run)
                 return self.reply_json(201 if created else 200, obj)
@@ -219,7 +220,7 @@ class KubeHandler(Handler):
             return line.decode()
 
         handler = self.app.exec_handler
-        code, out, err = handler(ns, name, argv, read_line) if handler else (127, "", f"{argv[0]}: not found\n")
+        code, out, err = handler(ns, name, argv, read_line) if handler else (-1, "", "")
         if out:
             self.wfile.write(ws.channel(1, out.encode()))
         if err:
@@ -227,6 +228,13 @@ class KubeHandler(Handler):
         status = {"metadata": {}, "status": "Success"} if code == 0 else {
             "metadata": {}, "status": "Failure", "message": f"command terminated with non-zero exit code: {code}",
             "reason": "NonZeroExitCode", "details": {"causes": [{"reason": "ExitCode", "message": str(code)}]}}
+        if code == -1:
+            # What containerd answers when the executable is not in the image: a Failure with no exit code cause.
+            status = {"metadata": {}, "status": "Failure", "reason": "InternalError", "code": 500,
+                      "message": "Internal error occurred: error executing command in container: failed to exec in "
+                                 f'container: exec: "{argv[0] if argv else ""}": executable file not found in $PATH',
+                      "details": {"causes": [{"message": f'exec: "{argv[0] if argv else ""}": executable file not '
+                                                         "found in $PATH"}]}}
         self.wfile.write(ws.channel(3, json.dumps(status).encode()))
         self.wfile.write(ws.frame(b"\x03\xe8", opcode=0x8))
         self.wfile.flush()

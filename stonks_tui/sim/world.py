@@ -33,6 +33,7 @@ PROFILES = ("fresh-homelab", "gitea-installed", "harbor", "no-rollouts")
 ARC_FINALIZERS = ("actions.github.com/cleanup-protection", "autoscalingrunnerset.actions.github.com/finalizer",
                   "ephemeralrunner.actions.github.com/finalizer", "ephemeralrunnerset.actions.github.com/finalizer",
                   "autoscalinglistener.actions.github.com/finalizer")
+NOT_IN_IMAGE = -1  # the exec's executable is not in the container: the runtime cannot start it at all
 SIM_TOKEN = "sim-kube-token"  # the simulated API server's bearer token (not a secret of the operator's)
 
 
@@ -248,11 +249,11 @@ class World:
         import shlex
 
         if not (ns == "git-server" and pod.startswith("gitea")):
-            return 127, "", f"{argv[0] if argv else 'sh'}: not found\n"
+            return NOT_IN_IMAGE, "", ""
         if argv[:3] != ["su", "git", "-c"] or len(argv) != 4:
             if argv[:1] == ["gitea"]:
                 return 1, "", "Gitea is not supposed to be run as root. Sorry.\n"
-            return 127, "", f"{argv[0] if argv else 'sh'}: not found\n"
+            return NOT_IN_IMAGE, "", ""
         script = argv[3]
         variables: dict[str, str] = {}
         if script.startswith("read -r P; "):

@@ -62,7 +62,11 @@ def kube_sequence(call: Callable[..., httpx.Response]) -> list[tuple[str, Any]]:
     forced = call("PATCH", path, params={"fieldManager": "someone-else", "force": "1"},
                   content=json.dumps({**cm, "data": {"a": "3"}}), headers=APPLY)
     out.append(("ssa force=1 is force", forced.status_code))
-    conflict = call("PATCH", path, params={"fieldManager": "stonks-tui"}, content=json.dumps(changed), headers=APPLY)
+    yes = call("PATCH", path, params={"fieldManager": "stonks-tui", "force": "yes"},
+               content=json.dumps({**cm, "data": {"a": "4"}}), headers=APPLY)
+    out.append(("ssa force=yes is force too", yes.status_code))
+    conflict = call("PATCH", path, params={"fieldManager": "someone-else"}, content=json.dumps(changed),
+                    headers=APPLY)
     out.append(("ssa conflict without force", conflict.status_code))
     pv = {"apiVersion": "v1", "kind": "PersistentVolume", "metadata": {"name": "diff-pv"},
           "spec": {"capacity": {"storage": "1Gi"}, "accessModes": ["ReadWriteMany"], "storageClassName": "nfs",

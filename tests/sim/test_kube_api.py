@@ -201,3 +201,27 @@ def test_fault_injection(tmp_path: Path) -> None:
 
         codes = [httpx.get(f"{w.kube.server.url}/api/v1/namespaces").status_code for _ in range(3)]
         assert codes == [500, 500, 200]
+
+
+async def test_exec_of_a_command_the_image_lacks_says_so(world: World) -> None:
+    """A Failure status without an exit-code cause (containerd: executable not found) used to surface as 'the
+    cluster is unreachable (KeyError)' from the client library's returncode."""
+    import asyncio
+
+    from stonks_tui.clients.kube import KubeClient
+    from stonks_tui.errors import StepFailed
+
+    kube = KubeClient(str(world.kubeconfig), "stonks-demo")
+    pods = await kube.list("v1", "Pod", "git-server", label_selector="app=gitea")
+    deadline = time.monotonic() + 10
+    while not any((p.get("status") or {}).get("phase") == "Running" for p in pods):
+        assert time.monotonic() < deadline
+        await asyncio.sleep(0.1)
+        pods = await kube.list("v1", "Pod", "git-server", label_selector="app=gitea")
+    name = pods[0]["metadata"]["name"]
+    with pytest.raises(StepFailed) as failed:
+        await kube.exec("git-server", name, ["kubectl", "version"])
+    assert "executable file not found" in failed.value.message and "unreachable" not in failed.value.message
+    code, _ = await kube.exec("git-server", name, ["gitea", "--version"])
+    assert code == 1  # an exit code is still an exit code
+    kube.close()
