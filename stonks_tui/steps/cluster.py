@@ -103,11 +103,10 @@ class WoodpeckerAgentRbac(ManifestStep):
 
 def rbac_grants(mode: str) -> str:
     """What the Woodpecker agents' RBAC mode grants, in one line (the plan shows it before anything is applied)."""
+    # Step pods run as woodpecker-agent only when they name it: the integration test does (pipeline.py).
     if mode == "cluster-admin":
-        return ("binds ServiceAccount woodpecker-agent to cluster-admin: the agents, and the pipeline steps that run "
-                "as it (the integration test), can do anything in the cluster")
-    return ("lets the agents and the steps that run as woodpecker-agent (the integration test) create/delete "
-            "namespaces and manage workloads, nothing cluster-wide else")
+        return "binds woodpecker-agent (agents and the integration-test step) to cluster-admin: they can do anything"
+    return "lets agents and the integration-test step create/delete namespaces and manage workloads, nothing else"
 
 
 class ArgoRepoSecret(ManifestStep):

@@ -86,7 +86,12 @@ def test_a_dropped_session_sighup_leaves_the_install_interrupted_for_resume(tmp_
     while subprocess.run(["kill", "-0", str(pid)], capture_output=True).returncode == 0:
         assert time.monotonic() < deadline, "the wizard outlived its terminal"
         time.sleep(0.1)
-    journal = json.loads((tmp_path / "stonks-demo" / "install.json").read_text())
+    # The pid above can be tmux's `sh -c` wrapper rather than the wizard (issue 16): give the wizard a bounded
+    # moment to finish writing its journal before reading what it ended with.
+    path = tmp_path / "stonks-demo" / "install.json"
+    while json.loads(path.read_text())["run"]["status"] == "running" and time.monotonic() < deadline + 30:
+        time.sleep(0.2)
+    journal = json.loads(path.read_text())
     states = {sid: rec["state"] for sid, rec in journal["steps"].items()}
     assert journal["run"]["status"] == "interrupted" and "running" not in states.values(), states
     assert "interrupted" in states.values() and states["namespaces"] == "done"
