@@ -69,3 +69,14 @@ def test_old_helm_is_refused_with_the_reason(tmp_path: Path) -> None:
     missing = HelmClient(env={"PATH": str(tmp_path / "nowhere")})
     with pytest.raises(StepFailed, match="not installed"):
         asyncio.run(missing.require_version())
+
+
+def test_a_finalizer_a_controller_adds_is_not_a_change() -> None:
+    """Found on the real tier: Kargo's controller adds its finalizer to a Stage between a check's GET and its
+    dry-run; the product never sets finalizers, so that must not read as an update it would make."""
+    from stonks_tui.steps.common import field_diff
+
+    live = {"apiVersion": "kargo.akuity.io/v1alpha1", "kind": "Stage", "metadata": {"name": "live"}, "spec": {"a": 1}}
+    would = {**live, "metadata": {"name": "live", "finalizers": ["kargo.akuity.io/finalizer"]}}
+    assert field_diff(live, would) == []
+    assert field_diff(live, {**would, "spec": {"a": 2}}) == ["spec.a: 1 → 2"]

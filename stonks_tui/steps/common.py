@@ -12,7 +12,11 @@ from stonks_tui.errors import StepFailed
 from stonks_tui.render import ClusterFacts, Rendered, render, resolve_secrets
 from stonks_tui.settings import Settings
 
-_BOOKKEEPING = ("resourceVersion", "managedFields", "generation", "creationTimestamp", "uid", "selfLink")
+# Metadata the API server or controllers write, never this tool: not a difference between live and wanted.
+# (finalizers: Kargo's controller adds its own to a Stage right after it is created — between a check's read and
+# its dry-run, found on the real tier — which read as a change this tool would make.)
+_BOOKKEEPING = ("resourceVersion", "managedFields", "generation", "creationTimestamp", "uid", "selfLink",
+                "finalizers", "deletionTimestamp", "deletionGracePeriodSeconds", "ownerReferences")
 
 
 @dataclass
