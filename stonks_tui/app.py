@@ -78,9 +78,21 @@ class StonksApp(App[int]):
             self.run_prepare()
 
     def hang_up(self) -> None:
+        import time
+
         self.runner.cancel()
-        # The cancelled steps record themselves on the next turns of the loop; the run's worker then ends.
-        self.set_timer(0.5, lambda: self.exit(130, return_code=130))
+        # The cancelled steps record themselves ("interrupted") once their cleanup ends — a helm child is given
+        # up to 5 s to stop — so leave when none is left running, not after a fixed pause (bounded all the same).
+        started = time.monotonic()
+
+        def leave_when_recorded() -> None:
+            engine = getattr(self.runner, "engine", None)
+            if engine is not None and engine.busy and time.monotonic() - started < 8:
+                self.set_timer(0.1, leave_when_recorded)
+                return
+            self.exit(130, return_code=130)
+
+        self.set_timer(0.1, leave_when_recorded)
 
     def switch_context(self, context: str) -> None:
         """The operator picked another kube context on Welcome: prepare a session for it, start again there."""

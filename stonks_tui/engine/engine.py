@@ -78,6 +78,11 @@ class Engine:
         for task in self._running:
             task.cancel()
 
+    @property
+    def busy(self) -> bool:
+        """Is a step still running (or still recording how it ended)?"""
+        return any(not task.done() for task in self._running)
+
     def log_path(self, step_id: str) -> Path | None:
         return self.log_dir / f"{step_id}.log" if self.log_dir else None
 
