@@ -158,10 +158,11 @@ class HelmClient:
         await self.run("uninstall", release, "--namespace", namespace, *flags, log=log, what=f"uninstall {release}",
                        deadline=duration_seconds(timeout) + 60)
 
-    async def rollback(self, release: str, namespace: str, log: Callable[[str], None] | None = None) -> None:
+    async def rollback(self, release: str, namespace: str, log: Callable[[str], None] | None = None,
+                       *, timeout: str = "5m") -> None:
         """Back to the previous revision: how helm leaves a release an interrupted upgrade left pending."""
-        await self.run("rollback", release, "--namespace", namespace, "--wait", log=log,
-                       what=f"rollback {release}")
+        await self.run("rollback", release, "--namespace", namespace, "--wait", "--timeout", timeout, log=log,
+                       what=f"rollback {release}", deadline=duration_seconds(timeout) + 60)
 
     async def releases(self) -> list[dict[str, Any]]:
         """Every release in every state: `helm list` alone hides pending-install/-upgrade/-rollback and
