@@ -5,6 +5,7 @@ from __future__ import annotations
 import httpx
 
 from stonks_tui.checks.result import CheckResult, run_checks
+from stonks_tui.checks.webhook_delivery import delivery_check
 from stonks_tui.engine.step import StepContext
 from stonks_tui.steps.arc import DESIGN_NAMESPACES
 from stonks_tui.steps.common import runtime
@@ -56,6 +57,13 @@ def live_checks(ctx: StepContext) -> list[tuple[str, object]]:
         if resp.status_code in ok:
             return CheckResult(name, "pass", f"{url}{path} answers {resp.status_code}")
         return CheckResult(name, "fail", f"{url}{path} answers {resp.status_code}", "check the server's pods")
+
+    async def webhook() -> CheckResult:
+        from stonks_tui.steps.gitea import token_auth
+
+        g = rt.gitea(s)
+        version = await g.version(token_auth(ctx)) or ""
+        return await delivery_check(g, token_auth(ctx), rt.kube(), s, version)
 
     async def woodpecker_workloads() -> CheckResult:
         return await workloads("woodpecker", s.woodpecker_namespace, [("StatefulSet", "woodpecker-server"),
@@ -133,7 +141,7 @@ def live_checks(ctx: StepContext) -> list[tuple[str, object]]:
             return CheckResult("arc-removed", "fail", "ARC remains: " + ", ".join(left), "run install (arc-removal)")
         return CheckResult("arc-removed", "pass", "no ARC namespaces or runner sets")
 
-    return [("gitea", gitea), ("woodpecker", woodpecker_workloads),
+    return [("gitea", gitea), ("webhook", webhook), ("woodpecker", woodpecker_workloads),
             ("woodpecker-http", lambda: http_up("woodpecker-http", s.effective_woodpecker_url, "/healthz", (200, 204))),
             ("argocd", lambda: workloads("argocd", s.argocd_namespace, [("Deployment", "argocd-server")])),
             ("argocd-http", lambda: http_up("argocd-http", s.effective_argocd_url, "/healthz", (200,))),

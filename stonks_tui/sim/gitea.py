@@ -39,9 +39,33 @@ def _hash(value: str) -> str:
     return hashlib.sha256(value.encode()).hexdigest()
 
 
+# The homelab's Gitea (gitea/gitea's rootful image; its chart writes app.ini). The operator allowed webhooks to the
+# LAN and loopback; the profile "webhook-default" has Gitea's default instead (external addresses only).
+HOMELAB_APP_INI = """\
+APP_NAME = Gitea
+RUN_USER = git
+WORK_PATH = /data/gitea
+
+[server]
+HTTP_PORT = 3000
+ROOT_URL = http://gitea-http.git-server.svc.cluster.local:3000/
+
+[database]
+DB_TYPE = sqlite3
+PATH = /data/gitea/gitea.db
+
+[security]
+INSTALL_LOCK = false
+
+[webhook]
+ALLOWED_HOST_LIST = private, loopback
+"""
+
+
 class GiteaSim:
     def __init__(self, data_dir: Path, *, installed: bool = False, faults: Faults | None = None,
-                 speed: float = 1.0, start_delay: float = 3.0, port: int = 0) -> None:
+                 speed: float = 1.0, start_delay: float = 3.0, port: int = 0,
+                 app_ini: str = HOMELAB_APP_INI) -> None:
         self.data_dir = data_dir
         self.repo_root = data_dir / "gitea-repos"
         self.faults = faults
@@ -52,7 +76,7 @@ class GiteaSim:
         self.traffic: list[tuple[str, str]] = []
         self.records: list[dict[str, Any]] = []  # full request/response records for contract tests
         self.state: dict[str, Any] = {"installed": installed, "install_pending_until": 0.0, "users": {},
-                                      "tokens": [], "apps": [], "repos": {}, "next_id": 1}
+                                      "tokens": [], "apps": [], "repos": {}, "next_id": 1, "app_ini": app_ini}
         self.on_change: list[Any] = []
         self.server = LoopbackServer(GiteaHandler, self, port)
 
@@ -114,6 +138,25 @@ class GiteaSim:
                 "clone_url": f"{self.server.url}/{full}.git", "default_branch": repo.get("default_branch", "main"),
                 "created_at": repo["created"], "updated_at": repo["created"], "archived": False,
                 "permissions": {"admin": True, "push": True, "pull": True}}
+
+    def add_hook(self, owner: str, name: str, config: dict[str, str], events: list[str]) -> dict | None:
+        """A repository webhook, as POST /repos/{owner}/{repo}/hooks makes it (Woodpecker's activation)."""
+        with self.lock:
+            repo = self.state["repos"].get(f"{owner.lower()}/{name.lower()}")
+            if repo is None:
+                return None
+            now = time.strftime("%Y-%m-%dT%H:%M:%SZ")
+            hook = {"id": self._id(), "type": "gitea", "config": dict(config), "events": list(events),
+                    "active": True, "branch_filter": "", "authorization_header": "", "created_at": now,
+                    "updated_at": now}
+            repo.setdefault("hooks", []).append(hook)
+        self.changed()
+        return hook
+
+    @staticmethod
+    def hook_json(hook: dict) -> dict:
+        # Gitea's API hides the secret it was given (the config it returns has url and content_type only).
+        return {**hook, "config": {k: v for k, v in hook["config"].items() if k in ("url", "content_type")}}
 
     def repo_path(self, owner: str, name: str) -> Path:
         return self.repo_root / owner.lower() / f"{name.lower()}.git"
@@ -395,6 +438,9 @@ class GiteaHandler(Handler):
             app.state["repos"][key] = repo
             app.changed()
             return self.reply_json(201, app.repo_json(repo))
+        m = re.fullmatch(r"/repos/([^/]+)/([^/]+)/hooks(?:/(\d+))?", path)
+        if m:
+            return self.hooks(user, m.group(1), m.group(2), m.group(3), need)
         m = re.fullmatch(r"/repos/([^/]+)/([^/]+)", path)
         if m and method == "PATCH":
             if not need("write:repository"):
@@ -428,6 +474,39 @@ class GiteaHandler(Handler):
                                must_change_password=bool(body.get("must_change_password", True)))
             return self.reply_json(201, app.user_json(new))
         return self.error(404, "not found")
+
+    def hooks(self, user: dict, owner: str, name: str, hook_id: str | None, need: Any) -> None:
+        """Repository webhooks: list, create, get, delete (admin of the repository only, like Gitea)."""
+        app: GiteaSim = self.app
+        method = self.command
+        if not need("read:repository" if method == "GET" else "write:repository"):
+            return None
+        repo = app.state["repos"].get(f"{owner.lower()}/{name.lower()}")
+        if repo is None or (repo["owner"].lower() != user["login"].lower() and not user["is_admin"]):
+            return self.error(404, "The target couldn't be found.")
+        hooks = repo.setdefault("hooks", [])
+        if hook_id is None and method == "GET":
+            return self.reply_json(200, [app.hook_json(h) for h in hooks])
+        if hook_id is None and method == "POST":
+            body = self.json_body() or {}
+            config = body.get("config") or {}
+            if body.get("type") not in ("gitea", "gogs", "slack", "discord", "dingtalk", "telegram", "msteams",
+                                        "feishu", "matrix", "wechatwork", "packagist"):
+                return self.error(422, "Invalid hook type")
+            if not re.match(r"https?://[^/\s]+", str(config.get("url", ""))):
+                return self.error(422, "Invalid url")
+            hook = app.add_hook(repo["owner"], repo["name"], config, body.get("events") or ["push"])
+            return self.reply_json(201, app.hook_json(hook or {}))
+        hook = next((h for h in hooks if str(h["id"]) == hook_id), None)
+        if hook is None:
+            return self.error(404, "The target couldn't be found.")
+        if method == "GET":
+            return self.reply_json(200, app.hook_json(hook))
+        if method == "DELETE":
+            hooks.remove(hook)
+            app.changed()
+            return self.reply_empty(204)
+        return self.error(405, "method not allowed")
 
     def _token_json(self, tok: dict) -> dict:
         return {"id": tok["id"], "name": tok["name"], "sha1": "", "token_last_eight": tok["last_eight"],

@@ -34,6 +34,7 @@ class WoodpeckerSim:
         self.faults = faults
         self.hang_seconds = 30.0
         self.traffic: list[tuple[str, str]] = []
+        self.deliveries: list[dict[str, Any]] = []  # what Gitea delivered to /api/hook
         self.lock = threading.RLock()
         self.state: dict[str, Any] = {"tokens": {}, "repos": {}, "secrets": {}, "next_id": 1}
         self.on_change: list[Callable[[], None]] = []
@@ -72,6 +73,11 @@ class WoodpeckerHandler(Handler):
                                          "version": WOODPECKER_VERSION})
         if path in ("/", "/login"):
             return self.reply(200, b"<html><title>Woodpecker</title></html>", "text/html")
+        if path == "/api/hook" and self.command == "POST":
+            body = self.body_bytes()
+            with app.lock:
+                app.deliveries.append({"event": self.headers.get("X-Gitea-Event", ""), "size": len(body)})
+            return self.reply(200, b"", "text/plain")
         auth = self.headers.get("Authorization", "")
         login = app.state["tokens"].get(_hash(auth[7:])) if auth.startswith("Bearer ") else None
         if login is None:
@@ -93,12 +99,21 @@ class WoodpeckerHandler(Handler):
                             "private": r["private"], "active": bool(active)})
             return self.reply_json(200, out)
         if path == "/api/repos" and method == "POST":
+            # Woodpecker's PostRepo: no id 400; active 409; an id its forge does not know 500 (forge.Repo fails).
             rid = query.get("forge_remote_id", "")
-            if not any(str(r["id"]) == rid for r in gitea_repos):
-                return self.reply(404, b"repo not found in forge", "text/plain")
+            if not rid or rid == "0":
+                return self.reply(400, b"No forge_remote_id provided", "text/plain")
             if rid in app.state["repos"]:
                 return self.reply(409, b"Repository is already active.", "text/plain")
+            if not any(str(r["id"]) == rid for r in gitea_repos):
+                return self.reply(500, b"Could not fetch repository from forge.", "text/plain")
             repo = next(r for r in gitea_repos if str(r["id"]) == rid)
+            # Activation registers Woodpecker's webhook in the forge (forge/gitea Activate).
+            hook_token = secrets.token_urlsafe(16)
+            app.gitea.add_hook(repo["owner"], repo["name"], {"url": f"{app.server.url}/api/hook?access_token="
+                                                                    f"{hook_token}", "secret": hook_token,
+                                                             "content_type": "json"},
+                               ["push", "create", "pull_request"])
             rec = {"id": app.state["next_id"], "forge_remote_id": rid, "full_name": f"{repo['owner']}/{repo['name']}",
                    "active": True}
             app.state["next_id"] += 1
@@ -116,13 +131,17 @@ class WoodpeckerHandler(Handler):
                                              for s in store.values()])
             body = json.loads(self.body_bytes() or b"{}")
             if method in ("POST", "PATCH"):
-                name = m.group(2) or body.get("name", "")
-                if method == "POST" and name in store:
-                    return self.reply(409, b"secret already exists", "text/plain")
+                # Woodpecker lower-cases names; Validate() fails 422 (no event); a duplicate is the store's
+                # UNIQUE constraint, 500 — not a 409.
+                name = (m.group(2) or body.get("name", "")).lower()
                 if method == "PATCH" and name not in store:
                     return self.reply(404, b"secret not found", "text/plain")
                 if not body.get("events") and method == "POST":
-                    return self.reply(400, b"events must not be empty", "text/plain")
+                    return self.reply(422, b"Error inserting secret. invalid secret event: no event specified",
+                                      "text/plain")
+                if method == "POST" and name in store:
+                    return self.reply(500, f'Error inserting secret "{name}". UNIQUE constraint failed: '
+                                           "secrets.repo_id, secrets.name".encode(), "text/plain")
                 sec = store.get(name, {"id": len(store) + 1, "name": name})
                 sec.update({"events": body.get("events", sec.get("events", [])),
                             "images": body.get("images", sec.get("images", [])), "note": body.get("note", "")})

@@ -6,6 +6,7 @@ Profiles:
   gitea-installed  Gitea already initialised (chart-installed, with an admin)
   harbor         the registry answers 401 + WWW-Authenticate (credentials needed)
   no-rollouts    the fresh homelab without Argo Rollouts (no AnalysisTemplate kind)
+  webhook-default  the fresh homelab whose Gitea keeps its default webhook allow list (external addresses only)
 State persists atomically to <dir>/world.json on every change and is reloaded on the next start.
 """
 
@@ -23,13 +24,13 @@ from typing import Any
 from stonks_tui.fsutil import atomic_write_text
 from stonks_tui.sim.controllers import Controllers
 from stonks_tui.sim.faults import Faults
-from stonks_tui.sim.gitea import GiteaSim
+from stonks_tui.sim.gitea import HOMELAB_APP_INI, GiteaSim
 from stonks_tui.sim.kinds import crd
 from stonks_tui.sim.kube_api import KubeApi
 from stonks_tui.sim.services import ArgoCDSim, NfsPort, RegistrySim, WoodpeckerSim
 from stonks_tui.sim.store import Store
 
-PROFILES = ("fresh-homelab", "gitea-installed", "harbor", "no-rollouts")
+PROFILES = ("fresh-homelab", "gitea-installed", "harbor", "no-rollouts", "webhook-default")
 ARC_FINALIZERS = ("actions.github.com/cleanup-protection", "autoscalingrunnerset.actions.github.com/finalizer",
                   "ephemeralrunner.actions.github.com/finalizer", "ephemeralrunnerset.actions.github.com/finalizer",
                   "autoscalinglistener.actions.github.com/finalizer")
@@ -81,7 +82,9 @@ class World:
         self.store = Store(self.speed)
         self.kube = KubeApi(self.store, self.faults, ports.get("kube", 0))
         self.gitea = GiteaSim(self.dir, installed=profile == "gitea-installed", faults=self.faults,
-                              speed=self.speed, port=ports.get("gitea", 0))
+                              speed=self.speed, port=ports.get("gitea", 0),
+                              app_ini=HOMELAB_APP_INI.split("[webhook]")[0] if profile == "webhook-default"
+                              else HOMELAB_APP_INI)
         self.controllers = Controllers(self.store, repo_exists=self.gitea.repo_exists_for_url)
         self.woodpecker = WoodpeckerSim(self.gitea, lambda: self._ready("woodpecker", "statefulsets",
                                                                          "woodpecker-server"), self.faults,
@@ -255,6 +258,11 @@ class World:
                 return 1, "", "Gitea is not supposed to be run as root. Sorry.\n"
             return NOT_IN_IMAGE, "", ""
         script = argv[3]
+        if script == 'cat "${GITEA_APP_INI:-/data/gitea/conf/app.ini}"':
+            return 0, self.gitea.state.get("app_ini", HOMELAB_APP_INI), ""
+        if script.startswith("read -r L; grep -rqF"):
+            read_line()
+            return 1, "", ""  # the image's trust store holds the public CAs only
         variables: dict[str, str] = {}
         if script.startswith("read -r P; "):
             variables["P"] = read_line()

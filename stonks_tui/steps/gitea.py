@@ -7,6 +7,7 @@ import time
 from urllib.parse import urlsplit
 
 from stonks_tui.clients.gitea import Auth, GiteaClient, GiteaError
+from stonks_tui.clients.gitea_pod import gitea_pod
 from stonks_tui.engine.step import Change, CheckResult, Done, NotDone, Step, StepContext
 from stonks_tui.errors import StepFailed
 from stonks_tui.settings import GITEA_RESERVED_USERS, Settings
@@ -87,16 +88,6 @@ class GiteaInit(GiteaStep):
                 raise StepFailed(f"Gitea user {user} was created but cannot log in",
                                  hint="check the Gitea pod's logs; the user may need to change its password")
 
-    async def _gitea_pod(self, ctx: StepContext) -> str:
-        kube = runtime(ctx).kube()
-        ns = ctx.settings.gitea_namespace
-        pods = [p for p in await kube.list("v1", "Pod", ns, label_selector="app=gitea")
-                if (p.get("status") or {}).get("phase") == "Running"]
-        if not pods:
-            raise StepFailed(f"no running Gitea pod (label app=gitea) in namespace {ns}",
-                             hint=f"kubectl -n {ns} get pods; set gitea_namespace if Gitea lives elsewhere")
-        return pods[0]["metadata"]["name"]
-
     async def _create_admin(self, ctx: StepContext) -> None:
         """`gitea admin user create` as user git in the pod, through the exec API (FACTS). The password is fed
         on stdin and read by the shell: it never appears in the exec request, which API servers log."""
@@ -104,12 +95,12 @@ class GiteaInit(GiteaStep):
 
         s = ctx.settings
         auth = admin_auth(ctx)
-        pod = await self._gitea_pod(ctx)
+        kube = runtime(ctx).kube()
+        pod = await gitea_pod(kube, s.gitea_namespace)
         script = ("read -r P; exec gitea admin user create --username " + shlex.quote(auth.user) + " --email "
                   + shlex.quote(s.gitea_admin_email) + ' --password "$P" --admin --must-change-password=false')
         ctx.log(f"creating admin {auth.user} with `gitea admin user create` in pod {s.gitea_namespace}/{pod}")
-        code, output = await runtime(ctx).kube().exec(s.gitea_namespace, pod, ["su", "git", "-c", script],
-                                                       stdin=auth.password + "\n")
+        code, output = await kube.exec(s.gitea_namespace, pod, ["su", "git", "-c", script], stdin=auth.password + "\n")
         for line in output.splitlines():
             ctx.log(line)
         if code != 0:

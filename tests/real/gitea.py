@@ -132,6 +132,18 @@ class Gitea:
                    [self.proc])
         return self
 
+    def restart(self) -> None:
+        """Stop and start Gitea on the same data and app.ini (as a pod restart after a config change)."""
+        self.stop()
+        subprocess.run(["chown", "-R", "git:git", str(self.data)], check=True)
+        self.proc = Proc("gitea", self._ns_script("gitea web"), self.root)
+        wait_until("Gitea", lambda: httpx.get(f"{self.url}/api/healthz", timeout=2).status_code == 200, 90,
+                   [self.proc])
+
+    @property
+    def app_ini(self) -> Path:
+        return self.data / "gitea" / "conf" / "app.ini"
+
     def stop(self) -> None:
         if self.proc:
             self.proc.stop()

@@ -91,6 +91,12 @@ class GiteaRepos:
         return {"repos": {str(x["id"]): {"id": x["id"], "owner": x["owner"]["login"], "name": x["name"],
                                          "private": x["private"]} for x in repos}}
 
+    def add_hook(self, owner: str, name: str, config: dict[str, str], events: list[str]) -> None:
+        """Woodpecker's activation registers its webhook in the real Gitea (as the repository's admin)."""
+        r = httpx.post(f"{self.url}/api/v1/repos/{owner}/{name}/hooks", auth=("gitea_admin", ADMIN_PASSWORD),
+                       json={"type": "gitea", "config": config, "events": events, "active": True}, timeout=10)
+        r.raise_for_status()
+
 
 @dataclass
 class World:
@@ -100,6 +106,9 @@ class World:
     gitea_installed: bool = False
     arc: bool = True
     rollouts: bool = True  # Argo Rollouts installed (the design's AnalysisTemplate needs its CRDs)
+    # Gitea's [webhook] ALLOWED_HOST_LIST: the stand-in Woodpecker listens on loopback, which Gitea's default
+    # ("external") refuses; the operator's Gitea must allow its ingress address the same way.
+    webhook_hosts: str = "loopback"
     cluster: Cluster = field(init=False)
     gitea: Gitea | None = field(init=False, default=None)
     extras: list[Any] = field(default_factory=list)
@@ -110,7 +119,7 @@ class World:
         self.bin = self.root / "bin"
         self.bin.mkdir(parents=True, exist_ok=True)
         (self.bin / "helm").symlink_to(helm_binary(self.helm))
-        self.gitea = Gitea(self.root / "gitea", installed=self.gitea_installed)
+        self.gitea = Gitea(self.root / "gitea", installed=self.gitea_installed, webhook_hosts=self.webhook_hosts)
         kwok_path = [self.root / "pod-bin"]
         self.cluster = Cluster(self.root / "cluster", kwok_path=kwok_path)
         self.cluster.root.mkdir(parents=True)
@@ -152,6 +161,12 @@ class World:
         print(f"world: gitea {t1 - t0:.1f} s, control plane {t2 - t1:.1f} s, preconditions and ARC "
               f"{time.monotonic() - t2:.1f} s", file=sys.stderr)
         return self
+
+    def restart_gitea(self) -> None:
+        """Gitea restarted as its pod would be after an app.ini change (the pod's exec follows the new process)."""
+        assert self.gitea is not None
+        self.gitea.restart()
+        self.gitea.su_shim(self.root / "pod-bin")
 
     def _woodpecker_ready(self) -> bool:
         return self._ready("StatefulSet", "woodpecker", "woodpecker-server")
