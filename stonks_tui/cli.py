@@ -108,8 +108,10 @@ def answers_path(args: argparse.Namespace, *, existing: bool = False) -> Path | 
 
 
 def load_valid_settings(args: argparse.Namespace, overrides: dict | None = None) -> Settings:
+    from stonks_tui.secrets import check_given_secrets
     from stonks_tui.settings import load_settings, require_valid
 
+    check_given_secrets()
     settings = load_settings(answers_path(args, existing=True))
     if overrides:
         # --demo: every endpoint is the simulated one on 127.0.0.1, whatever the answers file says.
@@ -529,6 +531,9 @@ def main(argv: list[str] | None = None) -> int:
     from stonks_tui.errors import StonksError
 
     try:
+        from stonks_tui.environment import check_environment
+
+        check_environment()
         return dispatch(args)
     except StonksError as exc:
         print(f"stonks-tui: {exc.message}", file=sys.stderr)

@@ -84,7 +84,10 @@ def substitute(node: Any, values: dict[str, Any], where: str = "") -> Any:
             return m.group(0)  # resolved at apply time, never rendered
         if m.group(2) not in values:
             raise KeyError(f"{where}: unknown placeholder {m.group(0)}")
-        return str(values[m.group(2)])
+        text = str(values[m.group(2)])
+        if "${" in text:  # validate() refuses it; a setting's value must never become a placeholder of ours
+            raise ValueError(f"{where}: setting {m.group(2)} holds '${{'")
+        return text
 
     return _PLACEHOLDER.sub(one, node)
 

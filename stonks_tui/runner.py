@@ -6,12 +6,12 @@ Headless (no textual import): the wizard and the console both drive the engine t
 from __future__ import annotations
 
 import asyncio
-import os
 import weakref
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from stonks_tui.environment import concurrency
 from stonks_tui.errors import StonksError
 from stonks_tui.journal import ContextLock, Journal, journal_path, safe_name
 
@@ -34,7 +34,7 @@ class Runner:
         self.answers_path: Path | None = None  # where the wizard saves the operator's settings
         self.extra: dict[str, Any] = {}  # e.g. confirmed_pv_names, put into the step context
         # How many independent steps run at once; 1 reproduces the old scripts' one-at-a-time order.
-        self.concurrency = int(os.environ.get("STONKS_CONCURRENCY", "4") or 4)
+        self.concurrency = concurrency()
 
     # -- plans and the journal ----------------------------------------------------------------------------
     def plan(self, kind: str, *, delete_pvs: bool = False) -> Plan:

@@ -42,6 +42,21 @@ KNOWN = {
     "gitea-db-password": "operator",
 }
 ENV_FOR = {name: "STONKS_" + name.upper().replace("-", "_") for name in KNOWN}
+MIN_GIVEN = 8  # Gitea's MIN_PASSWORD_LENGTH; the wizard asks the same. Shorter values could not be redacted either.
+
+
+def check_given_secrets(environ: dict[str, str] | None = None) -> None:
+    """Secrets handed over in STONKS_* variables meet the rules the wizard applies to them, before anything runs."""
+    env = os.environ if environ is None else environ
+    for name, var in ENV_FOR.items():
+        value = env.get(var)
+        if value is None or KNOWN[name] != "operator":
+            continue
+        if len(value) < MIN_GIVEN:
+            raise UsageError(f"{var}: {len(value)} characters; a secret needs at least {MIN_GIVEN}",
+                             hint="Gitea refuses shorter passwords at its install form: choose a longer one")
+        if any(ord(c) < 32 or ord(c) == 0x7f for c in value):
+            raise UsageError(f"{var}: contains control characters", hint="remove newlines from the value")
 
 
 class KeyringLocked(UsageError):

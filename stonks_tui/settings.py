@@ -48,6 +48,7 @@ GITEA_RESERVED_USERS = frozenset(
     }
 )
 _MAX_VALUE_LEN = 1024
+ANSWERS_MAX_BYTES = 256 * 1024
 
 RBAC_MODES = ("cluster-admin", "namespaced")
 RWX_MODES = ("auto", "true", "false")
@@ -245,7 +246,7 @@ def _coerce(name: str, value: Any, source: str) -> Any:
     text = str(value)
     if len(text) > _MAX_VALUE_LEN:
         raise UsageError(f"{name}: value is {len(text)} characters long, the limit is {_MAX_VALUE_LEN} ({source})")
-    if any(ord(c) < 32 for c in text):
+    if any(ord(c) < 32 or 0x7f <= ord(c) <= 0x9f for c in text):
         raise UsageError(f"{name}: value contains control characters ({source})",
                          hint="remove newlines and other control characters from the value")
     return text
@@ -262,6 +263,9 @@ def _secret_key_refusal(key: str, source: str) -> UsageError:
 def read_answers(path: Path) -> dict[str, Any]:
     """Read an answers file into {field: value}; unknown or secret-looking keys are errors naming the key."""
     try:
+        if path.stat().st_size > ANSWERS_MAX_BYTES:
+            raise UsageError(f"answers file {path} is {path.stat().st_size} bytes; an answers file is at most "
+                             f"{ANSWERS_MAX_BYTES // 1024} KiB", hint="it holds one setting: value per line")
         raw = path.read_bytes()
     except FileNotFoundError:
         raise UsageError(f"answers file {path} does not exist", hint="check the --answers path") from None
@@ -274,6 +278,8 @@ def read_answers(path: Path) -> dict[str, Any]:
                          hint="save the file as UTF-8") from None
     try:
         data = yaml.safe_load(text)
+    except RecursionError:
+        raise UsageError(f"answers file {path} nests too deeply", hint="it holds one setting: value per line") from None
     except yaml.YAMLError as exc:
         where = getattr(exc, "problem_mark", None)
         at = f" at line {where.line + 1}, column {where.column + 1}" if where else ""
@@ -339,9 +345,18 @@ def _check_url(name: str, value: str, errors: list[FieldError], required: bool =
         if required:
             errors.append(FieldError(name, "required: a URL such as http://host:port"))
         return
-    parts = urlsplit(value)
+    try:
+        parts = urlsplit(value)
+        parts.hostname  # noqa: B018 - raises ValueError on a malformed [IPv6] host
+    except ValueError as exc:
+        errors.append(FieldError(name, f"{value!r} is not a URL ({exc})"))
+        return
     if parts.scheme not in ("http", "https"):
         errors.append(FieldError(name, f"{value!r} needs a scheme: write http://… or https://…"))
+        return
+    if "@" in parts.netloc:
+        errors.append(FieldError(name, "must not carry a user name or password (user:pw@host): credentials live "
+                                       "in the keyring, and this URL is written into cluster objects in clear"))
         return
     if not parts.hostname:
         errors.append(FieldError(name, f"{value!r} has no host"))
@@ -376,6 +391,37 @@ def _check_host(name: str, value: str, errors: list[FieldError]) -> None:
         errors.append(FieldError(name, f"{value!r} is not a valid host name"))
 
 
+def _check_ingress_host(name: str, value: str, errors: list[FieldError]) -> None:
+    """An Ingress rule's host: a lower-case DNS name (a leading `*.` allowed), no port, not an IP (the API server's
+    validation of networking.k8s.io/v1 Ingress)."""
+    if "://" in value:
+        errors.append(FieldError(name, f"{value!r} is a host, not a URL: drop the scheme "
+                                       f"(write {urlsplit(value).netloc or value.split('://', 1)[1]})"))
+        return
+    if ":" in value:
+        errors.append(FieldError(name, f"{value!r} is an Ingress host: write the name only, without a port"))
+        return
+    try:
+        ipaddress.ip_address(value)
+        errors.append(FieldError(name, f"{value!r} is an IP address: an Ingress host must be a DNS name"))
+        return
+    except ValueError:
+        pass
+    bare = value[2:] if value.startswith("*.") else value
+    if not bare or len(value) > 253 or not _DNS1123_SUBDOMAIN.match(bare):
+        hint = ", lower-case only" if bare.lower() != bare else ""
+        errors.append(FieldError(name, f"{value!r} is not a valid host name for an Ingress (a DNS name{hint})"))
+
+
+_MIRROR_URL = re.compile(r"^(?:git@(?P<h1>[A-Za-z0-9][A-Za-z0-9.-]*):|ssh://git@(?P<h2>[A-Za-z0-9][A-Za-z0-9.-]*)"
+                         r"(?::[0-9]{1,5})?/)(?P<owner>[A-Za-z0-9_][A-Za-z0-9_.-]*)/(?P<repo>[A-Za-z0-9_][A-Za-z0-9_.-]*)$")
+
+
+def mirror_host(url: str) -> str:
+    m = _MIRROR_URL.match(url)
+    return (m.group("h1") or m.group("h2")) if m else ""
+
+
 def _check_label(name: str, value: str, errors: list[FieldError]) -> None:
     if not value or len(value) > 63 or not _DNS1123_LABEL.match(value):
         errors.append(FieldError(name, f"{value!r} is not a DNS-1123 label (lower-case letters, digits and '-', "
@@ -387,10 +433,30 @@ def _check_subdomain(name: str, value: str, errors: list[FieldError]) -> None:
         errors.append(FieldError(name, f"{value!r} is not a valid Kubernetes name (DNS-1123 subdomain)"))
 
 
+# Namespaces a pipeline namespace may never be: the cluster's own and the ones other components of the design run
+# in. Teardown deletes pipeline namespaces (only if the install made them, and never these).
+SYSTEM_NAMESPACES = frozenset({"default", "kube-system", "kube-public", "kube-node-lease", "cert-manager",
+                               "argo-rollouts", "longhorn-system", "metallb-system", "traefik", "arc-systems",
+                               "arc-runners", "local-path-storage"})
+HELM_RELEASE_MAX = 53  # helm refuses longer release names
+
+
+def _timeout_seconds(value: str) -> int | None:
+    m = re.fullmatch(r"([0-9]{1,6})(s|m|h)", value)
+    return int(m.group(1)) * {"s": 1, "m": 60, "h": 3600}[m.group(2)] if m else None
+
+
 def validate(s: Settings) -> list[FieldError]:
     errors: list[FieldError] = []
-    for name in ("woodpecker_host", "argocd_host", "registry_host"):
-        _check_host(name, getattr(s, name), errors)
+    for f in fields(s):
+        value = getattr(s, f.name)
+        if isinstance(value, str) and "${" in value:
+            # Setting values are data: a placeholder would be filled from the keyring at apply time and land in
+            # clear in whatever object the setting reaches (a PV's path, an Ingress host...).
+            errors.append(FieldError(f.name, "must not contain '${': setting values are never expanded"))
+    for name in ("woodpecker_host", "argocd_host"):
+        _check_ingress_host(name, getattr(s, name), errors)
+    _check_host("registry_host", s.registry_host, errors)
     _check_url("gitea_public_url", s.gitea_public_url, errors)
     _check_url("gitea_internal_url", s.gitea_internal_url, errors)
     _check_url("gitea_api_url", s.gitea_api_url, errors, required=False)
@@ -407,18 +473,29 @@ def validate(s: Settings) -> list[FieldError]:
                  "kargo_namespace", "beta_namespace", "paper_namespace", "live_namespace",
                  "woodpecker_release", "argocd_release", "kargo_release", "kargo_project"):
         _check_label(name, getattr(s, name), errors)
+    for name in ("woodpecker_release", "argocd_release", "kargo_release"):
+        if len(getattr(s, name)) > HELM_RELEASE_MAX:
+            errors.append(FieldError(name, f"is {len(getattr(s, name))} characters: helm allows at most "
+                                           f"{HELM_RELEASE_MAX}"))
+    for name in ("woodpecker_namespace", "argocd_namespace", "kargo_namespace", "beta_namespace",
+                 "paper_namespace"):
+        value = getattr(s, name)
+        if value in SYSTEM_NAMESPACES or value.startswith("kube-"):
+            errors.append(FieldError(name, f"{value!r} belongs to the cluster or another component: the install "
+                                           "would adopt it and teardown would remove what it made there; choose "
+                                           "a namespace of its own"))
     if s.woodpecker_release != "woodpecker":
         errors.append(FieldError("woodpecker_release", "must be 'woodpecker': the agent reaches the server as "
                                                        "woodpecker-server:9000, a name the chart derives from it"))
     # Pipeline namespaces must not be the ones this migration keeps (the design's namespace-isolation test).
     kept = {s.live_namespace: "live_namespace", s.gitea_namespace: "gitea_namespace"}
-    for name in ("woodpecker_namespace", "argocd_namespace", "kargo_namespace"):
+    for name in ("woodpecker_namespace", "argocd_namespace", "kargo_namespace", "beta_namespace", "paper_namespace"):
         value = getattr(s, name)
         if value in kept:
             errors.append(FieldError(name, f"{value!r} is also {kept[value]}: teardown deletes pipeline "
                                            "namespaces, so they must be distinct from the kept ones"))
     first_with: dict[str, str] = {}
-    for name in ("woodpecker_namespace", "argocd_namespace", "kargo_namespace"):
+    for name in ("woodpecker_namespace", "argocd_namespace", "kargo_namespace", "beta_namespace", "paper_namespace"):
         value = getattr(s, name)
         if value in first_with:
             errors.append(FieldError(name, f"{value!r} is also {first_with[value]}: pipeline namespaces must differ"))
@@ -457,10 +534,13 @@ def validate(s: Settings) -> list[FieldError]:
         errors.append(FieldError("gitea_ca_bundle", f"{s.gitea_ca_bundle!r} is not a file"))
     if not s.local_clone:
         errors.append(FieldError("local_clone", "required: the path of your local stonks-oracle clone"))
-    if not (s.github_mirror_url.startswith(("git@", "ssh://")) and ":" in s.github_mirror_url):
-        errors.append(FieldError("github_mirror_url", f"{s.github_mirror_url!r} must be an SSH URL "
-                                                      "(git@github.com:owner/repo.git): the mirror pushes with a "
-                                                      "deploy key"))
+    host = mirror_host(s.github_mirror_url)
+    if not host or not _valid_host(host) or ".." in s.github_mirror_url:
+        # It reaches a shell command of the mirror step (whose environment holds the deploy key) and ssh's argv:
+        # only the plain form passes — no spaces, quotes, `;`, options (`-o…`) or path tricks.
+        errors.append(FieldError("github_mirror_url", f"{s.github_mirror_url!r} must be an SSH URL such as "
+                                                      "git@github.com:owner/repo.git (letters, digits, '.', '-', "
+                                                      "'_'): the mirror pushes with a deploy key"))
     if not _valid_host(s.nfs_server):
         errors.append(FieldError("nfs_server", f"{s.nfs_server!r} is not a host name or IP address"))
     for comp, path in s.nfs_paths.items():
@@ -484,6 +564,8 @@ def validate(s: Settings) -> list[FieldError]:
         name = f"nfs_size_{comp}"
         if not _QUANTITY.match(getattr(s, name)):
             errors.append(FieldError(name, f"{getattr(s, name)!r} is not a Kubernetes quantity such as 5Gi"))
+        elif float(re.match(r"[0-9.]+", getattr(s, name)).group()) <= 0:  # type: ignore[union-attr]
+            errors.append(FieldError(name, f"{getattr(s, name)!r}: a volume needs a size above zero"))
     for name in ("woodpecker_chart_version", "argocd_chart_version", "kargo_chart_version"):
         if not _CHART_VERSION.match(getattr(s, name)):
             errors.append(FieldError(name, f"{getattr(s, name)!r} is not a chart version such as 1.2.3"))
@@ -495,8 +577,11 @@ def validate(s: Settings) -> list[FieldError]:
     if not re.match(r"^[a-z0-9-]+/[a-z0-9-]+$", s.argocd_chart):
         errors.append(FieldError("argocd_chart", f"{s.argocd_chart!r} must be repo/chart, e.g. argo/argo-cd"))
     _check_url("argocd_chart_repo", s.argocd_chart_repo, errors)
-    if not re.match(r"^[0-9]+(s|m|h)$", s.helm_timeout):
+    seconds = _timeout_seconds(s.helm_timeout)
+    if seconds is None:
         errors.append(FieldError("helm_timeout", f"{s.helm_timeout!r} is not a duration such as 10m"))
+    elif not 30 <= seconds <= 6 * 3600:
+        errors.append(FieldError("helm_timeout", f"{s.helm_timeout!r}: choose between 30s and 6h"))
     if not 1 <= s.woodpecker_agent_replicas <= 50:
         errors.append(FieldError("woodpecker_agent_replicas", "must be between 1 and 50"))
     if s.woodpecker_storage_rwx not in RWX_MODES:

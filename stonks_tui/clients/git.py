@@ -1,16 +1,17 @@
 """git client: the git executable. Credentials reach git only through GIT_ASKPASS reading environment
-variables of the child process: never in argv, the remote URL or .git/config. Credential helpers are
-switched off for our pushes so no helper can store the token either.
+variables of that one git process: never in argv, the remote URL or .git/config. Credential helpers are
+switched off for our pushes so no helper can store the token either, and so are the clone's hooks (a pre-push
+hook would inherit the token). Every git process starts from an allowlisted environment (child_env.py).
 """
 
 from __future__ import annotations
 
 import asyncio
-import os
 import shutil
 from collections.abc import Callable
 from pathlib import Path
 
+from stonks_tui.child_env import child_env
 from stonks_tui.errors import StepFailed
 
 ASKPASS = """#!/bin/sh
@@ -24,7 +25,7 @@ esac
 class Git:
     def __init__(self, repo: Path, env: dict[str, str] | None = None, askpass_dir: Path | None = None) -> None:
         self.repo = Path(repo)
-        self.env = dict(env or os.environ)
+        self.env = child_env("git", env)
         self.askpass_dir = askpass_dir
 
     def _askpass(self) -> str:
@@ -44,7 +45,7 @@ class Git:
         argv = ["git", "-C", str(self.repo)]
         if password:
             env.update({"GIT_ASKPASS": self._askpass(), "STONKS_GIT_USERNAME": user, "STONKS_GIT_PASSWORD": password})
-            argv += ["-c", "credential.helper="]
+            argv += ["-c", "credential.helper=", "-c", "core.hooksPath=/dev/null"]
         proc = await asyncio.create_subprocess_exec(*argv, *args, env=env, stdout=asyncio.subprocess.PIPE,
                                                     stderr=asyncio.subprocess.STDOUT)
         out, _ = await proc.communicate()

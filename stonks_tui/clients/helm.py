@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import re
 import shutil
 from collections import deque
@@ -17,6 +16,7 @@ from typing import Any
 
 import yaml
 
+from stonks_tui.child_env import child_env
 from stonks_tui.errors import StepFailed
 
 MIN_HELM = (3, 13, 1)  # Kargo's OCI chart needs it
@@ -26,7 +26,7 @@ class HelmClient:
     def __init__(self, kube_context: str | None = None, env: dict[str, str] | None = None,
                  executable: str = "helm") -> None:
         self.kube_context = kube_context
-        self.env = env
+        self.env = child_env("helm", env)  # never the operator's secrets (child_env.py)
         self.executable = executable
         self.warnings: deque[str] = deque(maxlen=50)  # what helm printed on stderr lately (never parsed)
 
@@ -38,7 +38,7 @@ class HelmClient:
 
     async def run(self, *args: str, stdin: str | None = None, log: Callable[[str], None] | None = None,
                   what: str = "", context: bool = True, deadline: float = 180.0) -> str:
-        exe = shutil.which(self.executable, path=(self.env or os.environ).get("PATH"))
+        exe = shutil.which(self.executable, path=self.env.get("PATH"))
         if exe is None:
             raise StepFailed("helm is not installed or not on PATH",
                              hint="install helm ≥ 3.13.1 (https://helm.sh/docs/intro/install/)")

