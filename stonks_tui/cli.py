@@ -64,7 +64,12 @@ def build_parser() -> argparse.ArgumentParser:
                    help="if an ARC namespace hangs in Terminating on ARC's finalizers, clear exactly those")
     p.add_argument("--skip-preflight", action="store_true",
                    help="do not check the cluster, helm, Gitea, registry and NFS before applying")
-    sub.add_parser("plan", parents=[common], help="print each step and what it would change")
+    plan_p = sub.add_parser("plan", parents=[common], help="print each step and what it would change",
+                            description="Print each step of the install (or the teardown) plan and what it would "
+                                        "change on the cluster, without changing anything.")
+    plan_p.add_argument("which", nargs="?", choices=("install", "teardown"), default="install",
+                        help="the plan to show (default: install)")
+    plan_p.add_argument("--delete-pvs", action="store_true", help="teardown: include deleting the pipeline PVs")
     sub.add_parser("status", parents=[common], help="print the journal: each step, its state, when, last error")
     sub.add_parser("check", parents=[common], help="offline checks of everything that would be applied")
     sub.add_parser("verify", parents=[common], help="live checks of the installed system")
@@ -138,12 +143,13 @@ class Session:
 
     def __init__(self, args: argparse.Namespace, *, with_secrets: bool = True, interactive: bool | None = None,
                  announce: bool = True) -> None:
+        from stonks_tui import state_dir
         from stonks_tui.kubecontext import resolve_context
         from stonks_tui.redact import Redactor
         from stonks_tui.steps.common import Runtime
 
         self.args = args
-        self.state = state_dir_for(args)
+        self.state = state_dir.prepare(state_dir_for(args))
         self.demo = None
         overrides = None
         kubeconfig = None
@@ -167,7 +173,8 @@ class Session:
             if with_secrets:
                 self.secrets = self._open_secrets()
             self.runtime = Runtime(context=self.context, kubeconfig=kubeconfig,
-                                   state_dir=self.state / _safe(self.context), env=dict(os.environ), demo=args.demo)
+                                   state_dir=state_dir.context_dir(self.state, _safe(self.context)),
+                                   env=dict(os.environ), demo=args.demo)
         except BaseException:
             self.close()
             raise
@@ -230,7 +237,12 @@ def _run_plan(args: argparse.Namespace, plan_for: str) -> int:
     import asyncio
 
     from stonks_tui.console import ConsolePrinter
+    from stonks_tui.errors import UsageError
 
+    if not args.yes and not sys.stdin.isatty():  # before the keyring is opened: refused at once, not seconds later
+        raise UsageError(f"{plan_for} needs a confirmation and standard input is not a terminal",
+                         hint=f"pass --yes to run the {plan_for} without asking")
+    typed_pvs = _typed_pv_names(args) if plan_for == "teardown" and args.delete_pvs else []
     session = Session(args)
     try:
         runner = session.runner()
@@ -238,7 +250,7 @@ def _run_plan(args: argparse.Namespace, plan_for: str) -> int:
         if not args.yes and not _confirm(f"Run the {plan.name} plan ({len(plan)} steps) on context "
                                          f"{session.context}?"):
             print("Nothing was changed.")
-            return EXIT_USAGE
+            return EXIT_FAILED  # a decision, not bad input
         from stonks_tui.journal import ContextLock
 
         with ContextLock(session.state, session.context):
@@ -255,7 +267,7 @@ def _run_plan(args: argparse.Namespace, plan_for: str) -> int:
                   (f" ({sum(r.status == 'warn' for r in results)} warnings)" if any(
                       r.status == "warn" for r in results) else ""))
         if plan_for == "teardown" and args.delete_pvs:
-            runner.extra["confirmed_pv_names"] = _typed_pv_names(args)
+            runner.extra["confirmed_pv_names"] = typed_pvs
         session.runtime.assume_yes = bool(args.yes)
         if getattr(args, "clear_arc_finalizers", False):
             session.runtime.confirm = lambda question: True
@@ -271,21 +283,32 @@ def _run_plan(args: argparse.Namespace, plan_for: str) -> int:
 
 
 def _typed_pv_names(args: argparse.Namespace) -> list[str]:
-    """The PV names the operator typed to confirm their deletion (never inferred, never defaulted)."""
+    """The PV names the operator typed to confirm their deletion (never inferred, never defaulted). Anything short
+    of every name, exactly, is refused before the teardown starts (exit 2): nothing is removed on a half answer."""
+    from stonks_tui.errors import UsageError
     from stonks_tui.steps.teardown import PIPELINE_PVS
 
     if args.confirm_pv_names:
-        return [n.strip() for n in args.confirm_pv_names.split(",") if n.strip()]
-    if not sys.stdin.isatty():
-        return []
-    print("Deleting PersistentVolumes removes the cluster's record of where the data is (the NFS data itself "
-          "stays). To confirm, type each PV name:")
-    typed = []
-    for name in PIPELINE_PVS:
-        try:
-            typed.append(input(f"  {name}: ").strip())
-        except EOFError:
-            break
+        typed = [n.strip() for n in args.confirm_pv_names.split(",") if n.strip()]
+    elif not sys.stdin.isatty():
+        typed = []
+    else:
+        print("Deleting PersistentVolumes removes the cluster's record of where the data is (the NFS data itself "
+              "stays). To confirm, type each PV name:")
+        typed = []
+        for name in PIPELINE_PVS:
+            try:
+                typed.append(input(f"  {name}: ").strip())
+            except EOFError:
+                break
+    missing = [n for n in PIPELINE_PVS if n not in typed]
+    unknown = [n for n in typed if n not in PIPELINE_PVS]
+    if missing or unknown:
+        said = f"not typed: {', '.join(missing)}" if missing else ""
+        said += ("; " if said and unknown else "") + (f"not a pipeline PV: {', '.join(unknown)}" if unknown else "")
+        raise UsageError(f"teardown --delete-pvs needs every PV's name typed to confirm ({said}); nothing was "
+                         "changed", hint="--confirm-pv-names " + ",".join(PIPELINE_PVS) + " (or type them on a "
+                                         "terminal); without --delete-pvs the PVs and their data are kept")
     return typed
 
 
@@ -329,7 +352,7 @@ def cmd_plan(args: argparse.Namespace) -> int:
     session = Session(args)
     try:
         runner = session.runner()
-        plan = runner.plan("install")
+        plan = runner.plan(args.which, delete_pvs=args.which == "teardown" and args.delete_pvs)
         missing = 0
         for sid, changes in asyncio.run(runner.describe(plan)):
             if isinstance(changes, str):
@@ -532,7 +555,9 @@ def main(argv: list[str] | None = None) -> int:
 
     try:
         from stonks_tui.environment import check_environment
+        from stonks_tui.state_dir import private_umask
 
+        private_umask()
         check_environment()
         return dispatch(args)
     except StonksError as exc:

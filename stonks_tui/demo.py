@@ -30,12 +30,21 @@ class Demo:
 
 
 def start_demo(state_dir: Path, *, profile: str | None = None) -> Demo:
+    from stonks_tui.errors import LockHeld, UsageError
     from stonks_tui.sim.clone import make_clone
     from stonks_tui.sim.helm_standin import install_wrapper
-    from stonks_tui.sim.world import World
+    from stonks_tui.sim.world import PROFILES, World, WorldBusy
 
     directory = state_dir / "demo"
-    world = World(directory, profile=profile or os.environ.get("STONKS_SIM_PROFILE", "fresh-homelab")).start()
+    chosen = profile or os.environ.get("STONKS_SIM_PROFILE", "fresh-homelab")
+    if chosen not in PROFILES:
+        raise UsageError(f"STONKS_SIM_PROFILE: {chosen!r} is not a simulated world", hint="one of "
+                         + ", ".join(PROFILES))
+    try:
+        world = World(directory, profile=chosen).start()
+    except WorldBusy:
+        raise LockHeld("another stonks-tui runs the demo in this state directory (its simulated world is in use)",
+                       hint="wait for it to finish, or use another --state-dir") from None
     bin_dir = install_wrapper(directory / "bin").parent
     env = {"KUBECONFIG": str(world.kubeconfig), "STONKS_SIM_DIR": str(directory),
            "PATH": f"{bin_dir}{os.pathsep}{os.environ.get('PATH', '')}"}

@@ -31,9 +31,18 @@ STATES = (PENDING, RUNNING, DONE, FAILED, INTERRUPTED, NEEDS_OPERATOR)
 
 
 def safe_name(context: str) -> str:
-    """A kube context name made safe as a file name (contexts may hold '/', ':', '@')."""
-    cleaned = re.sub(r"[^A-Za-z0-9._-]", "_", context).strip(".") or "default"
-    return cleaned[:100]
+    """A kube context name as a directory name, one to one: a name that is already safe is used as it is; any
+    other gets a digest of the full name appended, so `a/b` and `a_b` (or two long names with a common prefix)
+    never share a lock, a journal or logs."""
+    import hashlib
+
+    cleaned = re.sub(r"[^A-Za-z0-9._-]", "_", context).strip(".")
+    if cleaned == context and 0 < len(context) <= 100 and not _DIGESTED.search(context):
+        return context
+    return f"{cleaned[:60] or 'context'}-{hashlib.sha256(context.encode()).hexdigest()[:12]}"
+
+
+_DIGESTED = re.compile(r"-[0-9a-f]{12}$")
 
 
 def now_iso() -> str:
@@ -185,30 +194,42 @@ class ContextLock:
     def __init__(self, state_dir: Path, context: str) -> None:
         self.path = state_dir / safe_name(context) / "lock"
         self._fd: int | None = None
+        self._dir_fd: int | None = None
 
     def acquire(self) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
+        self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        # The lock is the context directory's own flock: deleting the `lock` file (operators delete "stale" locks)
+        # cannot let a second instance in. The file only says who holds it; it is never followed through a link.
+        dir_fd = os.open(self.path.parent, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW)
         try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            fcntl.flock(dir_fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
-            holder = self._read_holder(fd)
-            os.close(fd)
+            holder = self._read_holder()
+            os.close(dir_fd)
             raise LockHeld(
                 f"another stonks-tui is working on this cluster context ({holder})",
                 hint="wait for it to finish, or stop it; a killed run releases the lock by itself",
             ) from None
+        self._dir_fd = dir_fd
+        try:
+            fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o600)
+        except OSError:
+            self.release()
+            raise LockHeld(f"{self.path} is a link or not a file", hint="remove it; the state directory holds "
+                                                                       "plain files only") from None
         os.ftruncate(fd, 0)
         os.write(fd, json.dumps({"pid": os.getpid(), "host": socket.gethostname(),
                                  "since": now_iso()}).encode())
         os.fsync(fd)
         self._fd = fd
 
-    @staticmethod
-    def _read_holder(fd: int) -> str:
+    def _read_holder(self) -> str:
         with contextlib.suppress(OSError, ValueError):
-            os.lseek(fd, 0, os.SEEK_SET)
-            info = json.loads(os.read(fd, 4096).decode() or "{}")
+            fd = os.open(self.path, os.O_RDONLY | os.O_NOFOLLOW)
+            try:
+                info = json.loads(os.read(fd, 4096).decode() or "{}")
+            finally:
+                os.close(fd)
             return f"pid {info.get('pid')} on {info.get('host')} since {info.get('since')}"
         return "holder unknown"
 
@@ -216,9 +237,13 @@ class ContextLock:
         if self._fd is not None:
             with contextlib.suppress(OSError):
                 os.ftruncate(self._fd, 0)
-                fcntl.flock(self._fd, fcntl.LOCK_UN)
             os.close(self._fd)
             self._fd = None
+        if self._dir_fd is not None:
+            with contextlib.suppress(OSError):
+                fcntl.flock(self._dir_fd, fcntl.LOCK_UN)
+            os.close(self._dir_fd)
+            self._dir_fd = None
 
     def __enter__(self) -> ContextLock:
         self.acquire()

@@ -31,6 +31,7 @@ from stonks_tui.steps.teardown import (
     NamespacesRemove,
     PvsDelete,
     PvsRetain,
+    WoodpeckerRbacRemove,
     WoodpeckerUninstall,
 )
 from stonks_tui.steps.verify import Verify
@@ -61,7 +62,7 @@ INSTALL: tuple[Entry, ...] = (
 )
 
 TEARDOWN: tuple[Entry, ...] = (PvsRetain, KargoResourcesRemove, KargoUninstall, ArgoAppsRemove, ArgoUninstall,
-                               WoodpeckerUninstall, NamespacesRemove)
+                               WoodpeckerUninstall, WoodpeckerRbacRemove, NamespacesRemove)
 PVS_DELETE: Entry = PvsDelete
 
 

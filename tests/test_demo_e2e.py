@@ -94,5 +94,5 @@ def test_teardown_keeps_pvs_and_reinstall_rebinds(demo: dict) -> None:
     live = run(state, "verify", env=env)
     assert live.returncode == 0 and "PASS volumes" in live.stdout and "kept-pvs" not in live.stdout
     refused = run(state, "teardown", "--yes", "--delete-pvs", "--quiet", env=env)
-    assert refused.returncode == 1 and "type" in refused.stdout and "--confirm-pv-names" in refused.stdout
+    assert refused.returncode == 2 and "not typed" in refused.stderr and "--confirm-pv-names" in refused.stderr
     assert set(pv_state(state)) == set(before)

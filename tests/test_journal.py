@@ -113,9 +113,35 @@ def test_lock_contention_names_the_holder_and_frees_on_kill(tmp_path: Path) -> N
 
 
 def test_context_names_become_safe_file_names(tmp_path: Path) -> None:
-    assert safe_name("arn:aws:eks:us-east-1:1:cluster/x") == "arn_aws_eks_us-east-1_1_cluster_x"
-    assert safe_name("../../etc") == "_.._etc"
+    assert safe_name("arn:aws:eks:us-east-1:1:cluster/x").startswith("arn_aws_eks_us-east-1_1_cluster_x-")
+    assert safe_name("../../etc").startswith("_.._etc-")
+    assert safe_name("homelab") == "homelab"  # a name that is safe already stays readable
     assert journal_path(tmp_path, "a/b", "install").parent.parent == tmp_path
+
+
+@pytest.mark.parametrize(("one", "other"), [("a/b", "a_b"), ("x:y", "x_y"), ("a" * 120 + "1", "a" * 120 + "2"),
+                                            ("ctx", "ctx-" + "0" * 12), (".hidden", "hidden")])
+def test_different_contexts_never_share_a_directory(tmp_path: Path, one: str, other: str) -> None:
+    """Issue 15: `a/b` and `a_b` shared one lock and journal — one refused while the other ran, and one's journal
+    was replayed against the other's secrets."""
+    assert safe_name(one) != safe_name(other)
+    with ContextLock(tmp_path, one), ContextLock(tmp_path, other):
+        pass
+
+
+def test_the_lock_survives_its_file_being_deleted_and_never_follows_a_link(tmp_path: Path) -> None:
+    victim = tmp_path / "precious.txt"
+    victim.write_text("keep me")
+    (tmp_path / "homelab").mkdir()
+    (tmp_path / "homelab" / "lock").symlink_to(victim)
+    with pytest.raises(LockHeld, match="is a link"):
+        ContextLock(tmp_path, "homelab").acquire()
+    assert victim.read_text() == "keep me"  # not truncated through the planted link
+    (tmp_path / "homelab" / "lock").unlink()
+    with ContextLock(tmp_path, "homelab") as held:
+        held.path.unlink()  # an operator removes the "stale" lock file
+        with pytest.raises(LockHeld):
+            ContextLock(tmp_path, "homelab").acquire()
 
 
 def test_journal_file_mode_is_private(tmp_path: Path) -> None:

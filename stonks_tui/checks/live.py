@@ -9,6 +9,7 @@ from stonks_tui.checks.webhook_delivery import delivery_check
 from stonks_tui.engine.step import StepContext
 from stonks_tui.steps.arc import DESIGN_NAMESPACES
 from stonks_tui.steps.common import runtime
+from stonks_tui.steps.ownership import teardown_namespaces
 from stonks_tui.steps.teardown import PIPELINE_PVS, describe_pv, existing_pvs
 
 
@@ -151,13 +152,19 @@ def live_checks(ctx: StepContext) -> list[tuple[str, object]]:
             ("arc-removed", arc_gone)]
 
 
-def teardown_checks(ctx: StepContext) -> list[tuple[str, object]]:
-    """After a teardown: every kept PV is still there with its NFS path; pipeline namespaces are gone."""
-    s = ctx.settings
+def teardown_checks(ctx: StepContext, *, pvs_deleted: bool = False) -> list[tuple[str, object]]:
+    """After a teardown: the kept PVs are still there with their NFS paths (or gone, if the operator had them
+    deleted); the namespaces the install made are gone, every other one is still there."""
     rt = runtime(ctx)
 
     async def kept_pvs() -> CheckResult:
         pvs = await existing_pvs(rt.kube())
+        if pvs_deleted:
+            if pvs:
+                return CheckResult("pvs-deleted", "fail", "asked to delete, still present: "
+                                   + ", ".join(pv["metadata"]["name"] for pv in pvs), "re-run teardown --delete-pvs")
+            return CheckResult("pvs-deleted", "pass", "the pipeline PVs were deleted as asked; their NFS data is "
+                                                      "untouched (install recreates the PVs over it)")
         found = [describe_pv(pv) for pv in pvs]
         missing = sorted(set(PIPELINE_PVS) - {pv["metadata"]["name"] for pv in pvs})
         if missing:
@@ -167,18 +174,17 @@ def teardown_checks(ctx: StepContext) -> list[tuple[str, object]]:
 
     async def namespaces() -> CheckResult:
         kube = rt.kube()
-        left = [n for n in (s.woodpecker_namespace, s.argocd_namespace, s.kargo_namespace)
-                if await kube.get("v1", "Namespace", n)]
-        kept = [n for n in (s.gitea_namespace, s.live_namespace) if not await kube.get("v1", "Namespace", n)]
-        if left or kept:
-            return CheckResult("namespaces", "fail", f"still present: {left}; missing kept ones: {kept}",
+        left, kept = await teardown_namespaces(ctx)
+        missing = [n for n, _ in kept if not await kube.get("v1", "Namespace", n)]
+        if left or missing:
+            return CheckResult("namespaces", "fail", f"still present: {left}; missing kept ones: {missing}",
                                "re-run teardown (and check who deleted the kept ones)")
-        return CheckResult("namespaces", "pass", f"pipeline namespaces gone; {s.gitea_namespace} and "
-                                                 f"{s.live_namespace} kept")
+        return CheckResult("namespaces", "pass", "the install's namespaces are gone; kept: "
+                                                 + ", ".join(n for n, _ in kept))
 
     return [("kept-pvs", kept_pvs), ("namespaces", namespaces)]
 
 
-async def verify(ctx: StepContext, *, after_teardown: bool = False) -> list[CheckResult]:
-    checks = teardown_checks(ctx) if after_teardown else live_checks(ctx)
+async def verify(ctx: StepContext, *, after_teardown: bool = False, pvs_deleted: bool = False) -> list[CheckResult]:
+    checks = teardown_checks(ctx, pvs_deleted=pvs_deleted) if after_teardown else live_checks(ctx)
     return await run_checks(checks)  # type: ignore[arg-type]

@@ -38,6 +38,10 @@ NOT_IN_IMAGE = -1  # the exec's executable is not in the container: the runtime 
 SIM_TOKEN = "sim-kube-token"  # the simulated API server's bearer token (not a secret of the operator's)
 
 
+class WorldBusy(RuntimeError):
+    """Another process runs the simulated world of this directory."""
+
+
 def sim_speed(environ: dict[str, str] | None = None) -> float:
     env = os.environ if environ is None else environ
     try:
@@ -74,6 +78,7 @@ class World:
             raise ValueError(f"unknown simulated world profile {profile!r}; choose one of {', '.join(PROFILES)}")
         self.dir = Path(directory)
         self.dir.mkdir(parents=True, exist_ok=True)
+        self._hold_directory()
         self.profile = profile
         self.speed = sim_speed() if speed is None else speed
         spec = os.environ.get("STONKS_SIM_FAULTS", "") if faults is None else faults
@@ -101,6 +106,24 @@ class World:
         self.kube.exec_handler = self._exec
 
     # -- lifecycle ----------------------------------------------------------------------------------------
+    def _hold_directory(self) -> None:
+        """One world per directory: a second one (a refused second `--demo install`) must not rewrite its
+        kubeconfig or state file under the first."""
+        import fcntl
+
+        self._dir_fd: int | None = os.open(self.dir, os.O_RDONLY | os.O_DIRECTORY)
+        try:
+            fcntl.flock(self._dir_fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(self._dir_fd)
+            self._dir_fd = None
+            raise WorldBusy(f"the simulated world in {self.dir} is in use by another process") from None
+
+    def _release_directory(self) -> None:
+        if self._dir_fd is not None:
+            os.close(self._dir_fd)  # closing drops the flock
+            self._dir_fd = None
+
     @property
     def state_file(self) -> Path:
         return self.dir / "world.json"
@@ -151,6 +174,7 @@ class World:
             server.stop()
         self.nfs.stop()
         self.store.scheduler.stop()
+        self._release_directory()
 
     def __enter__(self) -> World:
         return self.start()

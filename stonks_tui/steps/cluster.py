@@ -4,11 +4,29 @@ from __future__ import annotations
 
 from stonks_tui.engine.step import Change, CheckResult, NotDone, StepContext
 from stonks_tui.steps.common import ManifestStep, object_change, runtime
+from stonks_tui.steps.ownership import foreign_namespaces, made_by_install
 
 
 class Namespaces(ManifestStep):
+    """Creates the pipeline namespaces, marked as the install's (MANAGED_BY). One that exists without the mark was
+    someone else's: it is used as it is — not labelled, not adopted — and teardown leaves it."""
+
     id, title, needs = "namespaces", "Create namespaces", ()
     files = ("namespaces.yaml",)
+
+    async def objects(self, ctx: StepContext) -> list[dict]:
+        kube = runtime(ctx).kube()
+        out = []
+        for obj in await super().objects(ctx):
+            live = await kube.get("v1", "Namespace", obj["metadata"]["name"])
+            if live is None or made_by_install(live):
+                out.append(obj)
+        return out
+
+    async def apply(self, ctx: StepContext) -> None:
+        await super().apply(ctx)
+        for name in await foreign_namespaces(ctx):
+            ctx.log(f"kept      Namespace {name}: it existed before the install, so teardown will not delete it")
 
 
 class PersistentVolumes(ManifestStep):

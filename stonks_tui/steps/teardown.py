@@ -1,8 +1,8 @@
-"""Teardown (runmelast.sh): Kargo → Argo CD → Woodpecker → pipeline namespaces. PVs and their NFS data are kept.
+"""Teardown (runmelast.sh): Kargo → Argo CD → Woodpecker → its cluster RBAC → the namespaces the install made.
 
 Never touched: PersistentVolumes (unless --delete-pvs with their names typed), NFS data (never, by this tool),
-the Gitea namespace, the live namespace. Every PV that is kept is made Retain first, so deleting its claim
-(with the namespaces) cannot delete data.
+the Gitea namespace, the live namespace, and any namespace that existed before the install. Every volume bound
+to a claim in a namespace that goes is made Retain first, so deleting the claim cannot delete data.
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ from typing import Any
 from stonks_tui.engine.step import Change, CheckResult, Done, NotDone, Step, StepContext
 from stonks_tui.errors import StepFailed
 from stonks_tui.steps.common import rendered, runtime
+from stonks_tui.steps.ownership import teardown_namespaces, volumes_of
 
 PIPELINE_PVS = ("pipeline-argocd-pv", "pipeline-kargo-pv", "pipeline-woodpecker-pv")
 WAIT = 300.0
@@ -184,35 +185,59 @@ class WoodpeckerUninstall(HelmUninstall):
     release_attr, namespace_attr = "woodpecker_release", "woodpecker_namespace"
 
 
+class WoodpeckerRbacRemove(DeleteObjects):
+    """The agents' cluster-wide RBAC (either mode's): a binding to cluster-admin must not outlive the install."""
+
+    id, title, needs = "woodpecker-rbac-remove", "Remove the Woodpecker agents' cluster RBAC", ("woodpecker-uninstall",)
+    files = ("woodpecker/agent-rbac.yaml", "woodpecker/agent-rbac-namespaced.yaml")
+
+    async def targets(self, ctx: StepContext) -> list[dict]:
+        seen, out = set(), []
+        for obj in await super().targets(ctx):  # both modes name their binding alike: delete it once
+            key = (obj["kind"], obj["metadata"]["name"])
+            if key not in seen:
+                seen.add(key)
+                out.append(obj)
+        return out
+
+
 class NamespacesRemove(TeardownStep):
-    id, title, needs = "namespaces-remove", "Delete pipeline namespaces", ("woodpecker-uninstall",)
+    """Deletes the namespaces the install made (ownership.MANAGED_BY); keeps, and says why, every other one."""
 
-    def names(self) -> list[str]:
-        s = self.settings
-        kept = {s.live_namespace, s.gitea_namespace}
-        return [n for n in (s.woodpecker_namespace, s.argocd_namespace, s.kargo_namespace) if n not in kept]
+    id, title, needs = "namespaces-remove", "Delete the namespaces the install made", ("woodpecker-rbac-remove",)
 
-    async def _present(self, ctx: StepContext) -> list[str]:
-        kube = runtime(ctx).kube()
-        return [n for n in self.names() if await kube.get("v1", "Namespace", n)]
+    async def sorted_out(self, ctx: StepContext) -> tuple[list[str], list[tuple[str, str]]]:
+        return await teardown_namespaces(ctx)
 
     async def check(self, ctx: StepContext) -> CheckResult:
-        left = await self._present(ctx)
-        return Done() if not left else NotDone(f"present: {', '.join(left)}")
+        delete, _ = await self.sorted_out(ctx)
+        return Done() if not delete else NotDone(f"to delete: {', '.join(delete)}")
 
     async def apply(self, ctx: StepContext) -> None:
         kube = runtime(ctx).kube()
-        for ns in await self._present(ctx):
+        delete, kept = await self.sorted_out(ctx)
+        for ns in delete:
+            # Claims go with their namespace; a volume with reclaim Delete would take its data along (a
+            # local-path directory, a dynamically provisioned disk). Whoever made it, it is kept.
+            for pv in await volumes_of(kube, ns):
+                if (pv.get("spec") or {}).get("persistentVolumeReclaimPolicy") != "Retain":
+                    await kube.patch("v1", "PersistentVolume", pv["metadata"]["name"], None,
+                                     {"spec": {"persistentVolumeReclaimPolicy": "Retain"}})
+                    ctx.log(f"set Retain on PersistentVolume {pv['metadata']['name']} (claim {ns}/"
+                            f"{pv['spec']['claimRef'].get('name')}): its data stays when {ns} goes")
             await kube.delete("v1", "Namespace", ns)
             ctx.log(f"deleting  Namespace {ns}")
-        for ns in self.names():
+        for ns in delete:
             await kube.wait_gone("v1", "Namespace", ns, None, WAIT)
             ctx.log(f"gone      Namespace {ns}")
-        ctx.log(f"kept: namespaces {self.settings.gitea_namespace} and {self.settings.live_namespace}, and every PV")
+        for ns, why in kept:
+            ctx.log(f"kept      Namespace {ns}: {why}")
+        ctx.log("kept: every PersistentVolume (each was Retain before its claim went) and all NFS data")
 
     async def describe(self, ctx: StepContext) -> list[Change]:
-        return [Change("delete", "Namespace", n) for n in await self._present(ctx)] or [
-            Change("unchanged", "Namespace", ", ".join(self.names()), "already gone")]
+        delete, kept = await self.sorted_out(ctx)
+        return ([Change("delete", "Namespace", n, "made by the install") for n in delete]
+                + [Change("unchanged", "Namespace", n, "kept: " + why) for n, why in kept])
 
 
 class PvsDelete(TeardownStep):

@@ -24,6 +24,7 @@ VOLATILE = {"uid", "resourceVersion", "creationTimestamp", "managedFields", "gen
             "next_id", "install_pending_until", "last_login", "modified"}
 HIDDEN = re.compile(r"(passw|secret|token|hash|salt|digest|private|client_id)", re.IGNORECASE)
 LOOPBACK_PORT = re.compile(r"127\.0\.0\.1:\d+")  # each simulated world listens on its own ports
+ACCESS_TOKEN = re.compile(r"access_token=[^&\s]+")  # Woodpecker signs each webhook URL anew
 HELM_RELEASE = re.compile(r"^(sh\.helm\.release\.v1\.[^.]+(?:\.[^.v][^.]*)*)\.v\d+$")
 
 
@@ -35,7 +36,7 @@ def scrub(value: Any, key: str = "") -> Any:
         items = [scrub(v, key) for v in value]
         return sorted(items, key=lambda v: json.dumps(v, sort_keys=True))
     if isinstance(value, str):
-        return LOOPBACK_PORT.sub("127.0.0.1:<port>", value)
+        return ACCESS_TOKEN.sub("access_token=<set>", LOOPBACK_PORT.sub("127.0.0.1:<port>", value))
     return value
 
 

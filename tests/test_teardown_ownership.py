@@ -1,0 +1,72 @@
+"""Teardown removes what the install made and nothing else (issue 15, "nothing foreign is deleted"; issue 17,
+"teardown says what it does"): a namespace that existed before the install is kept with everything in it, a volume
+someone else's claim holds in a namespace we delete keeps its data, the agents' cluster-admin binding goes, and a
+half-typed --delete-pvs is refused before anything runs."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from pathlib import Path
+
+from kubernetes import client, config
+
+from stonks_tui.sim.world import World
+from tests.conftest import PYTHON
+
+
+def cli(state: Path, *args: str) -> subprocess.CompletedProcess:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("STONKS_") and k != "PYTHON_KEYRING_BACKEND"}
+    env.update({"STONKS_SIM_SPEED": "0", "PYTHONUNBUFFERED": "1"})
+    return subprocess.run([PYTHON, "-m", "stonks_tui", "--state-dir", str(state), "--demo", *args], env=env,
+                          capture_output=True, text=True, timeout=300)
+
+
+def test_teardown_deletes_only_what_the_install_made(tmp_path: Path) -> None:
+    with World(tmp_path / "demo", speed=0.0, faults="") as w:  # the operator's cluster before the install
+        c = config.new_client_from_config(config_file=str(w.kubeconfig))
+        core = client.CoreV1Api(c)
+        core.create_namespace({"metadata": {"name": "kargo"}})  # made by someone else, with their things in it
+        core.create_namespaced_config_map("kargo", {"metadata": {"name": "team-settings"}, "data": {"a": "1"}})
+        c.close()
+    up = cli(tmp_path, "install", "--yes", "--quiet")
+    assert up.returncode == 0, up.stdout[-3000:]
+    with World(tmp_path / "demo", speed=0.0, faults="") as w:  # after it: a claim of someone else's in our namespace
+        c = config.new_client_from_config(config_file=str(w.kubeconfig))
+        core = client.CoreV1Api(c)
+        assert "app.kubernetes.io/managed-by" not in (core.read_namespace("kargo").metadata.labels or {})
+        core.create_namespaced_persistent_volume_claim("woodpecker", {
+            "metadata": {"name": "scratch"}, "spec": {"storageClassName": "local-path", "accessModes": ["ReadWriteOnce"],
+                                                     "resources": {"requests": {"storage": "1Gi"}}}})
+        c.close()
+    plan = cli(tmp_path, "plan", "teardown")
+    assert "kept: it existed before the install" in plan.stdout, plan.stdout[-3000:]
+    down = cli(tmp_path, "teardown", "--yes")
+    assert down.returncode == 0, down.stdout[-3000:]
+    with World(tmp_path / "demo", speed=0.0, faults="") as w:
+        c = config.new_client_from_config(config_file=str(w.kubeconfig))
+        core, rbac = client.CoreV1Api(c), client.RbacAuthorizationV1Api(c)
+        names = {n.metadata.name for n in core.list_namespace().items}
+        assert "kargo" in names and not {"woodpecker", "argocd"} & names, names
+        assert core.read_namespaced_config_map("team-settings", "kargo").data == {"a": "1"}
+        scratch = [pv for pv in core.list_persistent_volume().items
+                   if pv.spec.claim_ref and pv.spec.claim_ref.name == "scratch"]
+        assert [pv.spec.persistent_volume_reclaim_policy for pv in scratch] == ["Retain"], scratch
+        assert "woodpecker-agent-inttest" not in {b.metadata.name for b in rbac.list_cluster_role_binding().items}
+        c.close()
+    log = (tmp_path / "stonks-demo" / "logs" / "teardown" / "namespaces-remove.log").read_text()
+    assert "kept      Namespace kargo: it existed before the install" in log
+    assert "set Retain on PersistentVolume" in log and "(claim woodpecker/scratch)" in log
+    after = cli(tmp_path, "verify")
+    assert after.returncode == 0 and "PASS namespaces" in after.stdout, after.stdout[-2000:]
+
+
+def test_delete_pvs_without_every_name_typed_is_refused_before_anything_runs(tmp_path: Path) -> None:
+    up = cli(tmp_path, "install", "--yes", "--quiet")
+    assert up.returncode == 0, up.stdout[-3000:]
+    r = cli(tmp_path, "teardown", "--yes", "--delete-pvs", "--confirm-pv-names", "pipeline-kargo-pv,pipeline-argcd-pv")
+    assert r.returncode == 2, r.stdout[-2000:] + r.stderr
+    assert "not typed: pipeline-argocd-pv, pipeline-woodpecker-pv" in r.stderr
+    assert "not a pipeline PV: pipeline-argcd-pv" in r.stderr
+    assert not (tmp_path / "stonks-demo" / "teardown.json").exists()  # no step ran, no journal
+    assert not list((tmp_path / "stonks-demo").glob("logs/teardown/*.log"))
