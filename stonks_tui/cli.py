@@ -93,14 +93,17 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def state_dir_for(args: argparse.Namespace) -> Path:
+    """The state directory, created private or checked to be (state_dir.prepare): every command reads or writes it."""
+    from stonks_tui import state_dir
+
     if args.state_dir is not None:
-        return Path(args.state_dir).expanduser()
+        return state_dir.prepare(Path(args.state_dir).expanduser())
     env = os.environ.get("STONKS_STATE_DIR")
     if env:
-        return Path(env).expanduser()
+        return state_dir.prepare(Path(env).expanduser())
     from platformdirs import user_state_path
 
-    return user_state_path("stonks-tui")
+    return state_dir.prepare(user_state_path("stonks-tui"))
 
 
 def answers_path(args: argparse.Namespace, *, existing: bool = False) -> Path | None:
@@ -149,7 +152,7 @@ class Session:
         from stonks_tui.steps.common import Runtime
 
         self.args = args
-        self.state = state_dir.prepare(state_dir_for(args))
+        self.state = state_dir_for(args)
         self.demo = None
         overrides = None
         kubeconfig = None

@@ -629,7 +629,7 @@ def install_wrapper(bin_dir: Path) -> Path:
     exe = bin_dir / "helm"
     exe.write_text(f"#!{sys.executable}\nimport sys\nfrom stonks_tui.sim.helm_standin import main\n"
                    "sys.exit(main())\n")
-    exe.chmod(0o755)
+    exe.chmod(0o700)
     return exe
 
 
