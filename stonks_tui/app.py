@@ -47,6 +47,28 @@ class StonksApp(App[int]):
         self._when_ready: list[Callable[[], None]] = []
         self.contexts = contexts or []  # the kubeconfig's contexts, for Welcome's picker
 
+    def _handle_exception(self, error: Exception) -> None:
+        # An operator-facing error anywhere (a journal that cannot be used, a damaged keyring) is reported like the
+        # CLI's — message and hint after the terminal is restored, its exit code — not as a crash.
+        if isinstance(error, StonksError):
+            self.startup_error = error
+            self.exit(error.exit_code, return_code=error.exit_code)
+            return
+        if self.startup_error is not None:
+            return  # leaving already: a screen the error left half-built fails after it, as a consequence
+        super()._handle_exception(error)
+
+    def _fatal_error(self) -> None:
+        """Textual's crash report prints every frame's locals; a frame may hold credentials. Same report without."""
+        import rich
+        from rich.segment import Segments
+        from rich.traceback import Traceback
+
+        self.bell()
+        report = Traceback(show_locals=False, width=None, suppress=[rich])
+        self._exit_renderables.append(Segments(self.console.render(report, self.console.options)))
+        self._close_messages_no_wait()
+
     def on_mount(self) -> None:
         import signal
 
@@ -110,6 +132,10 @@ class StonksApp(App[int]):
             unlock, where = self.prepare(context) if context else self.prepare()
         except StonksError as exc:
             self.call_from_thread(self._startup_failed, exc)
+            return
+        except Exception as exc:  # never a silent freeze on Welcome: say what failed, exit 1
+            self.call_from_thread(self._startup_failed, StonksError(f"start-up failed: {type(exc).__name__}: {exc}",
+                                                                    "see the message above; report it if unclear"))
             return
         self.call_from_thread(self._prepared, unlock, where)
 

@@ -254,10 +254,13 @@ def _run_plan(args: argparse.Namespace, plan_for: str) -> int:
                                          f"{session.context}?"):
             print("Nothing was changed.")
             return EXIT_FAILED  # a decision, not bad input
-        from stonks_tui.journal import ContextLock
+        from stonks_tui.journal import ContextLock, Journal, journal_path
 
         with ContextLock(session.state, session.context):
-            pass  # another instance on this context is refused (exit 3) before any check or question
+            # Another instance on this context is refused (exit 3) before any check or question, and a journal
+            # this run cannot use is set aside now (exit 2, once), before preflight reads it.
+            Journal.open(journal_path(runner.state_dir, runner.context, plan_for), plan_for, runner.context,
+                         locked=True)
         if plan_for == "install" and not args.skip_preflight:
             results = asyncio.run(runner.preflight())
             for r in results:

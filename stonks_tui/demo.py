@@ -33,7 +33,7 @@ def start_demo(state_dir: Path, *, profile: str | None = None) -> Demo:
     from stonks_tui.errors import LockHeld, UsageError
     from stonks_tui.sim.clone import make_clone
     from stonks_tui.sim.helm_standin import install_wrapper
-    from stonks_tui.sim.world import PROFILES, World, WorldBusy
+    from stonks_tui.sim.world import PROFILES, World, WorldBusy, WorldDamaged
 
     directory = state_dir / "demo"
     chosen = profile or os.environ.get("STONKS_SIM_PROFILE", "fresh-homelab")
@@ -41,10 +41,15 @@ def start_demo(state_dir: Path, *, profile: str | None = None) -> Demo:
         raise UsageError(f"STONKS_SIM_PROFILE: {chosen!r} is not a simulated world", hint="one of "
                          + ", ".join(PROFILES))
     try:
-        world = World(directory, profile=chosen).start()
+        world = World(directory, profile=chosen)
     except WorldBusy:
         raise LockHeld("another stonks-tui runs the demo in this state directory (its simulated world is in use)",
                        hint="wait for it to finish, or use another --state-dir") from None
+    try:
+        world.start()
+    except WorldDamaged as exc:
+        raise UsageError(str(exc), hint=f"start the demo afresh: rm -r {directory} (it holds only the simulated "
+                                        "world and its keyring)") from None
     bin_dir = install_wrapper(directory / "bin").parent
     env = {"KUBECONFIG": str(world.kubeconfig), "STONKS_SIM_DIR": str(directory),
            "PATH": f"{bin_dir}{os.pathsep}{os.environ.get('PATH', '')}"}

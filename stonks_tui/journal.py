@@ -12,7 +12,6 @@ import fcntl
 import json
 import os
 import re
-import shutil
 import socket
 import time
 from dataclasses import dataclass, field
@@ -65,9 +64,22 @@ class StepRecord:
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> StepRecord:
+        if not isinstance(data, dict):
+            raise ValueError("a step record is not an object")
         rec = cls(**{k: v for k, v in data.items() if k in cls.__dataclass_fields__})
         if rec.state not in STATES:
             raise ValueError(f"unknown step state {rec.state!r}")
+        # Every field has the type the engine uses: a hand-edited `"attempts": "x"` would otherwise crash each
+        # later run at the same place.
+        if type(rec.attempts) is not int or rec.attempts < 0:
+            raise ValueError(f"attempts is {rec.attempts!r}, not a count")
+        for name in ("started_at", "finished_at", "last_error", "hint"):
+            if not isinstance(getattr(rec, name), str | None):
+                raise ValueError(f"{name} is {getattr(rec, name)!r}, not text")
+        if not (rec.duration is None or (isinstance(rec.duration, int | float) and not isinstance(rec.duration, bool))):
+            raise ValueError(f"duration is {rec.duration!r}, not a number")
+        if not isinstance(rec.outputs, dict):
+            raise ValueError("outputs is not a mapping")
         return rec
 
 
@@ -104,19 +116,37 @@ class Journal:
                     f"version {VERSION}",
                     hint="use the stonks-tui version that wrote it, or move the file aside to start afresh",
                 )
-            journal.run = dict(data.get("run") or {})
-            journal.steps = {k: StepRecord.from_json(v) for k, v in (data.get("steps") or {}).items()}
+            if data.get("plan", plan) != plan or data.get("context", context) != context:
+                raise ValueError(f"it is the {data.get('plan')!r} journal of context {data.get('context')!r}, "
+                                 f"not the {plan!r} journal of {context!r}")
+            run = data.get("run") or {}
+            if not isinstance(run, dict) or not all(isinstance(run.get(k), str | None)
+                                                    for k in ("started_at", "finished_at", "status", "host")):
+                raise ValueError("its run record is malformed")
+            steps = data.get("steps") or {}
+            if not isinstance(steps, dict):
+                raise ValueError("its steps are not a mapping")
+            journal.run = dict(run)
+            journal.steps = {str(k): StepRecord.from_json(v) for k, v in steps.items()}
         except JournalError:
             raise
-        except (ValueError, TypeError, UnicodeDecodeError) as exc:
-            keep = path.with_name(f"{path.name}.corrupt-{time.strftime('%Y%m%d-%H%M%S')}")
-            shutil.copy2(path, keep)
-            raise JournalError(
-                f"journal {path} cannot be read ({exc}); it was left as it is and a copy kept at {keep}",
-                hint=f"inspect it, then move {path} aside to start with an empty journal "
-                     "(steps re-check the cluster, so nothing done is done twice)",
-            ) from None
+        except (ValueError, TypeError, UnicodeDecodeError, RecursionError, OSError) as exc:
+            raise cls._unusable(path, str(exc) or type(exc).__name__, set_aside=locked) from None
         return journal
+
+    @staticmethod
+    def _unusable(path: Path, why: str, *, set_aside: bool) -> JournalError:
+        """A journal we cannot use. A run (which holds the lock) sets it aside, once, so the next run starts with an
+        empty journal; a read-only command only reports it and writes nothing."""
+        if not set_aside:
+            return JournalError(f"journal {path} cannot be used: {why}",
+                                hint="the next install or teardown sets it aside and starts with an empty journal "
+                                     "(steps re-check the cluster, so nothing done is done twice)")
+        keep = path.with_name(f"{path.name}.corrupt-{time.strftime('%Y%m%d-%H%M%S')}")
+        os.replace(path, keep)
+        return JournalError(f"journal {path} cannot be used: {why}; it was moved to {keep}",
+                            hint="run the same command again: it starts with an empty journal and the steps "
+                                 "re-check the cluster, so nothing done is done twice")
 
     # -- mutation -----------------------------------------------------------------------------------------
     def record(self, step_id: str) -> StepRecord:

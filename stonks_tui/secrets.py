@@ -113,6 +113,7 @@ def encrypted_file_backend(path: Path, passphrase: str) -> Any:
 
     backend = StonksCryptFile()
     path.parent.mkdir(parents=True, exist_ok=True)
+    _refuse_damaged_keyring(path)
     try:
         backend.keyring_key = passphrase  # unlocks an existing file or creates a new one
     except ValueError:
@@ -121,6 +122,28 @@ def encrypted_file_backend(path: Path, passphrase: str) -> Any:
     with contextlib.suppress(OSError):
         os.chmod(path, 0o600)
     return backend
+
+
+def _refuse_damaged_keyring(path: Path) -> None:
+    """A file that is not an encrypted keyring is said to be one, not reported as a wrong passphrase (the operator
+    would retype forever) — and an empty one is not silently replaced by a new keyring."""
+    import configparser
+
+    if not path.exists() and not path.is_symlink():
+        return  # the first run creates it
+    hint = f"move {path} aside (mv {path} {path}.damaged) to start a new keyring; the secrets it held must then be " \
+           "given again (generated ones are renewed by the next install)"
+    try:
+        if path.is_symlink() or not path.is_file():
+            raise UsageError(f"keyring {path} is not a regular file", hint=hint)
+        if path.stat().st_size == 0:
+            raise UsageError(f"keyring {path} is empty: whatever it held is gone", hint=hint)
+        parser = configparser.RawConfigParser()
+        parser.read_string(path.read_text(encoding="utf-8"))
+        if not parser.has_option("keyring_2Dsetting", "password_20reference"):
+            raise UsageError(f"keyring {path} is not an encrypted keyring (no passphrase check in it)", hint=hint)
+    except (configparser.Error, UnicodeDecodeError, OSError) as exc:
+        raise UsageError(f"keyring {path} is not an encrypted keyring ({type(exc).__name__})", hint=hint) from None
 
 
 def choose_backend(state_dir: Path, *, passphrase: str | None = None, isolated: bool = False,

@@ -113,9 +113,14 @@ def test_corrupt_journal_exit_2_and_kept(cli_env: dict[str, str], tmp_path: Path
     path = tmp_path / "state" / "homelab" / "install.json"
     path.parent.mkdir(parents=True)
     path.write_text("{not json")
+    r = cli("status", env=cli_env)
+    assert r.returncode == 2 and "cannot be used" in r.stderr and "Traceback" not in r.stderr
+    assert path.read_text() == "{not json" and not list(path.parent.glob("*.corrupt-*"))  # a reader writes nothing
     r = cli("install", "--yes", env=cli_env)
-    assert r.returncode == 2 and "cannot be read" in r.stderr
-    assert path.read_text() == "{not json"
+    assert r.returncode == 2 and "moved to" in r.stderr, r.stderr
+    assert [p.read_text() for p in path.parent.glob("install.json.corrupt-*")] == ["{not json"]
+    r = cli("install", "--yes", env=cli_env)
+    assert r.returncode == 1 and "cannot be used" not in r.stderr  # starts afresh (and stops at preflight here)
 
 
 def test_check_refuses_bad_settings_and_passes_good_ones(cli_env: dict[str, str]) -> None:

@@ -61,11 +61,44 @@ def test_running_left_by_a_dead_process_becomes_interrupted(tmp_path: Path) -> N
 def test_corrupt_journal_is_reported_and_kept(tmp_path: Path) -> None:
     path = tmp_path / "install.json"
     path.write_text('{"format": "stonks-tui-journal", "version": 1, "steps": {"a": {"state": ')
-    with pytest.raises(JournalError) as err:
+    for _ in range(3):  # a reader (status, the wizard's first screen) reports it and writes nothing
+        with pytest.raises(JournalError) as err:
+            Journal.open(path, "install", "ctx")
+        assert str(path) in err.value.message and "cannot be used" in err.value.message
+    assert path.read_text().endswith('"state": ') and not list(tmp_path.glob("install.json.corrupt-*"))
+    with pytest.raises(JournalError, match="moved to"):  # a run sets it aside, once
+        Journal.open(path, "install", "ctx", locked=True)
+    assert not path.exists() and len(list(tmp_path.glob("install.json.corrupt-*"))) == 1
+    assert Journal.open(path, "install", "ctx", locked=True).steps == {}  # the next run starts afresh
+
+
+BAD_RECORDS = [
+    ({"a": {"state": "done", "attempts": "x"}}, "attempts"),
+    ({"a": {"state": "done", "attempts": -1}}, "attempts"),
+    ({"a": {"state": "failed", "last_error": {"x": 1}}}, "last_error"),
+    ({"a": {"state": "done", "duration": "slow"}}, "duration"),
+    ({"a": {"state": "done", "outputs": ["k"]}}, "outputs is not a mapping"),
+    ({"a": "done"}, "not an object"),
+    (["a"], "not a mapping"),
+]
+
+
+@pytest.mark.parametrize(("steps", "needle"), BAD_RECORDS)
+def test_a_journal_with_wrong_types_is_unusable_not_a_crash(tmp_path: Path, steps: object, needle: str) -> None:
+    path = tmp_path / "install.json"
+    path.write_text(json.dumps({"format": "stonks-tui-journal", "version": 1, "steps": steps}))
+    with pytest.raises(JournalError, match=needle):
         Journal.open(path, "install", "ctx")
-    assert str(path) in err.value.message and "copy kept" in err.value.message
-    assert path.read_text().endswith('"state": ')  # untouched
-    assert len(list(tmp_path.glob("install.json.corrupt-*"))) == 1
+
+
+def test_a_journal_of_another_context_or_plan_is_not_reused(tmp_path: Path) -> None:
+    path = tmp_path / "install.json"
+    path.write_text(json.dumps({"format": "stonks-tui-journal", "version": 1, "plan": "install", "context": "prod",
+                                "run": {}, "steps": {}}))
+    with pytest.raises(JournalError, match="journal of context 'prod'"):
+        Journal.open(path, "install", "homelab")
+    with pytest.raises(JournalError, match="'install' journal"):
+        Journal.open(path, "teardown", "prod")
 
 
 def test_foreign_version_is_refused_not_overwritten(tmp_path: Path) -> None:

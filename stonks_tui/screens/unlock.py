@@ -61,10 +61,15 @@ class UnlockScreen(Screen[None]):
 
     @work(exclusive=True, thread=True, exit_on_error=False)
     def try_unlock(self, passphrase: str) -> None:
+        from stonks_tui.secrets import KeyringLocked
+
         try:
             self.unlock(passphrase)
-        except StonksError as exc:
+        except KeyringLocked as exc:  # a wrong passphrase: type it again
             self.app.call_from_thread(self.failed, exc.message, exc.hint)
+            return
+        except StonksError as exc:  # a damaged keyring file: retyping cannot help; leave with the message
+            self.app.call_from_thread(self.app._startup_failed, exc)  # type: ignore[attr-defined]
             return
         self.app.call_from_thread(self.unlocked)
 

@@ -42,6 +42,10 @@ class WorldBusy(RuntimeError):
     """Another process runs the simulated world of this directory."""
 
 
+class WorldDamaged(RuntimeError):
+    """The saved world cannot be loaded."""
+
+
 def sim_speed(environ: dict[str, str] | None = None) -> float:
     env = os.environ if environ is None else environ
     try:
@@ -225,11 +229,15 @@ class World:
             atomic_write_text(self.state_file, json.dumps(data))
 
     def load(self) -> None:
-        data = json.loads(self.state_file.read_text())
-        self.store.restore(data["kube"])
-        self.gitea.restore(data["gitea"])
-        self.woodpecker.state.update(data.get("woodpecker") or {})
-        self.registry.images.update((data.get("registry") or {}).get("images") or {})
+        try:
+            data = json.loads(self.state_file.read_text())
+            self.store.restore(data["kube"])
+            self.gitea.restore(data["gitea"])
+            self.woodpecker.state.update(data.get("woodpecker") or {})
+            self.registry.images.update((data.get("registry") or {}).get("images") or {})
+        except (ValueError, KeyError, TypeError, AttributeError, UnicodeDecodeError) as exc:
+            raise WorldDamaged(f"{self.state_file} is not a simulated world this version can load "
+                               f"({type(exc).__name__}: {str(exc)[:80]})") from None
         self._loaded = True
 
     # -- behaviour ----------------------------------------------------------------------------------------

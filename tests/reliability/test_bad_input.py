@@ -99,3 +99,37 @@ def test_bad_stonks_variables_exit_2_before_anything_runs(tmp_path: Path, var: s
     assert r.returncode == 2, (r.stdout[-1000:], r.stderr[-1000:])
     assert needle in r.stderr and "Traceback" not in r.stderr + r.stdout, r.stderr
     assert_nothing_applied(tmp_path / "state")
+
+
+# Every state file is an input too (issue 15.6): (file under the state dir, content, what the message says).
+STATE_FILES = [
+    ("stonks-demo/install.json", b"{not json", "journal"),
+    ("stonks-demo/install.json", b'{"format": "stonks-tui-journal", "version": 1, "steps": {"a": {"state": "done", '
+                                 b'"attempts": "x"}}}', "attempts is 'x'"),
+    ("stonks-demo/install.json", b'{"format": "stonks-tui-journal", "version": 1, "plan": "install", '
+                                 b'"context": "prod", "steps": {}}', "journal of context 'prod'"),
+    ("demo/secrets.cryptfile", b"this is not a keyring\n", "is not an encrypted keyring"),
+    ("demo/secrets.cryptfile", b"", "is empty"),
+    ("demo/world.json", b'{"kube": 7}', "is not a simulated world"),
+]
+
+
+@pytest.mark.parametrize(("rel", "content", "needle"), STATE_FILES, ids=[f"{r} {n}" for r, _, n in STATE_FILES])
+def test_a_damaged_state_file_is_a_message_not_a_traceback(tmp_path: Path, rel: str, content: bytes,
+                                                           needle: str) -> None:
+    state = tmp_path / "state"
+    target = state / rel
+    target.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    state.chmod(0o700)
+    target.write_bytes(content)
+    answers = tmp_path / "answers.yaml"
+    answers.write_text("{}\n")
+    for args in (["status"], ["install", "--yes"]):
+        env = {k: v for k, v in os.environ.items() if not k.startswith("STONKS_")}
+        env["STONKS_SIM_SPEED"] = "0"
+        r = subprocess.run([PYTHON, "-m", "stonks_tui", "--state-dir", str(state), "--demo", *args], env=env,
+                           capture_output=True, text=True, timeout=120)
+        if args == ["status"] and "install.json" not in rel:
+            continue  # status reads only the journals
+        assert r.returncode == 2, (args, r.stdout[-1000:], r.stderr[-1000:])
+        assert needle in r.stderr and "Traceback" not in r.stderr + r.stdout, r.stderr

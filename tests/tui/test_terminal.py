@@ -95,3 +95,33 @@ def test_a_dropped_session_sighup_leaves_the_install_interrupted_for_resume(tmp_
     states = {sid: rec["state"] for sid, rec in journal["steps"].items()}
     assert journal["run"]["status"] == "interrupted" and "running" not in states.values(), states
     assert "interrupted" in states.values() and states["namespaces"] == "done"
+
+
+@pytest.mark.parametrize(("rel", "content", "needle"), [
+    ("stonks-demo/install.json", '{"format": "stonks-tui-journal", "version": 1, "steps": {"a": {"state": "done", '
+                                 '"attempts": "x"}}}', "attempts is 'x'"),
+    ("demo/secrets.cryptfile", "this is not a keyring\n", "is not an encrypted keyring"),
+])
+def test_the_wizard_reports_a_damaged_state_file_like_the_cli(tmp_path: Path, rel: str, content: str,
+                                                              needle: str) -> None:
+    """Issue 15.6: a corrupt journal gave a full-screen crash dump with frame locals and exit 0; a keyring file that
+    is not one froze Welcome. Now: the terminal restored, the message and hint, exit 2."""
+    state = tmp_path / "state"
+    (state / rel).parent.mkdir(parents=True, mode=0o700)
+    state.chmod(0o700)
+    (state / rel).write_text(content)
+    name = f"stonks-bad-{uuid.uuid4().hex[:8]}"
+    env = " ".join(f"{k}={v}" for k, v in {"STONKS_SIM_SPEED": "0", "TERM": "xterm-256color"}.items())
+    script = (f"env -u STONKS_KEYRING_PASSPHRASE {env} {EXE} --state-dir {state} --demo 2> {tmp_path}/err.txt; "
+              f"echo $? > {tmp_path}/rc.txt; sleep 30")
+    subprocess.run(["tmux", "new-session", "-d", "-s", name, "-x", "80", "-y", "24", "sh", "-c", script], check=True)
+    try:
+        deadline = time.monotonic() + 60
+        while not (tmp_path / "rc.txt").exists() and time.monotonic() < deadline:
+            time.sleep(0.2)
+        err = (tmp_path / "err.txt").read_text()
+        assert (tmp_path / "rc.txt").read_text().strip() == "2", err
+        assert needle in err and "hint:" in err, err
+        assert "Traceback" not in err and "locals" not in err.lower(), err
+    finally:
+        subprocess.run(["tmux", "kill-session", "-t", name], capture_output=True)
