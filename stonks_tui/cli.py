@@ -321,6 +321,7 @@ def _typed_pv_names(args: argparse.Namespace) -> list[str]:
 def cmd_status(args: argparse.Namespace) -> int:
     from stonks_tui.journal import Journal, journal_path
     from stonks_tui.kubecontext import resolve_context
+    from stonks_tui.redact import printable
 
     if args.demo:
         from stonks_tui.demo import DEMO_CONTEXT
@@ -344,9 +345,9 @@ def cmd_status(args: argparse.Namespace) -> int:
             tries = f" after {rec.attempts} attempts" if rec.attempts > 1 else ""
             print(f"  {rec.state:<11} {sid:<28} {when}{tries}")
             if rec.last_error and rec.state != "done":
-                print(f"              last error: {rec.last_error}")
+                print(f"              last error: {printable(rec.last_error)}")
                 if rec.hint:
-                    print(f"              hint: {rec.hint}")
+                    print(f"              hint: {printable(rec.hint)}")
     if not shown:
         print(f"No run recorded for context {context} (state dir {state}).")
     return EXIT_OK

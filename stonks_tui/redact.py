@@ -7,6 +7,19 @@ import re
 import threading
 
 MASK = "••••••"
+# Terminal control in remote text (a server hook's `remote:` lines, Gitea's messages, helm's output): escape
+# sequences are dropped whole, any other C0/C1 control character (newline and tab excepted) becomes "?".
+_ESCAPES = re.compile(r"\x1b(?:\[[0-?]*[ -/]*[@-~]|\][^\x07\x1b]*(?:\x07|\x1b\\)?|[PX^_][^\x1b]*(?:\x1b\\)?|.?)"
+                      r"|\x9b[0-?]*[ -/]*[@-~]|\x9d[^\x07\x9c]*[\x07\x9c]?")
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
+
+
+def printable(text: str) -> str:
+    """`text` as data, not terminal control: what the console, `status` and the step logs show."""
+    if not text or (text.isprintable() and "\x1b" not in text):
+        return text
+    text = text.replace("\r\n", "\n").replace("\r", "\n")  # git's progress lines redraw with CR
+    return _CONTROL.sub("?", _ESCAPES.sub("", text))
 # Values this short would mask ordinary words; no real secret of ours is this short.
 _MIN_LEN = 6
 
@@ -36,6 +49,8 @@ class Redactor:
             self._pattern = re.compile(alternation)
 
     def __call__(self, text: str) -> str:
+        """Masked and made printable: every text shown or stored passes through here."""
+        text = printable(text)
         pattern = self._pattern
         if pattern is None or not text:
             return text

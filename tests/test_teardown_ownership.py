@@ -36,8 +36,9 @@ def test_teardown_deletes_only_what_the_install_made(tmp_path: Path) -> None:
         core = client.CoreV1Api(c)
         assert "app.kubernetes.io/managed-by" not in (core.read_namespace("kargo").metadata.labels or {})
         core.create_namespaced_persistent_volume_claim("woodpecker", {
-            "metadata": {"name": "scratch"}, "spec": {"storageClassName": "local-path", "accessModes": ["ReadWriteOnce"],
-                                                     "resources": {"requests": {"storage": "1Gi"}}}})
+            "metadata": {"name": "scratch"},
+            "spec": {"storageClassName": "local-path", "accessModes": ["ReadWriteOnce"],
+                     "resources": {"requests": {"storage": "1Gi"}}}})
         c.close()
     plan = cli(tmp_path, "plan", "teardown")
     assert "kept: it existed before the install" in plan.stdout, plan.stdout[-3000:]

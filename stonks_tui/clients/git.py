@@ -7,6 +7,7 @@ hook would inherit the token). Every git process starts from an allowlisted envi
 from __future__ import annotations
 
 import asyncio
+import re
 import shutil
 from collections.abc import Callable
 from pathlib import Path
@@ -54,15 +55,7 @@ class Git:
             for line in text.splitlines():
                 log(line)
         if check and proc.returncode != 0:
-            tail = " | ".join(text.strip().splitlines()[-4:])
-            hint = "see the step log"
-            if "rejected" in text or "non-fast-forward" in text:
-                # git's own advice lines would fill the message: say what happened, the log has the rest
-                tail = "rejected: the branch on Gitea has commits the local clone lacks (not a fast-forward)"
-                hint = ("Gitea has commits your clone lacks: pull them (git pull gitea) or decide which history "
-                        "wins, then resume")
-            elif "Authentication failed" in text or "401" in text:
-                hint = "Gitea refused the token: re-run so the gitea-token step renews it"
+            tail, hint = diagnose(text)
             raise StepFailed(f"git {args[0]} failed (exit {proc.returncode}): {tail}", hint=hint)
         return text
 
@@ -88,3 +81,30 @@ class Git:
     async def dirty(self, *paths: str) -> list[str]:
         out = await self.run("status", "--porcelain", "--", *paths)
         return [line[3:] for line in out.splitlines() if line.strip()]
+
+
+_REJECTED = re.compile(r"^\s*! \[(remote rejected|rejected)\]\s+(\S+)\s+->\s+(\S+)\s+\((.*)\)\s*$", re.MULTILINE)
+
+
+def diagnose(output: str) -> tuple[str, str]:
+    """(what happened, what to do) from git's own words: a server hook or a protected branch refusing a push is not
+    a diverged history, and the advice for one (pull, decide which history wins) is wrong for the other."""
+    remote = [line[len("remote:"):].strip() for line in output.splitlines() if line.startswith("remote:")]
+    said = "; ".join(x for x in remote if x)[:240]
+    m = _REJECTED.search(output)
+    if m and m.group(1) == "remote rejected":
+        ref, why = m.group(3), m.group(4)
+        if "protected" in why.lower() or any("protected" in x.lower() for x in remote):
+            return (f"Gitea refused {ref}: the branch is protected ({why})" + (f": {said}" if said else ""),
+                    f"allow the admin user to push to {ref} in the repository's branch protection (Settings → "
+                    "Branches), or remove the rule, then resume")
+        return (f"Gitea refused {ref}: {why}" + (f" — the server said: {said}" if said else ""),
+                "a server-side hook on Gitea declined the push: its message is above (the remote: lines); fix "
+                "what it says or ask Gitea's admin, then resume")
+    if m or "non-fast-forward" in output or "fetch first" in output:
+        return ("rejected: the branch on Gitea has commits the local clone lacks (not a fast-forward)",
+                "Gitea has commits your clone lacks: pull them (git pull gitea) or decide which history wins, then "
+                "resume")
+    if "Authentication failed" in output or "The requested URL returned error: 401" in output:
+        return ("Gitea refused the credentials", "Gitea refused the token: re-run so the gitea-token step renews it")
+    return " | ".join(output.strip().splitlines()[-4:]), "see the step log"

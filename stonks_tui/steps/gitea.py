@@ -304,11 +304,16 @@ class GiteaRepo(GiteaStep):
                                       "Administration → Repositories, then resume")
             ctx.log(f"repository {self._full(ctx)} already exists")
         elif resp.status_code >= 500:
-            raise GiteaError(resp.status_code, f"Gitea could not create {self._full(ctx)}: "
-                                               f"{gitea.message(resp)}",
-                             hint="files of an earlier repository of that name are still on Gitea's disk: adopt them "
-                                  "in Site Administration → Repositories → Unadopted, or delete "
-                                  f"/data/git/repositories/{self._full(ctx).lower()}.git in the pod, then resume")
+            said = gitea.message(resp)
+            if "files already exist" in said:  # Gitea's own words (ErrRepoFilesAlreadyExist): the only evidence
+                hint = ("files of an earlier repository of that name are still on Gitea's disk: adopt them in Site "
+                        "Administration → Repositories → Unadopted (or, if they are not needed, delete "
+                        f"/data/git/repositories/{self._full(ctx).lower()}.git in the pod), then resume")
+            else:  # a database outage looks the same from here: never advise deleting anything on a guess
+                hint = (f"Gitea failed internally: check its logs (kubectl -n {s.gitea_namespace} logs "
+                        "deploy/gitea or the gitea pod), then resume")
+            raise GiteaError(resp.status_code, f"Gitea could not create {self._full(ctx)} (HTTP {resp.status_code})"
+                                               f": {said or 'no message'}", hint=hint)
         else:
             raise gitea.fail(resp, f"create repository {self._full(ctx)}")
 
