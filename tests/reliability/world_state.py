@@ -83,7 +83,12 @@ def world_state(world_dir: Path) -> dict[str, Any]:
         "gitea": scrub({k: v for k, v in gitea.items() if k != "tokens"}),
         "gitea-tokens": sorted(f"{t.get('user', t.get('owner', ''))}:{t.get('name')}:{sorted(t.get('scopes', []))}"
                                for t in gitea.get("tokens", [])),
-        "woodpecker": scrub({k: v for k, v in woodpecker.items() if k != "tokens"}),
+        # Keyed by what they are, not by ids: a kill can make Gitea hand out one id more before the repository
+        # (a token renewed), which shifts the forge id Woodpecker keys its repos and secrets by.
+        "woodpecker": scrub({"repos": {r["full_name"]: r for r in (woodpecker.get("repos") or {}).values()},
+                             "secrets": sorted(json.dumps(scrub(v), sort_keys=True)
+                                               for v in (woodpecker.get("secrets") or {}).values()),
+                             **{k: v for k, v in woodpecker.items() if k not in ("tokens", "repos", "secrets")}}),
         # Who holds Woodpecker tokens, not how many: the demo mints the operator's personal token (by hand in
         # real life) when its keyring has none, and a kill between the two makes it mint another.
         "woodpecker-token-owners": sorted(set(woodpecker.get("tokens", {}).values())),
