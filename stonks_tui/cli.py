@@ -430,10 +430,16 @@ def cmd_render(args: argparse.Namespace) -> int:
 
 
 def cmd_secrets(args: argparse.Namespace) -> int:
+    from stonks_tui.journal import ContextLock
     from stonks_tui.secrets import KNOWN
 
     session = Session(args)
+    lock = None
     try:
+        if args.action != "list":
+            # forget / rotate change what a running install uses: refused (exit 3) while one holds the context
+            lock = ContextLock(session.state, session.context)
+            lock.acquire()
         store = session.secrets
         assert store is not None
         if args.action == "list":
@@ -471,7 +477,9 @@ def cmd_secrets(args: argparse.Namespace) -> int:
               "replaced where it was used).")
         return EXIT_OK
     finally:
-        session.close()
+        session.close()  # the keyring is written (flushed) before the lock goes
+        if lock is not None:
+            lock.release()
 
 
 def cmd_wizard(args: argparse.Namespace) -> int:

@@ -199,12 +199,17 @@ class SecretStore:
     item per cluster, which is also what an operator expects to find there.
     """
 
-    def __init__(self, backend: Any, context: str, redactor: Redactor, where: str = "") -> None:
+    def __init__(self, backend: Any, context: str, redactor: Redactor, where: str = "",
+                 lock_path: Path | None = None) -> None:
         self.backend = backend
         self.context = context
         self.redactor = redactor
         self.where = where
+        self.lock_path = lock_path  # serialises read-merge-write with other stonks-tui processes
         self._values: dict[str, str] | None = None
+        # What this process changed (None: deleted) and has not written yet. A write merges these into the entry
+        # as it is in the keyring now, so two processes never lose each other's values (last writer used to win).
+        self._changes: dict[str, str | None] = {}
         # Writes go to the keyring from one thread, coalesced: an Argon2 derivation per write would otherwise
         # stall every step running on the event loop. flush() waits for them (the CLI calls it on exit).
         self._lock = threading.Lock()
@@ -239,13 +244,37 @@ class SecretStore:
             self._dirty.wait()
             self._dirty.clear()
             with self._lock:
-                blob = json.dumps(self._values or {}, sort_keys=True)
+                changes, self._changes = self._changes, {}
             try:
-                self.backend.set_password(SERVICE, self.context, blob)
+                self._merge_write(changes)
             except Exception as exc:  # surfaced by flush(); a step must not die in a background thread
                 self.write_error = exc
             if not self._dirty.is_set():
                 self._idle.set()
+
+    def _merge_write(self, changes: dict[str, str | None]) -> None:
+        import fcntl
+
+        fd = None
+        if self.lock_path is not None:
+            fd = os.open(self.lock_path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o600)
+            fcntl.flock(fd, fcntl.LOCK_EX)
+        try:
+            raw = self.backend.get_password(SERVICE, self.context)
+            try:
+                current = json.loads(raw) if raw else {}
+            except ValueError:
+                current = {}
+            merged = {str(k): str(v) for k, v in current.items()} if isinstance(current, dict) else {}
+            for name, value in changes.items():
+                if value is None:
+                    merged.pop(name, None)
+                else:
+                    merged[name] = value
+            self.backend.set_password(SERVICE, self.context, json.dumps(merged, sort_keys=True))
+        finally:
+            if fd is not None:
+                os.close(fd)
 
     def flush(self, timeout: float = 30.0) -> None:
         """Wait until every value set so far is in the keyring."""
@@ -270,12 +299,15 @@ class SecretStore:
             return
         with self._lock:
             values[name] = value
+            self._changes[name] = value
         self._save()
 
     def delete(self, name: str) -> None:
         values = self._load()
         with self._lock:
             removed = values.pop(name, None)
+            if removed is not None:
+                self._changes[name] = None
         if removed is not None:
             self._save()
 
@@ -298,6 +330,7 @@ def open_store(state_dir: Path, context: str, redactor: Redactor, *, isolated: b
 
     backend, where = choose_backend(state_dir, passphrase=passphrase, isolated=isolated,
                                     ask=ask if interactive else None)
-    store = SecretStore(backend, context, redactor, where)
+    state_dir.mkdir(parents=True, exist_ok=True)
+    store = SecretStore(backend, context, redactor, where, lock_path=state_dir / "secrets.lock")
     store.preload()
     return store

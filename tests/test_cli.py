@@ -104,6 +104,10 @@ def test_second_instance_on_same_context_exits_3(cli_env: dict[str, str], tmp_pa
         assert r.returncode == 3 and f"pid {holder.pid}" in r.stderr
         r = cli("--context", "other", "install", "--yes", env=cli_env)
         assert r.returncode == 1  # another context runs (and stops at preflight: nothing listens there)
+        # Issue 15: `secrets forget` / `rotate` during an install removed every secret the install was using.
+        for args in (["secrets", "forget", "--yes"], ["secrets", "rotate", "gitea-token"]):
+            r = cli(*args, env=cli_env)
+            assert r.returncode == 3 and f"pid {holder.pid}" in r.stderr, (args, r.stderr)
     finally:
         holder.kill()
         holder.wait()

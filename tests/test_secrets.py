@@ -87,3 +87,31 @@ def test_redactor_masks_plain_and_base64_forms() -> None:
     assert secret not in masked and b64 not in masked and masked.count(MASK) == 3
     r.add("abc")  # too short to be a secret: never masks ordinary words
     assert r("abc def") == "abc def"
+
+
+def test_two_processes_writing_the_keyring_keep_each_others_values(tmp_path: Path) -> None:
+    """Each process used to rewrite the whole entry from its own copy: the last writer won and the other's new
+    secrets (a Gitea token minted by the install while `secrets rotate` ran) were gone."""
+    from stonks_tui.redact import Redactor
+    from stonks_tui.secrets import SecretStore, encrypted_file_backend
+
+    path = tmp_path / "secrets.cryptfile"
+
+    def store() -> SecretStore:
+        s = SecretStore(encrypted_file_backend(path, "a-passphrase"), "homelab", Redactor(),
+                        lock_path=tmp_path / "secrets.lock")
+        s.preload()
+        return s
+
+    first = store()
+    first.set("gitea-token", "token-one-1234")
+    first.set("kargo-token-signing-key", "signing-key-1234")
+    first.flush()
+    a, b = store(), store()  # two processes, each with the entry as it was when it started
+    a.set("gitea-readonly-token", "readonly-5678")
+    b.delete("kargo-token-signing-key")
+    b.set("woodpecker-token", "woodpecker-9012")
+    a.flush()
+    b.flush()
+    assert store()._load() == {"gitea-token": "token-one-1234", "gitea-readonly-token": "readonly-5678",
+                               "woodpecker-token": "woodpecker-9012"}
