@@ -102,6 +102,10 @@ class StonksApp(App[int]):
     def hang_up(self) -> None:
         import time
 
+        if getattr(self.runner, "spawner", None) is not None:
+            # The run is the engine process's: the terminal going ends this client only (no cancel), at once.
+            self.exit(129, return_code=129)
+            return
         self.runner.cancel()
         # The cancelled steps record themselves ("interrupted") once their cleanup ends — a helm child is given
         # up to 5 s to stop — so leave when none is left running, not after a fixed pause (bounded all the same).
@@ -166,10 +170,22 @@ class StonksApp(App[int]):
         from stonks_tui.screens.welcome import WelcomeScreen
 
         self.push_screen(WelcomeScreen())
+        live = self.live_run()
+        if live is not None:  # a run goes on in the engine process (started here before, or by `install`)
+            from stonks_tui.screens.progress import ProgressScreen
+
+            self.when_ready(lambda: self.push_screen(ProgressScreen(self.runner.plan(live.get("plan", "install")),
+                                                                    attach=True)))
+            return
         if self.runner.journal("install").unfinished() and not self.runner.torn_down():
             from stonks_tui.screens.resume import ResumeScreen
 
             self.push_screen(ResumeScreen())
+
+    def live_run(self) -> dict | None:
+        from stonks_tui.service.protocol import live_engine
+
+        return live_engine(self.runner.context_dir())
 
     def home(self) -> None:
         """Back to the start with an empty screen stack (the wizard's paths do not pile screens up)."""

@@ -48,6 +48,14 @@ def _global_options(parser: argparse.ArgumentParser, *, suppress: bool) -> None:
                         help="run against an embedded simulated cluster on 127.0.0.1")
 
 
+def _run_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--detach", action="store_true",
+                   help="start the run in the background and return at once (follow it with `stonks-tui attach`)")
+    p.add_argument("--foreground", action="store_true",
+                   help="run in this process (it ends with this terminal); by default the run is done by an engine "
+                        "process that outlives a dropped session")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="stonks-tui", description=DESCRIPTION, epilog=EPILOG,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -64,6 +72,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="if an ARC namespace hangs in Terminating on ARC's finalizers, clear exactly those")
     p.add_argument("--skip-preflight", action="store_true",
                    help="do not check the cluster, helm, Gitea, registry and NFS before applying")
+    _run_options(p)
     plan_p = sub.add_parser("plan", parents=[common], help="print each step and what it would change",
                             description="Print each step of the install (or the teardown) plan and what it would "
                                         "change on the cluster, without changing anything.")
@@ -80,6 +89,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--confirm-pv-names", metavar="NAMES", default="",
                    help="with --delete-pvs off a terminal: the PV names, comma-separated, as typed confirmation")
     p.add_argument("--quiet", action="store_true", help="print step results only, not their log lines")
+    _run_options(p)
+    p = sub.add_parser("attach", parents=[common], help="follow the live install or teardown (its log so far, then "
+                                                        "live); exits with the run's exit code",
+                       description="Follow the run the engine process is doing for this context: everything it has "
+                                   "done so far, then live, until it ends. Ctrl-C detaches (the run goes on).")
+    p.add_argument("--quiet", action="store_true", help="print step results only, not their log lines")
+    p = sub.add_parser("engine-serve", parents=[common], help=argparse.SUPPRESS)  # started by install/teardown
+    p.add_argument("which", choices=("install", "teardown"))
+    p.add_argument("--yes", action="store_true")
+    p.add_argument("--delete-pvs", action="store_true")
+    p.add_argument("--confirm-pv-names", default="")
+    p.add_argument("--clear-arc-finalizers", action="store_true")
     p = sub.add_parser("secrets", parents=[common], help="list stored secrets (names only), rotate one, or forget all")
     p.add_argument("action", choices=["list", "rotate", "forget"], nargs="?", default="list")
     p.add_argument("name", nargs="?", default="", help="with rotate: the generated secret to renew")
@@ -145,27 +166,39 @@ class Session:
     """Everything a command needs to act on one cluster context: built once, closed once."""
 
     def __init__(self, args: argparse.Namespace, *, with_secrets: bool = True, interactive: bool | None = None,
-                 announce: bool = True) -> None:
+                 announce: bool = True, passphrase: str | None = None) -> None:
         from stonks_tui import state_dir
         from stonks_tui.kubecontext import resolve_context
         from stonks_tui.redact import Redactor
         from stonks_tui.steps.common import Runtime
 
         self.args = args
+        self.passphrase = passphrase
         self.state = state_dir_for(args)
         self.demo = None
         overrides = None
         kubeconfig = None
         if args.demo:
-            from stonks_tui.demo import DEMO_CONTEXT, start_demo
+            from stonks_tui.demo import DEMO_CONTEXT, saved_overrides, start_demo
+            from stonks_tui.errors import LockHeld
+            from stonks_tui.journal import safe_name
+            from stonks_tui.service.protocol import live_engine
 
-            self.demo = start_demo(self.state)
+            self.context = DEMO_CONTEXT
+            try:
+                self.demo = start_demo(self.state)
+                overrides = self.demo.overrides
+                kubeconfig = str(self.demo.world.kubeconfig)
+            except LockHeld:
+                # The engine process runs a plan on the demo's world: a client (the wizard, attaching) waits for
+                # it to finish before it takes the world back (use_engine_process); until then it reads its ports.
+                if not with_secrets or live_engine(self.state / safe_name(DEMO_CONTEXT)) is None:
+                    raise
+                overrides = saved_overrides(self.state)
+                kubeconfig = str(self.state / "demo" / "kubeconfig")
             if announce:
                 print(f"demo: simulated cluster, Gitea and helm on 127.0.0.1; state in {self.state}",
                       file=sys.stderr)
-            overrides = self.demo.overrides
-            kubeconfig = str(self.demo.world.kubeconfig)
-            self.context = DEMO_CONTEXT
         try:
             self.settings = load_valid_settings(args, overrides)
             if not args.demo:
@@ -192,13 +225,20 @@ class Session:
                                passphrase=demo_passphrase(), interactive=False)
             seed_demo_secrets(store, self.demo, self.settings.gitea_admin_user)
             return store
-        return open_store(self.state, self.context, self.redactor, interactive=self.interactive)
+        if self.args.demo:  # the engine process holds the demo's world (and seeded its keyring)
+            from stonks_tui.demo import demo_passphrase
+
+            return open_store(self.state / "demo", self.context, self.redactor, isolated=True,
+                              passphrase=demo_passphrase(), interactive=False)
+        return open_store(self.state, self.context, self.redactor, interactive=self.interactive,
+                          passphrase=self.passphrase)
 
     def unlock(self, passphrase: str) -> None:
         """Open the encrypted keyring with a passphrase typed into the wizard."""
         from stonks_tui.secrets import open_store
 
         self.secrets = open_store(self.state, self.context, self.redactor, passphrase=passphrase, interactive=False)
+        self.passphrase = passphrase
 
     def step_context(self):  # type: ignore[no-untyped-def]
         from stonks_tui.engine.step import MemorySecretStore, StepContext
@@ -220,6 +260,59 @@ class Session:
         runner.make_context = self.step_context
         runner.answers_path = answers_path(self.args)
         return runner
+
+    def command(self, name: str) -> str:
+        """`stonks-tui <name>` with the options this session was given, so a hint copied from here works here."""
+        words = ["stonks-tui"]
+        if getattr(self.args, "state_dir", None) is not None:
+            words += ["--state-dir", str(self.args.state_dir)]
+        if self.args.demo:
+            words.append("--demo")
+        elif getattr(self.args, "context", None):
+            words += ["--context", self.args.context]
+        if getattr(self.args, "answers", None):
+            words += ["--answers", str(self.args.answers)]
+        import shlex
+
+        return "`" + " ".join(shlex.quote(w) for w in [*words, name]) + "`"
+
+    def use_engine_process(self, runner, *, keep_demo: bool = False) -> None:  # type: ignore[no-untyped-def]
+        """Runs of `runner` go to an engine process (service/), which outlives this one. The demo's world moves
+        there for the run (one world per directory); `keep_demo` brings it back here afterwards (the wizard)."""
+        from stonks_tui.service.client import engine_argv, spawn
+
+        def spawner(plan: str, options: dict) -> int:
+            if self.demo is not None:
+                self.demo.stop()
+                self.demo = None
+            argv = engine_argv(self.args, plan, delete_pvs=bool(options.get("delete_pvs")),
+                               confirmed_pv_names=options.get("confirmed_pv_names"),
+                               assume_yes=self.runtime.assume_yes,
+                               clear_arc_finalizers=bool(getattr(self.args, "clear_arc_finalizers", False)),
+                               context=None if self.args.demo else self.context)
+            phrase = self.passphrase or getattr(self.secrets, "passphrase", None)
+            return spawn(runner.context_dir(), argv, phrase)
+
+        def after_engine() -> None:
+            if self.args.demo and self.demo is None:
+                import time
+
+                from stonks_tui.demo import start_demo
+                from stonks_tui.errors import LockHeld
+
+                deadline = time.monotonic() + 15
+                while True:  # the engine lets the world go as it exits
+                    try:
+                        self.demo = start_demo(self.state)
+                        return
+                    except LockHeld:
+                        if time.monotonic() > deadline:
+                            raise
+                        time.sleep(0.1)
+
+        runner.spawner = spawner
+        runner.after_engine = after_engine if keep_demo else None
+        runner.notes = lambda text: print(f"note: {text}")
 
     def close(self) -> None:
         secrets = getattr(self, "secrets", None)
@@ -279,13 +372,124 @@ def _run_plan(args: argparse.Namespace, plan_for: str) -> int:
             session.runtime.confirm = lambda question: True
         elif not args.yes and sys.stdin.isatty():
             session.runtime.confirm = _confirm
+        if not args.foreground:
+            session.use_engine_process(runner)
+            if args.detach:
+                pid = runner.spawner(plan.name, {"delete_pvs": bool(getattr(args, "delete_pvs", False)),
+                                                 "confirmed_pv_names": runner.extra.get("confirmed_pv_names")})
+                info = _engine_info(runner)
+                print(f"{plan_for} started in the background: run {info.get('run_id', '?')}, engine pid {pid}. "
+                      f"Follow it: {session.command('attach')}; its state: {session.command('status')}")
+                return EXIT_OK
+            runner.on_interrupt = _ask_cancel_or_detach if sys.stdin.isatty() else None
         summary = asyncio.run(runner.run(plan, [ConsolePrinter(verbose=not args.quiet)], install_signals=True))
-        if summary.exit_code == EXIT_INTERRUPTED:
-            print(f"Interrupted. Run `stonks-tui {plan_for}` again to resume; journal: "
-                  f"{runner.journal(plan_for).path}")
-        return summary.exit_code
+        return _report_end(session, runner, plan_for, summary)
     finally:
         session.close()
+
+
+def _engine_info(runner) -> dict:  # type: ignore[no-untyped-def]
+    from stonks_tui.service.protocol import read_info
+
+    return read_info(runner.context_dir()) or {}
+
+
+def _report_end(session: Session, runner, plan_for: str, summary) -> int:  # type: ignore[no-untyped-def]
+    if summary.detached:
+        print(f"Detached: the {plan_for} goes on in the engine process. Follow it: {session.command('attach')}")
+    elif summary.vanished:
+        print(f"The engine process went away before the {plan_for} ended (was it killed?). Run "
+              f"{session.command(plan_for)} again to resume; journal: {runner.journal(plan_for).path}")
+        return EXIT_FAILED
+    elif summary.exit_code == EXIT_INTERRUPTED:
+        print(f"Interrupted. Run {session.command(plan_for)} again to resume; journal: "
+              f"{runner.journal(plan_for).path}")
+    return summary.exit_code
+
+
+def _ask_cancel_or_detach() -> str:
+    """Ctrl-C in a client on a terminal: the run is not this process's to lose by accident."""
+    try:
+        answer = input("\nCtrl-C: [c]ancel the run, or [d]etach and let it go on? [d] ").strip().lower()
+    except (EOFError, KeyboardInterrupt):
+        return "cancel"
+    return "cancel" if answer.startswith("c") else "detach"
+
+
+def cmd_engine_serve(args: argparse.Namespace) -> int:
+    """The engine process (started by install/teardown and the wizard, never by hand): runs one plan under the
+    context lock and serves its events on the context's socket until the run has ended and its clients have read
+    that. Its stdin brings the keyring's passphrase, one line (never argv or the environment)."""
+    import asyncio
+
+    from stonks_tui.journal import ContextLock
+    from stonks_tui.service.server import EngineService
+
+    line = sys.stdin.readline().rstrip("\n") if not sys.stdin.isatty() else ""
+    session = Session(args, interactive=False, announce=False, passphrase=line or None)
+    try:
+        runner = session.runner()
+        plan = runner.plan(args.which, delete_pvs=args.delete_pvs)
+        if args.delete_pvs:
+            runner.extra["confirmed_pv_names"] = [n for n in args.confirm_pv_names.split(",") if n]
+        session.runtime.assume_yes = bool(args.yes)
+        if args.clear_arc_finalizers:
+            session.runtime.confirm = lambda question: True
+
+        async def serve() -> int:
+            service = EngineService(runner.context_dir(), plan.name, runner.cancel)
+            runner.run_id = service.run_id
+            await service.start()
+            try:
+                summary = await runner.run_here(plan, [service.broadcast], install_signals=True, locked=True)
+            except BaseException:
+                await service.finish(EXIT_FAILED)
+                raise
+            await service.finish(summary.exit_code)
+            return summary.exit_code
+
+        with ContextLock(session.state, session.context):  # before the socket: a refused engine touches nothing
+            return asyncio.run(serve())
+    finally:
+        session.close()
+
+
+def cmd_attach(args: argparse.Namespace) -> int:
+    import asyncio
+
+    from stonks_tui.console import ConsolePrinter
+    from stonks_tui.runner import Runner
+    from stonks_tui.service.protocol import live_engine
+
+    context = _context_of(args)
+    state = state_dir_for(args)
+    runner = Runner(None, context, state, None, demo=args.demo)  # type: ignore[arg-type]
+    info = live_engine(runner.context_dir())
+    if info is None:
+        print(f"No run is live for context {context}. `stonks-tui status` shows the last one.")
+        return EXIT_FAILED
+    print(f"attached to the {info.get('plan')} run {info.get('run_id')} (engine pid {info.get('pid')})",
+          file=sys.stderr)
+    runner.notes = lambda text: print(f"note: {text}")
+    runner.on_interrupt = lambda: "detach"  # Ctrl-C in `attach` leaves the run alone
+    summary = asyncio.run(runner.attach([ConsolePrinter(verbose=not args.quiet)], install_signals=True,
+                                        pid=int(info.get("pid") or 0) or None))
+    if summary.detached:
+        print("Detached: the run goes on.")
+    elif summary.vanished:
+        print("The engine process went away before the run ended (was it killed?): run the plan again to resume.")
+        return EXIT_FAILED
+    return summary.exit_code
+
+
+def _context_of(args: argparse.Namespace) -> str:
+    if args.demo:
+        from stonks_tui.demo import DEMO_CONTEXT
+
+        return DEMO_CONTEXT
+    from stonks_tui.kubecontext import resolve_context
+
+    return resolve_context(args.context)
 
 
 def _typed_pv_names(args: argparse.Namespace) -> list[str]:
@@ -331,19 +535,31 @@ def cmd_status(args: argparse.Namespace) -> int:
         context = resolve_context(args.context)
     state = state_dir_for(args)
     shown = False
+    journals = []
     for plan_name in ("install", "teardown"):
         path = journal_path(state, context, plan_name)
-        if not path.exists():
-            continue
-        journal = Journal.open(path, plan_name, context)
+        if path.exists():
+            journals.append(Journal.open(path, plan_name, context))
+    journals.sort(key=lambda j: (j.run.get("started_ts") or 0, str(j.run.get("started_at") or "")), reverse=True)
+    live = _live_run(state, context)
+    for index, journal in enumerate(journals):
         shown = True
         run = journal.run
-        print(f"{plan_name} on {context}: {run.get('status', '?')} (started {run.get('started_at')}, "
-              f"pid {run.get('pid')} on {run.get('host')})")
+        state_word = str(run.get("status", "?"))
+        dead = state_word == "running" and (live is None or live.get("run_id") not in (None, run.get("id")))
+        if dead:
+            state_word = "interrupted (its process is gone; the next run resumes it)"
+        elif state_word == "running" and live is not None:
+            state_word = f"running — live, engine pid {live.get('pid')}; follow it: stonks-tui attach"
+        latest = "latest run: " if index == 0 and len(journals) > 1 else ""
+        print(f"{latest}{journal.plan} on {context}: {state_word}\n  run {run.get('id', '?')}, started "
+              f"{run.get('started_at')}" + (f", finished {run.get('finished_at')}" if run.get("finished_at") else "")
+              + f", pid {run.get('pid')} on {run.get('host')}")
         for sid, rec in journal.steps.items():
             when = rec.finished_at or rec.started_at or ""
             tries = f" after {rec.attempts} attempts" if rec.attempts > 1 else ""
-            print(f"  {rec.state:<11} {sid:<28} {when}{tries}")
+            step_state = "interrupted" if dead and rec.state == "running" else rec.state
+            print(f"  {step_state:<11} {sid:<28} {when}{tries}")
             if rec.last_error and rec.state != "done":
                 print(f"              last error: {printable(rec.last_error)}")
                 if rec.hint:
@@ -351,6 +567,25 @@ def cmd_status(args: argparse.Namespace) -> int:
     if not shown:
         print(f"No run recorded for context {context} (state dir {state}).")
     return EXIT_OK
+
+
+def _live_run(state: Path, context: str) -> dict | None:
+    """The run being done now for this context: the engine process's record if its socket answers; for a run in a
+    foreground process, the context lock being held says it is alive ({} then: no record)."""
+    from stonks_tui.errors import LockHeld
+    from stonks_tui.journal import ContextLock, safe_name
+    from stonks_tui.service.protocol import live_engine
+
+    info = live_engine(state / safe_name(context))
+    if info is not None:
+        return info
+    if not (state / safe_name(context)).exists():
+        return None
+    try:
+        with ContextLock(state, context):
+            return None
+    except LockHeld:
+        return {}
 
 
 def cmd_plan(args: argparse.Namespace) -> int:
@@ -520,6 +755,9 @@ def cmd_wizard(args: argparse.Namespace) -> int:
             unlock, where = session.unlock, str(session.state / "secrets.cryptfile")
         sessions.append(session)
         session.fill(runner)
+        # Installs and teardowns run in the engine process: a dropped session ends only this wizard.
+        session.use_engine_process(runner, keep_demo=True)
+        runner.notes = None
         return unlock, where
 
     from stonks_tui.app import StonksApp
@@ -558,6 +796,10 @@ def dispatch(args: argparse.Namespace) -> int:
             return cmd_render(args)
         case "secrets":
             return cmd_secrets(args)
+        case "attach":
+            return cmd_attach(args)
+        case "engine-serve":
+            return cmd_engine_serve(args)
         case None:
             return cmd_wizard(args)
     raise AssertionError(args.command)

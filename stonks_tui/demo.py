@@ -59,6 +59,22 @@ def start_demo(state_dir: Path, *, profile: str | None = None) -> Demo:
     return Demo(world=world, directory=directory, env=dict(os.environ), overrides=overrides)
 
 
+def saved_overrides(state_dir: Path) -> dict[str, Any]:
+    """The demo's endpoints from its saved world (its ports are kept across starts), without starting it."""
+    import json
+
+    directory = state_dir / "demo"
+    try:
+        ports = json.loads((directory / "world.json").read_text()).get("ports") or {}
+    except (OSError, ValueError):
+        ports = {}
+    url = "http://127.0.0.1:{}".format
+    return {"gitea_public_url": url(ports.get("gitea", 9)), "gitea_api_url": url(ports.get("gitea", 9)),
+            "woodpecker_url": url(ports.get("woodpecker", 9)), "argocd_url": url(ports.get("argocd", 9)),
+            "registry_url": url(ports.get("registry", 9)), "nfs_server": "127.0.0.1", "nfs_port": ports.get("nfs", 9),
+            "local_clone": str(directory / "stonks-oracle")}
+
+
 def demo_clone(state_dir: Path) -> Path:
     from stonks_tui.sim.clone import make_clone
 

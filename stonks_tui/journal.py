@@ -92,6 +92,7 @@ class Journal:
         self.context = context
         self.steps: dict[str, StepRecord] = {}
         self.run: dict[str, Any] = {}
+        self.run_id: str | None = None  # given by the engine service; else made at start_run
 
     # -- loading ------------------------------------------------------------------------------------------
     @classmethod
@@ -121,7 +122,7 @@ class Journal:
                                  f"not the {plan!r} journal of {context!r}")
             run = data.get("run") or {}
             if not isinstance(run, dict) or not all(isinstance(run.get(k), str | None)
-                                                    for k in ("started_at", "finished_at", "status", "host")):
+                                                    for k in ("id", "started_at", "finished_at", "status", "host")):
                 raise ValueError("its run record is malformed")
             steps = data.get("steps") or {}
             if not isinstance(steps, dict):
@@ -164,8 +165,10 @@ class Journal:
         return changed
 
     def start_run(self, step_ids: list[str]) -> None:
-        self.run = {"started_at": now_iso(), "finished_at": None, "pid": os.getpid(),
-                    "host": socket.gethostname(), "status": RUNNING}
+        import uuid
+
+        self.run = {"id": self.run_id or uuid.uuid4().hex[:12], "started_at": now_iso(), "finished_at": None,
+                    "started_ts": time.time(), "pid": os.getpid(), "host": socket.gethostname(), "status": RUNNING}
         for sid in step_ids:
             self.record(sid)
         # Steps no longer in the plan are forgotten so `status` shows the plan as it is now.
@@ -176,6 +179,7 @@ class Journal:
 
     def finish_run(self, status: str) -> None:
         self.run["finished_at"] = now_iso()
+        self.run["finished_ts"] = time.time()
         self.run["status"] = status
         self.save()
 

@@ -22,6 +22,16 @@ if TYPE_CHECKING:  # the engine, plans and steps are imported when first used: t
     from stonks_tui.settings import Settings
 
 
+def started_after(run: dict[str, Any], other: dict[str, Any]) -> bool:
+    """Did `run` start after `other` finished? (An install begun after a teardown is the latest word, even one
+    killed midway: its Resume is offered, Verify checks the install.)"""
+    if not run.get("started_at"):
+        return False
+    if isinstance(run.get("started_ts"), int | float) and isinstance(other.get("finished_ts"), int | float):
+        return run["started_ts"] >= other["finished_ts"]
+    return str(run.get("started_at")) > str(other.get("finished_at") or "")
+
+
 class Runner:
     def __init__(self, settings: Settings, context: str, state_dir: Path,
                  make_context: Callable[[], StepContext], *, demo: bool = False) -> None:
@@ -35,6 +45,15 @@ class Runner:
         self.extra: dict[str, Any] = {}  # e.g. confirmed_pv_names, put into the step context
         # How many independent steps run at once; 1 reproduces the old scripts' one-at-a-time order.
         self.concurrency = concurrency()
+        # Set by a face that runs plans in the engine process (service/): spawner(plan, options) starts it and
+        # returns its pid; after_engine() runs once it has exited (the demo's world comes back to this process).
+        self.spawner: Callable[[str, dict[str, Any]], int] | None = None
+        self.after_engine: Callable[[], None] | None = None
+        self.connection: Any = None  # the attached engine process, while attached
+        self.notes: Callable[[str], None] | None = None  # what the engine says to its clients (a cancel by another)
+        self.on_interrupt: Callable[[], str] | None = None  # Ctrl-C in an attached client: "cancel" or "detach"
+        self.run_id: str | None = None  # the engine service's id for the run it runs in this process
+        self._settling: asyncio.Future[None] | None = None  # the engine process leaving after a run
 
     # -- plans and the journal ----------------------------------------------------------------------------
     def plan(self, kind: str, *, delete_pvs: bool = False) -> Plan:
@@ -64,8 +83,15 @@ class Runner:
             await rt.aclose()
 
     # -- describe -----------------------------------------------------------------------------------------
+    async def settled(self) -> None:
+        """Wait until the last engine process has gone (and given the demo's world back)."""
+        if self._settling is not None:
+            settling, self._settling = self._settling, None
+            await settling
+
     async def describe(self, plan: Plan) -> list[tuple[str, list[Change] | str]]:
         """Each step and what it would change, or why it cannot tell."""
+        await self.settled()
         ctx = self._context(plan.name)
         out: list[tuple[str, list[Change] | str]] = []
         try:
@@ -79,11 +105,94 @@ class Runner:
         return out
 
     # -- run ----------------------------------------------------------------------------------------------
+    def context_dir(self) -> Path:
+        return self.state_dir / safe_name(self.context)
+
     async def run(self, plan: Plan, listeners: list[Listener], *, install_signals: bool = False) -> RunSummary:
-        """Run under the context lock with the journal; LockHeld / JournalError propagate to the caller."""
-        with ContextLock(self.state_dir, self.context):
+        """Run the plan: in the engine process when a spawner is set (the run outlives this process), else here."""
+        await self.settled()
+        if self.spawner is None:
+            return await self.run_here(plan, listeners, install_signals=install_signals)
+        options = {"delete_pvs": any(step.id == "pvs-delete" for step in plan),
+                   "confirmed_pv_names": list(self.extra.get("confirmed_pv_names") or [])}
+        pid = await asyncio.to_thread(self.spawner, plan.name, options)
+        return await self.attach(listeners, install_signals=install_signals, pid=pid)
+
+    async def attach(self, listeners: list[Listener], *, install_signals: bool = False,
+                     pid: int | None = None) -> RunSummary:
+        """Follow the engine process's run (its backlog, then live) until it ends or this client detaches."""
+        from stonks_tui.engine.engine import RunSummary
+        from stonks_tui.service.client import EngineConnection, wait_gone
+        from stonks_tui.service.protocol import read_info
+
+        if pid is None:  # attaching to a run started elsewhere: its engine's pid, to wait for its exit at the end
+            pid = int((read_info(self.context_dir()) or {}).get("pid") or 0) or None
+        self.connection = conn = EngineConnection(self.context_dir())
+        task = asyncio.ensure_future(conn.attach(listeners, self.notes))
+        loop = asyncio.get_running_loop()
+        detached = False
+        asking: set[asyncio.Future[None]] = set()
+
+        def detach() -> None:
+            nonlocal detached
+            detached = True
+            task.cancel()
+
+        def interrupt() -> None:
+            if self.on_interrupt is None:
+                conn.cancel()
+                return
+
+            async def ask() -> None:
+                choice = await asyncio.to_thread(self.on_interrupt)  # type: ignore[arg-type]
+                conn.cancel() if choice == "cancel" else detach()
+
+            question = asyncio.ensure_future(ask())
+            asking.add(question)
+            question.add_done_callback(asking.discard)
+
+        if install_signals:
+            import signal
+
+            loop.add_signal_handler(signal.SIGINT, interrupt)
+            loop.add_signal_handler(signal.SIGTERM, conn.cancel)
+            loop.add_signal_handler(signal.SIGHUP, detach)  # the terminal went: this client goes, the run does not
+        try:
+            seen = await task
+        except asyncio.CancelledError:
+            if not detached:
+                raise
+            return RunSummary(ok=False, interrupted=False, detached=True)
+        finally:
+            self.connection = None
+            if install_signals:
+                import signal
+
+                for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+                    loop.remove_signal_handler(sig)
+        if seen.exit_code is not None:
+            # The run has ended; the engine process leaves once its clients have read that, then the demo's world
+            # comes back here. Not awaited: the face shows the end at once, and what needs the world waits.
+            def settle() -> None:
+                if pid is not None:
+                    wait_gone(pid)
+                if self.after_engine is not None:
+                    self.after_engine()
+
+            self._settling = asyncio.ensure_future(asyncio.to_thread(settle))
+        return RunSummary(ok=seen.ok, interrupted=seen.interrupted, outcomes=seen.outcomes,  # type: ignore[arg-type]
+                          errors=seen.errors, vanished=seen.exit_code is None)
+
+    async def run_here(self, plan: Plan, listeners: list[Listener], *, install_signals: bool = False,
+                       locked: bool = False) -> RunSummary:
+        """Run under the context lock (`locked`: the caller holds it) with the journal; LockHeld / JournalError
+        propagate to the caller."""
+        import contextlib
+
+        with contextlib.nullcontext() if locked else ContextLock(self.state_dir, self.context):
             journal = Journal.open(journal_path(self.state_dir, self.context, plan.name), plan.name, self.context,
                                    locked=True)
+            journal.run_id = self.run_id
             from stonks_tui.engine.engine import Engine
 
             ctx = self._context(plan.name)
@@ -102,6 +211,9 @@ class Runner:
                 await self._close(ctx)
 
     def cancel(self) -> None:
+        if self.connection is not None:
+            self.connection.cancel()
+            return
         if self.engine is not None:
             self.engine.cancel()
 
@@ -109,11 +221,10 @@ class Runner:
     def torn_down(self) -> bool:
         """Was the latest finished run a teardown? Then `verify` checks what teardown promised to keep."""
         install, teardown = self.journal("install").run, self.journal("teardown").run
-        if teardown.get("status") != "done":
-            return False
-        return not install.get("finished_at") or teardown.get("finished_at", "") > install.get("finished_at", "")
+        return teardown.get("status") == "done" and not started_after(install, teardown)
 
     async def verify(self) -> list[Any]:
+        await self.settled()
         from stonks_tui.checks.live import verify
 
         ctx = self._context("install")
@@ -126,6 +237,7 @@ class Runner:
             await self._close(ctx)
 
     async def preflight(self) -> list[Any]:
+        await self.settled()
         from stonks_tui.checks.preflight import preflight
 
         ctx = self._context("install")
@@ -136,6 +248,7 @@ class Runner:
 
     async def kept_pvs(self) -> list[tuple[str, str]]:
         """(name, line) per pipeline PV that teardown keeps: NFS server:path, capacity, reclaim policy, status."""
+        await self.settled()
         from stonks_tui.steps.common import runtime
         from stonks_tui.steps.teardown import describe_pv, existing_pvs
 

@@ -210,6 +210,7 @@ class SecretStore:
         # What this process changed (None: deleted) and has not written yet. A write merges these into the entry
         # as it is in the keyring now, so two processes never lose each other's values (last writer used to win).
         self._changes: dict[str, str | None] = {}
+        self.passphrase: str | None = None
         # Writes go to the keyring from one thread, coalesced: an Argon2 derivation per write would otherwise
         # stall every step running on the event loop. flush() waits for them (the CLI calls it on exit).
         self._lock = threading.Lock()
@@ -323,14 +324,19 @@ def open_store(state_dir: Path, context: str, redactor: Redactor, *, isolated: b
                passphrase: str | None = None, interactive: bool | None = None) -> SecretStore:
     interactive = sys.stdin.isatty() if interactive is None else interactive
 
+    typed: list[str] = []
+
     def ask(prompt: str) -> str:
         import getpass
 
-        return getpass.getpass(prompt)
+        typed.append(getpass.getpass(prompt))
+        return typed[-1]
 
     backend, where = choose_backend(state_dir, passphrase=passphrase, isolated=isolated,
                                     ask=ask if interactive else None)
     state_dir.mkdir(parents=True, exist_ok=True)
     store = SecretStore(backend, context, redactor, where, lock_path=state_dir / "secrets.lock")
+    # The engine process this client starts opens the same keyring: it is handed this, on a pipe (service/client).
+    store.passphrase = passphrase or os.environ.get("STONKS_KEYRING_PASSPHRASE") or (typed[-1] if typed else None)
     store.preload()
     return store

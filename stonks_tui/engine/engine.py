@@ -40,9 +40,13 @@ class RunSummary:
     interrupted: bool
     outcomes: dict[str, Outcome] = field(default_factory=dict)
     errors: dict[str, str] = field(default_factory=dict)
+    detached: bool = False  # an attached client left; the run goes on in the engine process
+    vanished: bool = False  # the engine process went away without saying how the run ended (killed)
 
     @property
     def exit_code(self) -> int:
+        if self.detached:
+            return 0
         if self.interrupted:
             return 130
         return 0 if self.ok else 1

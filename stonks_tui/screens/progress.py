@@ -40,9 +40,10 @@ class ProgressScreen(Screen[None]):
                 Binding("l", "log_path", "Log file"), Binding("w", "woodpecker", "Woodpecker token"),
                 Binding("enter", "next", "Next", priority=True), Binding("escape", "back", "Back")]
 
-    def __init__(self, plan: Plan) -> None:
+    def __init__(self, plan: Plan, *, attach: bool = False) -> None:
         super().__init__()
         self.plan = plan
+        self.attach = attach  # follow the engine process's live run instead of starting one
         self.states: dict[str, str] = {s.id: "pending" for s in plan}
         self.lines: dict[str, deque[str]] = {s.id: deque(maxlen=MAX_LINES) for s in plan}
         self.pending: dict[str, deque[str]] = {}  # lines not yet in the pane (capped like the pane)
@@ -85,7 +86,11 @@ class ProgressScreen(Screen[None]):
         self.query_one("#failure", Static).remove_class("shown")
         self.refresh_bindings()
         try:
-            await runner.run(self.plan, [self.listen])
+            if self.attach:
+                self.attach = False  # Retry afterwards starts a run of its own
+                await runner.attach([self.listen])
+            else:
+                await runner.run(self.plan, [self.listen])
         except StonksError as exc:  # lock held, journal unreadable: say so, keep the screen
             self.show_failure(exc.message, exc.hint)
             self.query_one("#status", Static).update("not started")

@@ -1,0 +1,159 @@
+"""A client of the engine process: start one for a plan (detached from this terminal), attach to it, cancel it.
+
+The install goes on when the client goes (a dropped SSH session, a killed tmux): only the engine holds the lock
+and the journal. `attach` replays the run so far from the engine's backlog, then follows it live.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from stonks_tui.engine.events import Event, PlanFinished, StepFinished
+from stonks_tui.errors import LockHeld, StonksError, UsageError
+from stonks_tui.service import protocol
+
+START_TIMEOUT = 90.0  # the engine's start: the demo's world, the keyring's Argon2, the plan
+
+
+@dataclass
+class Attached:
+    """What a client saw of a run: enough to say how it ended, like the in-process RunSummary."""
+
+    exit_code: int | None = None
+    ok: bool = False
+    interrupted: bool = False
+    outcomes: dict[str, str] = field(default_factory=dict)
+    errors: dict[str, str] = field(default_factory=dict)
+
+
+class EngineConnection:
+    def __init__(self, context_dir: Path) -> None:
+        self.context_dir = context_dir
+        self.writer: asyncio.StreamWriter | None = None
+
+    async def attach(self, listeners: list[Callable[[Event], None]], notes: Callable[[str], None] | None = None,
+                     ) -> Attached:
+        """Replay and follow the run until it ends (or the engine goes away: then exit_code stays None)."""
+        sock = protocol.connect(self.context_dir / protocol.SOCKET_NAME)
+        reader, self.writer = await asyncio.open_unix_connection(sock=sock, limit=1 << 24)
+        self.writer.write(protocol.encode({"hello": {"pid": os.getpid()}}))
+        seen = Attached()
+        try:
+            while line := await reader.readline():
+                msg = json.loads(line)
+                kind = msg.get("type")
+                if kind == "event":
+                    event = protocol.decode_event(msg)
+                    if event is None:
+                        continue
+                    if isinstance(event, StepFinished):
+                        seen.outcomes[event.step_id] = event.outcome
+                        if event.error:
+                            seen.errors[event.step_id] = event.error
+                    elif isinstance(event, PlanFinished):
+                        seen.ok, seen.interrupted = event.ok, event.interrupted
+                    for listener in listeners:
+                        listener(event)
+                elif kind == "note" and notes is not None:
+                    notes(str(msg.get("text", "")))
+                elif kind == "end":
+                    seen.exit_code = int(msg.get("exit_code", 1))
+                    break
+        finally:
+            self.writer.close()
+            self.writer = None
+        return seen
+
+    def cancel(self) -> None:
+        if self.writer is not None and not self.writer.is_closing():
+            self.writer.write(protocol.encode({"cmd": "cancel"}))
+
+
+def engine_argv(args: Any, plan: str, *, delete_pvs: bool = False, confirmed_pv_names: list[str] | None = None,
+                assume_yes: bool = False, clear_arc_finalizers: bool = False, context: str | None = None) -> list[str]:
+    """The engine process's command line: the same state dir, context (as resolved here), demo and answers."""
+    argv = [sys.executable, "-m", "stonks_tui"]
+    if getattr(args, "state_dir", None) is not None:
+        argv += ["--state-dir", str(Path(args.state_dir).expanduser().resolve())]
+    if getattr(args, "demo", False):
+        argv.append("--demo")
+    elif context or getattr(args, "context", None):
+        argv += ["--context", context or args.context]
+    if getattr(args, "answers", None):
+        argv += ["--answers", str(Path(args.answers).expanduser().resolve())]
+    argv += ["engine-serve", plan]
+    if delete_pvs:
+        argv.append("--delete-pvs")
+    if confirmed_pv_names:
+        argv += ["--confirm-pv-names", ",".join(confirmed_pv_names)]
+    if assume_yes:
+        argv.append("--yes")
+    if clear_arc_finalizers:
+        argv.append("--clear-arc-finalizers")
+    return argv
+
+
+def spawn(context_dir: Path, argv: list[str], passphrase: str | None) -> int:
+    """Start the engine in its own session (no terminal: a hang-up never reaches it), hand it the keyring's
+    passphrase on a pipe (never argv or environment), wait until its socket answers. Returns its pid."""
+    context_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+    log = context_dir / "engine.log"
+    out = os.open(log, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o600)
+    env = {k: v for k, v in os.environ.items() if k != "STONKS_KEYRING_PASSPHRASE"}
+    try:
+        proc = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=out, stderr=out, env=env,
+                                start_new_session=True, close_fds=True)
+    finally:
+        os.close(out)
+    assert proc.stdin is not None
+    with contextlib.suppress(BrokenPipeError):
+        proc.stdin.write(((passphrase or "") + "\n").encode())
+        proc.stdin.close()
+    deadline = time.monotonic() + START_TIMEOUT
+    while time.monotonic() < deadline:
+        info = protocol.read_info(context_dir)
+        if info and info.get("pid") == proc.pid and protocol.live_engine(context_dir):
+            return proc.pid
+        code = proc.poll()
+        if code is not None:
+            raise _start_failure(code, log)
+        time.sleep(0.05)
+    proc.kill()
+    raise StonksError(f"the engine process did not start within {START_TIMEOUT:.0f} s", hint=f"see {log}")
+
+
+def _start_failure(code: int, log: Path) -> StonksError:
+    """The engine refused to start: its own message (it prints like the CLI), with its exit code."""
+    text = log.read_text(errors="replace") if log.exists() else ""
+    lines = [line for line in text.splitlines() if line.strip()]
+    message = next((line.removeprefix("stonks-tui: ") for line in lines if line.startswith("stonks-tui: ")),
+                   f"the engine process exited with {code} before it started")
+    hint = next((line.strip().removeprefix("hint: ") for line in lines if line.strip().startswith("hint: ")), "")
+    error = {3: LockHeld, 2: UsageError}.get(code, StonksError)(message, hint or f"see {log}")
+    if code not in (2, 3):
+        error.exit_code = code if code > 0 else 1
+    return error
+
+
+def wait_gone(pid: int, timeout: float = 15.0) -> None:
+    """Wait until the engine process has exited (it lingers a little for other clients after the run)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return
+        with contextlib.suppress(ChildProcessError):
+            if os.waitpid(pid, os.WNOHANG)[0] == pid:
+                return
+        time.sleep(0.05)

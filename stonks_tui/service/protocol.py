@@ -1,0 +1,108 @@
+"""The engine process's socket protocol: JSON lines over a Unix socket in the context's state directory.
+
+Server → client: {"type": "event", "event": {...}} for every engine event (backlog first, then live),
+{"type": "note", "text": ...} (another client cancelled, a slow client was dropped), and a last
+{"type": "end", "exit_code": N}. Client → server: {"hello": {"pid": N}} once, then {"cmd": "cancel"}.
+Only the same user may connect (the socket is 0600 and the server checks SO_PEERCRED).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import socket
+import struct
+from pathlib import Path
+from typing import Any
+
+from stonks_tui.engine import events as ev
+
+SOCKET_NAME = "engine.sock"
+INFO_NAME = "engine.json"
+EVENT_TYPES: dict[str, type[ev.Event]] = {cls.__name__: cls for cls in (
+    ev.PlanStarted, ev.StepStarted, ev.LogLine, ev.WorkloadStatus, ev.StepFinished, ev.PlanFinished)}
+
+
+def encode_event(event: ev.Event) -> bytes:
+    body = dataclasses.asdict(event)
+    return json.dumps({"type": "event", "kind": type(event).__name__, "event": body}).encode() + b"\n"
+
+
+def encode(message: dict[str, Any]) -> bytes:
+    return json.dumps(message).encode() + b"\n"
+
+
+def decode_event(message: dict[str, Any]) -> ev.Event | None:
+    cls = EVENT_TYPES.get(str(message.get("kind")))
+    if cls is None:
+        return None
+    body = dict(message.get("event") or {})
+    if cls is ev.PlanStarted:
+        body["step_ids"] = tuple(body.get("step_ids") or ())
+    return cls(**body)
+
+
+def peer_uid(sock: socket.socket) -> int:
+    creds = sock.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, struct.calcsize("3i"))
+    return struct.unpack("3i", creds)[1]
+
+
+def _short(path: Path, dir_fd: int) -> str:
+    """A socket path under 108 bytes: through the directory's descriptor when the real one is longer."""
+    return str(path) if len(str(path)) < 100 else f"/proc/self/fd/{dir_fd}/{path.name}"
+
+
+def bind(path: Path) -> socket.socket:
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    dir_fd = os.open(path.parent, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        if path.exists() or path.is_symlink():
+            path.unlink()  # a dead engine's socket: we hold the context lock, so no live one is there
+        old = os.umask(0o177)
+        try:
+            sock.bind(_short(path, dir_fd))
+        finally:
+            os.umask(old)
+    finally:
+        os.close(dir_fd)
+    os.chmod(path, 0o600)
+    sock.listen(16)
+    sock.setblocking(False)
+    return sock
+
+
+def connect(path: Path, timeout: float = 2.0) -> socket.socket:
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    sock.settimeout(timeout)
+    dir_fd = os.open(path.parent, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        sock.connect(_short(path, dir_fd))
+    except OSError:
+        sock.close()
+        raise
+    finally:
+        os.close(dir_fd)
+    sock.setblocking(False)
+    return sock
+
+
+def read_info(context_dir: Path) -> dict[str, Any] | None:
+    """The live engine's record (pid, run id, plan), or None. A record whose socket does not answer is stale."""
+    try:
+        info = json.loads((context_dir / INFO_NAME).read_text())
+    except (OSError, ValueError):
+        return None
+    return info if isinstance(info, dict) else None
+
+
+def live_engine(context_dir: Path) -> dict[str, Any] | None:
+    """The engine running for this context — its record, if its socket answers — or None."""
+    info = read_info(context_dir)
+    if info is None:
+        return None
+    try:
+        connect(context_dir / SOCKET_NAME, timeout=1.0).close()
+    except OSError:
+        return None
+    return info

@@ -1,0 +1,152 @@
+"""The engine process's side of the socket: every engine event to every client, with the whole run as backlog.
+
+A client that stops reading never slows the engine: each has a bounded queue, and one that falls that far behind is
+dropped (it may attach again and gets the backlog). The engine's listener only encodes and enqueues.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import os
+import time
+import uuid
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from stonks_tui.engine.events import Event
+from stonks_tui.fsutil import atomic_write_text
+from stonks_tui.service import protocol
+
+CLIENT_QUEUE = 20_000  # messages a client may lag behind before it is dropped
+LINGER = 5.0  # seconds the process waits, after the run, for attached clients to read the end
+
+
+class EngineService:
+    def __init__(self, context_dir: Path, plan: str, on_cancel: Callable[[], None]) -> None:
+        self.dir = context_dir
+        self.plan = plan
+        self.on_cancel = on_cancel
+        self.run_id = uuid.uuid4().hex[:12]
+        self.backlog: list[bytes] = []
+        self.clients: dict[int, asyncio.Queue[bytes | None]] = {}
+        self.server: asyncio.AbstractServer | None = None
+        self.ended: bytes | None = None
+        self.client_pids: dict[int, int] = {}  # connection -> the client's pid, as it said hello (status, tests)
+        self._next = 0
+
+    @property
+    def socket_path(self) -> Path:
+        return self.dir / protocol.SOCKET_NAME
+
+    async def start(self) -> None:
+        sock = protocol.bind(self.socket_path)
+        self.server = await asyncio.start_unix_server(self._client, sock=sock)
+        self.started = time.time()
+        self._write_info()
+
+    def _write_info(self) -> None:
+        atomic_write_text(self.dir / protocol.INFO_NAME, json.dumps(
+            {"pid": os.getpid(), "run_id": self.run_id, "plan": self.plan, "started": self.started,
+             "clients": sorted(set(self.client_pids.values()))}))
+
+    # -- the engine's listener ----------------------------------------------------------------------------------
+    def broadcast(self, event: Event) -> None:
+        self._send(protocol.encode_event(event))
+
+    def note(self, text: str) -> None:
+        self._send(protocol.encode({"type": "note", "text": text}))
+
+    def _send(self, line: bytes) -> None:
+        self.backlog.append(line)
+        for cid, queue in list(self.clients.items()):
+            try:
+                queue.put_nowait(line)
+            except asyncio.QueueFull:
+                self._drop(cid)
+
+    def _drop(self, cid: int) -> None:
+        queue = self.clients.pop(cid, None)
+        if queue is not None:
+            with contextlib.suppress(asyncio.QueueFull):
+                queue.put_nowait(None)  # the writer closes that connection
+
+    # -- clients ------------------------------------------------------------------------------------------------
+    async def _client(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        sock = writer.get_extra_info("socket")
+        if sock is None or protocol.peer_uid(sock) != os.geteuid():
+            writer.close()  # the socket is 0600; this is the second door: same user only
+            return
+        cid, self._next = self._next, self._next + 1
+        queue: asyncio.Queue[bytes | None] = asyncio.Queue(CLIENT_QUEUE)
+        start = len(self.backlog)  # what came before is sent from the backlog, the rest from the queue
+        self.clients[cid] = queue
+        commands = asyncio.create_task(self._commands(reader, cid))
+        try:
+            for i in range(0, start, 512):
+                writer.write(b"".join(self.backlog[i:min(i + 512, start)]))
+                await writer.drain()
+            if self.ended is not None and start == len(self.backlog):
+                writer.write(self.ended)
+            while self.ended is None or not queue.empty():
+                line = await queue.get()
+                if line is None:
+                    break
+                writer.write(line)
+                await writer.drain()
+            if self.ended is not None:
+                writer.write(self.ended)
+                await writer.drain()
+        except (ConnectionError, OSError):
+            pass
+        finally:
+            self.clients.pop(cid, None)
+            if self.client_pids.pop(cid, None) is not None and self.ended is None:
+                self._write_info()
+            commands.cancel()
+            with contextlib.suppress(Exception):
+                writer.close()
+
+    async def _commands(self, reader: asyncio.StreamReader, cid: int) -> None:
+        pid = "?"
+        with contextlib.suppress(ConnectionError, OSError, asyncio.CancelledError):
+            while line := await reader.readline():
+                try:
+                    msg = json.loads(line)
+                except ValueError:
+                    continue
+                if isinstance(msg.get("hello"), dict):
+                    pid = str(msg["hello"].get("pid", "?"))
+                    if pid.isdigit() and self.ended is None:
+                        self.client_pids[cid] = int(pid)
+                        self._write_info()
+                elif msg.get("cmd") == "cancel":
+                    self.note(f"cancel asked by client pid {pid}: running steps stop and will resume next time")
+                    self.on_cancel()
+
+    # -- the end ----------------------------------------------------------------------------------------------
+    async def finish(self, exit_code: int) -> None:
+        self.ended = protocol.encode({"type": "end", "exit_code": exit_code})
+        for queue in list(self.clients.values()):
+            with contextlib.suppress(asyncio.QueueFull):
+                queue.put_nowait(b"")  # wake writers: they send what is queued, then the end
+        deadline = time.monotonic() + LINGER
+        while self.clients and time.monotonic() < deadline:
+            await asyncio.sleep(0.05)
+        await self.close()
+
+    async def close(self) -> None:
+        if self.server is not None:
+            self.server.close()
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(self.server.wait_closed(), 2)
+            self.server = None
+        for path in (self.socket_path, self.dir / protocol.INFO_NAME):
+            with contextlib.suppress(FileNotFoundError):
+                path.unlink()
+
+
+def info_of(run: dict[str, Any]) -> str:
+    return f"run {run.get('run_id', '?')} (engine pid {run.get('pid', '?')})"
