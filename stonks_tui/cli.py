@@ -222,14 +222,14 @@ class Session:
             from stonks_tui.demo import demo_passphrase, seed_demo_secrets
 
             store = open_store(self.state / "demo", self.context, self.redactor, isolated=True,
-                               passphrase=demo_passphrase(), interactive=False)
+                               passphrase=self.passphrase or demo_passphrase(), interactive=False)
             seed_demo_secrets(store, self.demo, self.settings.gitea_admin_user)
             return store
         if self.args.demo:  # the engine process holds the demo's world (and seeded its keyring)
             from stonks_tui.demo import demo_passphrase
 
             return open_store(self.state / "demo", self.context, self.redactor, isolated=True,
-                              passphrase=demo_passphrase(), interactive=False)
+                              passphrase=self.passphrase or demo_passphrase(), interactive=False)
         return open_store(self.state, self.context, self.redactor, interactive=self.interactive,
                           passphrase=self.passphrase)
 
@@ -294,7 +294,9 @@ class Session:
             return spawn(runner.context_dir(), argv, phrase)
 
         def after_engine() -> None:
-            if self.args.demo and self.demo is None:
+            if self.secrets is not None and hasattr(self.secrets, "reload"):
+                self.secrets.reload()  # the engine stored new secrets (tokens it minted): read them
+            if keep_demo and self.args.demo and self.demo is None:
                 import time
 
                 from stonks_tui.demo import start_demo
@@ -311,7 +313,7 @@ class Session:
                         time.sleep(0.1)
 
         runner.spawner = spawner
-        runner.after_engine = after_engine if keep_demo else None
+        runner.after_engine = after_engine
         runner.notes = lambda text: print(f"note: {text}")
 
     def close(self) -> None:
@@ -382,8 +384,13 @@ def _run_plan(args: argparse.Namespace, plan_for: str) -> int:
                       f"Follow it: {session.command('attach')}; its state: {session.command('status')}")
                 return EXIT_OK
             runner.on_interrupt = _ask_cancel_or_detach if sys.stdin.isatty() else None
-        summary = asyncio.run(runner.run(plan, [ConsolePrinter(verbose=not args.quiet)], install_signals=True))
-        return _report_end(session, runner, plan_for, summary)
+        async def run_and_settle():  # type: ignore[no-untyped-def]
+            summary = await runner.run(plan, [ConsolePrinter(verbose=not args.quiet)], install_signals=True)
+            if not summary.detached:
+                await runner.settled()  # the engine has left (and released the demo's world) before we return
+            return summary
+
+        return _report_end(session, runner, plan_for, asyncio.run(run_and_settle()))
     finally:
         session.close()
 
@@ -472,8 +479,14 @@ def cmd_attach(args: argparse.Namespace) -> int:
           file=sys.stderr)
     runner.notes = lambda text: print(f"note: {text}")
     runner.on_interrupt = lambda: "detach"  # Ctrl-C in `attach` leaves the run alone
-    summary = asyncio.run(runner.attach([ConsolePrinter(verbose=not args.quiet)], install_signals=True,
-                                        pid=int(info.get("pid") or 0) or None))
+    async def attach_and_settle():  # type: ignore[no-untyped-def]
+        summary = await runner.attach([ConsolePrinter(verbose=not args.quiet)], install_signals=True,
+                                      pid=int(info.get("pid") or 0) or None)
+        if not summary.detached:
+            await runner.settled()
+        return summary
+
+    summary = asyncio.run(attach_and_settle())
     if summary.detached:
         print("Detached: the run goes on.")
     elif summary.vanished:

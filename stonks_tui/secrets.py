@@ -315,6 +315,12 @@ class SecretStore:
     def list_names(self) -> list[str]:
         return sorted(self._load())
 
+    def reload(self) -> None:
+        """Forget the cached entry (another process — the engine — wrote to it); the next read fetches it."""
+        self.flush()
+        with self._lock:
+            self._values = None
+
     def preload(self) -> None:
         """Read the context's entry once so the redactor knows every value before anything is logged."""
         self._load()

@@ -255,6 +255,14 @@ class World:
         return subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT, text=True, env=env or self.env(),
                                 cwd=REPO, stdin=subprocess.DEVNULL, start_new_session=True)
 
+    def engine_pid(self, context: str = ADMIN_CONTEXT) -> int:
+        """The engine process doing the run for `context`, from its own record (engine.json)."""
+        import json
+
+        from stonks_tui.journal import safe_name
+
+        return int(json.loads((self.state / safe_name(context) / "engine.json").read_text())["pid"])
+
     def helm_cmd(self, *args: str, check: bool = True) -> subprocess.CompletedProcess:
         env = self.env()
         proc = subprocess.run([str(self.bin / "helm"), *args, "--kube-context", ADMIN_CONTEXT], capture_output=True,

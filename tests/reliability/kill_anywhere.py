@@ -42,6 +42,20 @@ class Outcome:
     captured: list[str] = field(default_factory=list)
 
 
+def kill_engine(state: Path) -> None:
+    """SIGKILL the engine process running this state dir's demo install, if one runs (its own record says which)."""
+    import json
+    import os
+    import signal
+
+    try:
+        pid = int(json.loads((state / "stonks-demo" / "engine.json").read_text())["pid"])
+        if b"engine-serve" in Path(f"/proc/{pid}/cmdline").read_bytes():
+            os.kill(pid, signal.SIGKILL)
+    except (OSError, ValueError, KeyError):
+        pass  # not started yet (the client is still in preflight) or already gone
+
+
 def kill_anywhere(state: Path, env: dict[str, str], kills: int, seed: int, window: float = 10.0) -> Outcome:
     """`kills` runs each killed after a random delay in [0.3, window) s (a run that finished first counts as a
     run, not a kill), then runs until one finishes; checks the journal after every kill."""
@@ -55,6 +69,7 @@ def kill_anywhere(state: Path, env: dict[str, str], kills: int, seed: int, windo
         time.sleep(rng.uniform(0.3, window))
         out.runs += 1
         if proc.poll() is None:
+            kill_engine(state)  # the engine process does the run (issue 16): it is what a kill must hit
             proc.kill()
             out.kills += 1
         text, _ = proc.communicate(timeout=120)

@@ -47,7 +47,8 @@ def test_signal_stops_cleanly_and_resume_finishes(tmp_path: Path, sig: signal.Si
     proc.send_signal(sig)
     out, _ = proc.communicate(timeout=60)
     assert proc.returncode == 130, out[-1500:]
-    assert "Run `stonks-tui install` again to resume" in out
+    # The hint names the command that works here: this state dir and the demo, as they were given.
+    assert f"Run `stonks-tui --state-dir {tmp_path} --demo install` again to resume" in out
     states = {k: v["state"] for k, v in journal(tmp_path)["steps"].items()}
     assert "interrupted" in states.values() and journal(tmp_path)["run"]["status"] == "interrupted"
     done_before = {k for k, v in states.items() if v == "done"}
@@ -61,9 +62,12 @@ def test_signal_stops_cleanly_and_resume_finishes(tmp_path: Path, sig: signal.Si
 
 
 def test_kill_9_mid_install_then_finish(tmp_path: Path) -> None:
+    """A SIGKILL of the engine process itself (the client's goes with it here, like a lost machine)."""
     proc = start(tmp_path, "1")
     wait_for_line(proc, "… woodpecker ")
     time.sleep(0.3)
+    engine = json.loads((tmp_path / "stonks-demo" / "engine.json").read_text())["pid"]
+    os.kill(engine, signal.SIGKILL)
     proc.kill()
     proc.wait()
     data = journal(tmp_path)  # always parses
