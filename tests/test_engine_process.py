@@ -1,0 +1,166 @@
+"""The engine process (issue 16): the run outlives its client, clients come and go, and a slow one is dropped.
+
+Each test drives the installed CLI on the demo, as an operator would over SSH; pids are the ones the engine and
+the journal record (engine.json, the journal's run), never pgrep's.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import PYTHON
+
+EXE = Path(sys.executable).parent / "stonks-tui"
+
+
+def _env(speed: str = "0") -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("STONKS_") and k != "PYTHON_KEYRING_BACKEND"}
+    env.update({"STONKS_SIM_SPEED": speed, "PYTHONUNBUFFERED": "1"})
+    return env
+
+
+def argv(state: Path, *args: str) -> list[str]:
+    return [PYTHON, "-m", "stonks_tui", "--state-dir", str(state), "--demo", *args]
+
+
+def cli(state: Path, *args: str, speed: str = "0") -> subprocess.CompletedProcess:
+    return subprocess.run(argv(state, *args), env=_env(speed), capture_output=True, text=True, timeout=300)
+
+
+def journal(state: Path, plan: str = "install") -> dict:
+    return json.loads((state / "stonks-demo" / f"{plan}.json").read_text())
+
+
+def wait_for(what: str, test, timeout: float = 60):  # type: ignore[no-untyped-def]
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = test()
+        if value:
+            return value
+        time.sleep(0.1)
+    raise AssertionError(f"{what}: not within {timeout:.0f} s")
+
+
+def engine_info(state: Path) -> dict:
+    def read() -> dict | None:
+        try:
+            return json.loads((state / "stonks-demo" / "engine.json").read_text())
+        except (OSError, ValueError):
+            return None
+
+    return wait_for("the engine's record", read)
+
+
+def test_detach_returns_and_attach_prints_the_whole_run_then_exits_with_its_code(tmp_path: Path) -> None:
+    started = cli(tmp_path, "install", "--yes", "--detach", speed="0.2")
+    assert started.returncode == 0, started.stdout + started.stderr
+    assert "install started in the background: run " in started.stdout
+    assert f"Follow it: `stonks-tui --state-dir {tmp_path} --demo attach`" in started.stdout
+    run_id = engine_info(tmp_path)["run_id"]
+    assert journal(tmp_path)["run"]["status"] == "running" and journal(tmp_path)["run"]["id"] == run_id
+    status = cli(tmp_path, "status")
+    assert "running — live" in status.stdout, status.stdout
+    attached = cli(tmp_path, "attach")  # stdout is a pipe: plain lines
+    assert attached.returncode == 0, attached.stdout[-2000:] + attached.stderr
+    assert f"attached to the install run {run_id}" in attached.stderr
+    out = attached.stdout
+    assert out.index("install: 19 steps") < out.index("… arc-removal") < out.index("install finished")  # backlog
+    assert journal(tmp_path)["run"]["status"] == "done"
+    assert cli(tmp_path, "attach").returncode == 1  # nothing live any more: says so
+
+
+def test_two_clients_one_cancels_both_see_it(tmp_path: Path) -> None:
+    first = subprocess.Popen(argv(tmp_path, "install", "--yes"), env=_env("1"), stdout=subprocess.PIPE,
+                             stderr=subprocess.STDOUT, text=True)
+    engine_info(tmp_path)
+    wait_for("a step running", lambda: any(r["state"] == "running" for r in journal(tmp_path)["steps"].values()))
+    second = subprocess.Popen(argv(tmp_path, "attach"), env=_env("1"), stdout=subprocess.PIPE,
+                              stderr=subprocess.STDOUT, text=True)
+    wait_for("the second client attached", lambda: len(engine_info(tmp_path).get("clients", [])) == 2)
+    first.send_signal(signal.SIGTERM)  # a headless client's polite kill cancels the run, for every client
+    out1, _ = first.communicate(timeout=120)
+    out2, _ = second.communicate(timeout=120)
+    assert first.returncode == 130 and second.returncode == 130, (out1[-1500:], out2[-1500:])
+    for out in (out1, out2):
+        assert f"note: cancel asked by client pid {first.pid}" in out
+        assert "install interrupted" in out
+    assert journal(tmp_path)["run"]["status"] == "interrupted"
+
+
+def test_a_client_that_stops_reading_is_dropped_not_waited_for(tmp_path: Path) -> None:
+    from stonks_tui.engine.events import LogLine
+    from stonks_tui.service import server
+    from stonks_tui.service.protocol import SOCKET_NAME, connect
+
+    async def scenario() -> tuple[int, int, bool]:
+        service = server.EngineService(tmp_path, "install", on_cancel=lambda: None)
+        await service.start()
+        stuck = connect(tmp_path / SOCKET_NAME)  # connects, says hello, never reads
+        stuck.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        stuck.sendall(b'{"hello": {"pid": 1}}\n')
+        await asyncio.sleep(0.2)
+        attached = len(service.clients)
+        for i in range(server.CLIENT_QUEUE * 3):  # the engine's listener never waits: it only enqueues
+            service.broadcast(LogLine(step_id="woodpecker", line=f"line {i} " + "x" * 80))
+            if i % 1000 == 0:
+                await asyncio.sleep(0)
+        await asyncio.sleep(0.5)
+        left = len(service.clients)
+        backlog_kept = len(service.backlog) == server.CLIENT_QUEUE * 3
+        stuck.close()
+        await service.close()
+        return attached, left, backlog_kept
+
+    attached, left, backlog_kept = asyncio.run(scenario())
+    assert attached == 1 and left == 0 and backlog_kept  # dropped; it may attach again and gets the backlog
+
+
+@pytest.mark.skipif(shutil.which("tmux") is None, reason="tmux is not installed")
+def test_install_yes_in_tmux_goes_on_when_the_session_is_killed(tmp_path: Path) -> None:
+    name = f"stonks-{uuid.uuid4().hex[:8]}"
+    env = _env("0.5")
+    subprocess.run(["tmux", "new-session", "-d", "-s", name, "-x", "100", "-y", "30",
+                    f"{EXE} --state-dir {tmp_path} --demo install --yes"], check=True, env=env)
+    try:
+        info = engine_info(tmp_path)
+        time.sleep(5)
+    finally:
+        subprocess.run(["tmux", "kill-session", "-t", name], capture_output=True)
+    wait_for("the install's end", lambda: journal(tmp_path)["run"]["status"] != "running", timeout=240)
+    assert journal(tmp_path)["run"]["status"] == "done", journal(tmp_path)["steps"]
+    assert journal(tmp_path)["run"]["id"] == info["run_id"]
+
+
+def test_an_install_after_a_teardown_is_the_run_resumed_and_verified(tmp_path: Path) -> None:
+    """install → teardown → install, its engine killed midway → the next start resumes that install, `status`
+    says it is dead (not "running"), and `verify` checks the install, not what a teardown keeps."""
+    assert cli(tmp_path, "install", "--yes", "--quiet").returncode == 0
+    assert cli(tmp_path, "teardown", "--yes", "--quiet").returncode == 0
+    third = subprocess.Popen(argv(tmp_path, "install", "--yes", "--quiet"), env=_env("1"),
+                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    info = engine_info(tmp_path)
+    wait_for("a step done", lambda: journal(tmp_path)["run"].get("id") == info["run_id"]
+             and any(r["state"] == "done" for r in journal(tmp_path)["steps"].values()))
+    os.kill(info["pid"], signal.SIGKILL)
+    out, _ = third.communicate(timeout=60)
+    assert third.returncode == 1 and "The engine process went away" in out, out[-1500:]
+    status = cli(tmp_path, "status")
+    assert status.stdout.startswith("latest run: install on stonks-demo: interrupted"), status.stdout[:600]
+    assert "running " not in status.stdout  # no step of a dead run is shown running
+    verify = cli(tmp_path, "verify")
+    assert "last run was a teardown" not in verify.stdout
+    again = cli(tmp_path, "install", "--yes", "--quiet")
+    assert again.returncode == 0, again.stdout[-2000:]
+    assert journal(tmp_path)["run"]["status"] == "done"
