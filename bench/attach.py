@@ -14,6 +14,7 @@ The engine side runs on its own event loop in a thread (as in its own process, i
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import statistics
 import sys
 import tempfile
@@ -88,10 +89,8 @@ def backlog_replay(lines: int) -> float:
                 raise asyncio.CancelledError  # stop reading: the backlog is in
 
         async def client() -> None:
-            try:
+            with contextlib.suppress(asyncio.CancelledError):
                 await EngineConnection(Path(tmp)).attach([listener])
-            except asyncio.CancelledError:
-                pass
 
         asyncio.run(client())
         _stop(box)

@@ -166,7 +166,7 @@ class Session:
     """Everything a command needs to act on one cluster context: built once, closed once."""
 
     def __init__(self, args: argparse.Namespace, *, with_secrets: bool = True, interactive: bool | None = None,
-                 announce: bool = True, passphrase: str | None = None) -> None:
+                 announce: bool = True, passphrase: str | None = None, demo_wait: float = 0.0) -> None:
         from stonks_tui import state_dir
         from stonks_tui.kubecontext import resolve_context
         from stonks_tui.redact import Redactor
@@ -186,7 +186,7 @@ class Session:
 
             self.context = DEMO_CONTEXT
             try:
-                self.demo = start_demo(self.state)
+                self.demo = start_demo(self.state, wait=demo_wait)
                 overrides = self.demo.overrides
                 kubeconfig = str(self.demo.world.kubeconfig)
             except LockHeld:
@@ -282,9 +282,11 @@ class Session:
         from stonks_tui.service.client import engine_argv, spawn
 
         def spawner(plan: str, options: dict) -> int:
-            if self.demo is not None:
-                self.demo.stop()
-                self.demo = None
+            demo, self.demo = self.demo, None
+            if demo is not None:  # the engine takes the world over; it waits for this process to let it go
+                import threading
+
+                threading.Timer(0.05, demo.stop).start()
             argv = engine_argv(self.args, plan, delete_pvs=bool(options.get("delete_pvs")),
                                confirmed_pv_names=options.get("confirmed_pv_names"),
                                assume_yes=self.runtime.assume_yes,
@@ -297,20 +299,9 @@ class Session:
             if self.secrets is not None and hasattr(self.secrets, "reload"):
                 self.secrets.reload()  # the engine stored new secrets (tokens it minted): read them
             if keep_demo and self.args.demo and self.demo is None:
-                import time
-
                 from stonks_tui.demo import start_demo
-                from stonks_tui.errors import LockHeld
 
-                deadline = time.monotonic() + 15
-                while True:  # the engine lets the world go as it exits
-                    try:
-                        self.demo = start_demo(self.state)
-                        return
-                    except LockHeld:
-                        if time.monotonic() > deadline:
-                            raise
-                        time.sleep(0.1)
+                self.demo = start_demo(self.state, wait=15.0)  # the engine lets it go before the run's end
 
         runner.spawner = spawner
         runner.after_engine = after_engine
@@ -433,7 +424,7 @@ def cmd_engine_serve(args: argparse.Namespace) -> int:
     from stonks_tui.service.server import EngineService
 
     line = sys.stdin.readline().rstrip("\n") if not sys.stdin.isatty() else ""
-    session = Session(args, interactive=False, announce=False, passphrase=line or None)
+    session = Session(args, interactive=False, announce=False, passphrase=line or None, demo_wait=15.0)
     try:
         runner = session.runner()
         plan = runner.plan(args.which, delete_pvs=args.delete_pvs)
@@ -443,20 +434,28 @@ def cmd_engine_serve(args: argparse.Namespace) -> int:
         if args.clear_arc_finalizers:
             session.runtime.confirm = lambda question: True
 
+        lock = ContextLock(session.state, session.context)
+        lock.acquire()  # before the socket: a refused engine touches nothing
+
         async def serve() -> int:
             service = EngineService(runner.context_dir(), plan.name, runner.cancel)
             runner.run_id = service.run_id
             await service.start()
+            code = EXIT_FAILED
             try:
-                summary = await runner.run_here(plan, [service.broadcast], install_signals=True, locked=True)
-            except BaseException:
-                await service.finish(EXIT_FAILED)
-                raise
-            await service.finish(summary.exit_code)
-            return summary.exit_code
+                code = (await runner.run_here(plan, [service.broadcast], install_signals=True, locked=True)).exit_code
+            finally:
+                # What the next run needs — the keyring written, the demo's world and the lock let go — is free
+                # before the clients hear the end: one that runs the next command at once is not refused.
+                session.close()
+                lock.release()
+                await service.finish(code)
+            return code
 
-        with ContextLock(session.state, session.context):  # before the socket: a refused engine touches nothing
+        try:
             return asyncio.run(serve())
+        finally:
+            lock.release()
     finally:
         session.close()
 

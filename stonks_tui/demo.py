@@ -29,7 +29,9 @@ class Demo:
         self.world.stop()
 
 
-def start_demo(state_dir: Path, *, profile: str | None = None) -> Demo:
+def start_demo(state_dir: Path, *, profile: str | None = None, wait: float = 0.0) -> Demo:
+    """The demo's world for this process. `wait`: how long to wait for another process to let it go (the engine
+    process takes it over from the client that started it)."""
     from stonks_tui.errors import LockHeld, UsageError
     from stonks_tui.sim.clone import make_clone
     from stonks_tui.sim.helm_standin import install_wrapper
@@ -40,11 +42,19 @@ def start_demo(state_dir: Path, *, profile: str | None = None) -> Demo:
     if chosen not in PROFILES:
         raise UsageError(f"STONKS_SIM_PROFILE: {chosen!r} is not a simulated world", hint="one of "
                          + ", ".join(PROFILES))
-    try:
-        world = World(directory, profile=chosen)
-    except WorldBusy:
-        raise LockHeld("another stonks-tui runs the demo in this state directory (its simulated world is in use)",
-                       hint="wait for it to finish, or use another --state-dir") from None
+    import time
+
+    deadline = time.monotonic() + wait
+    while True:
+        try:
+            world = World(directory, profile=chosen)
+            break
+        except WorldBusy:
+            if time.monotonic() < deadline:
+                time.sleep(0.05)
+                continue
+            raise LockHeld("another stonks-tui runs the demo in this state directory (its simulated world is in "
+                           "use)", hint="wait for it to finish, or use another --state-dir") from None
     try:
         world.start()
     except WorldDamaged as exc:

@@ -163,6 +163,8 @@ class Runner:
             if not detached:
                 raise
             return RunSummary(ok=False, interrupted=False, detached=True)
+        except (ConnectionError, OSError):  # the engine went before or while we attached: it was killed
+            return RunSummary(ok=False, interrupted=False, vanished=True)
         finally:
             self.connection = None
             if install_signals:
@@ -174,8 +176,10 @@ class Runner:
             # The run has ended; the engine process leaves once its clients have read that, then the demo's world
             # comes back here. Not awaited: the face shows the end at once, and what needs the world waits.
             def settle() -> None:
+                # The engine let go of what a next command needs (lock, keyring, the demo's world) before it
+                # sent the end; it only lingers for other clients. Reap it if it is ours, without waiting.
                 if pid is not None:
-                    wait_gone(pid)
+                    wait_gone(pid, timeout=0)
                 if self.after_engine is not None:
                     self.after_engine()
 

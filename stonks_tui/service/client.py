@@ -49,8 +49,14 @@ class EngineConnection:
         self.writer.write(protocol.encode({"hello": {"pid": os.getpid()}}))
         seen = Attached()
         try:
-            while line := await reader.readline():
-                msg = json.loads(line)
+            while True:
+                try:
+                    line = await reader.readline()
+                    msg = json.loads(line) if line else None
+                except (ConnectionError, OSError, ValueError):
+                    msg = None  # the engine went away mid-line (killed): how the run ended is unknown
+                if msg is None:
+                    break
                 kind = msg.get("type")
                 if kind == "event":
                     event = protocol.decode_event(msg)
@@ -148,7 +154,7 @@ def _start_failure(code: int, log: Path) -> StonksError:
 def wait_gone(pid: int, timeout: float = 15.0) -> None:
     """Wait until the engine process has exited (it lingers a little for other clients after the run)."""
     deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
+    while True:
         try:
             os.kill(pid, 0)
         except ProcessLookupError:
@@ -156,4 +162,6 @@ def wait_gone(pid: int, timeout: float = 15.0) -> None:
         with contextlib.suppress(ChildProcessError):
             if os.waitpid(pid, os.WNOHANG)[0] == pid:
                 return
+        if time.monotonic() >= deadline:
+            return
         time.sleep(0.05)

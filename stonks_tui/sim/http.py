@@ -29,7 +29,9 @@ class LoopbackServer(ThreadingHTTPServer):
                 raise
             super().__init__(("127.0.0.1", 0), handler)
         self.app = app
-        self.thread = threading.Thread(target=self.serve_forever, name=f"sim-{type(app).__name__}", daemon=True)
+        # A short poll: shutdown() waits for the loop's next poll, and a world stops five of these in a row.
+        self.thread = threading.Thread(target=self.serve_forever, kwargs={"poll_interval": 0.05},
+                                       name=f"sim-{type(app).__name__}", daemon=True)
 
     @property
     def url(self) -> str:
@@ -40,7 +42,8 @@ class LoopbackServer(ThreadingHTTPServer):
         return self
 
     def stop(self) -> None:
-        self.shutdown()
+        if self.thread.is_alive():  # shutdown() of a server never started would wait forever
+            self.shutdown()
         self.server_close()
 
 
