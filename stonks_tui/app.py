@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -103,7 +104,20 @@ class StonksApp(App[int]):
         import time
 
         if getattr(self.runner, "spawner", None) is not None:
-            # The run is the engine process's: the terminal going ends this client only (no cancel), at once.
+            # The run is the engine process's: the terminal going ends this client only (no cancel), at once —
+            # and for certain: a write to the dead terminal (Textual's writer thread restoring the mouse mode) or a
+            # helper thread must not keep it alive. The keyring is flushed first; nothing else here needs saving.
+            import os
+            import threading
+
+            def leave_for_certain() -> None:
+                time.sleep(2.0)
+                secrets = getattr(getattr(self.runner, "make_context", None), "__self__", None)
+                with contextlib.suppress(Exception):
+                    secrets.secrets.flush(timeout=1.0)  # type: ignore[union-attr]
+                os._exit(129)
+
+            threading.Thread(target=leave_for_certain, name="hang-up", daemon=True).start()
             self.exit(129, return_code=129)
             return
         self.runner.cancel()

@@ -6,6 +6,7 @@ Headless (no textual import): the wizard and the console both drive the engine t
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import weakref
 from collections.abc import Callable
 from pathlib import Path
@@ -84,7 +85,12 @@ class Runner:
 
     # -- describe -----------------------------------------------------------------------------------------
     async def settled(self) -> None:
-        """Wait until the last engine process has gone (and given the demo's world back)."""
+        """Wait until the last engine process has let go (the lock, the keyring, the demo's world back here)."""
+        attached = getattr(self, "_attached", None)
+        if attached is not None and not attached.done():
+            with contextlib.suppress(BaseException):
+                await asyncio.shield(attached)
+            await asyncio.sleep(0)  # attach() has scheduled the settling
         if self._settling is not None:
             settling, self._settling = self._settling, None
             await settling
@@ -129,6 +135,7 @@ class Runner:
             pid = int((read_info(self.context_dir()) or {}).get("pid") or 0) or None
         self.connection = conn = EngineConnection(self.context_dir())
         task = asyncio.ensure_future(conn.attach(listeners, self.notes))
+        self._attached = task  # a face may show the end before the engine has let go: settled() waits for this
         loop = asyncio.get_running_loop()
         detached = False
         asking: set[asyncio.Future[None]] = set()

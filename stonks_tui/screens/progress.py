@@ -136,6 +136,7 @@ class ProgressScreen(Screen[None]):
                 self.select(event.step_id)
         elif isinstance(event, PlanFinished):
             self.finished = event
+            self.running = False  # the run is over; what needs the cluster next waits for the engine to let go
             if self.states.get("woodpecker-activate") == "needs-operator" and not event.interrupted:
                 self.call_after_refresh(self.action_woodpecker)
             parts = ", ".join(f"{n} {k}" for k, n in event.counts.items() if n)

@@ -44,16 +44,21 @@ class Outcome:
 
 def kill_engine(state: Path) -> None:
     """SIGKILL the engine process running this state dir's demo install, if one runs (its own record says which)."""
-    import json
+    import contextlib
     import os
     import signal
 
-    try:
-        pid = int(json.loads((state / "stonks-demo" / "engine.json").read_text())["pid"])
-        if b"engine-serve" in Path(f"/proc/{pid}/cmdline").read_bytes():
-            os.kill(pid, signal.SIGKILL)
-    except (OSError, ValueError, KeyError):
-        pass  # not started yet (the client is still in preflight) or already gone
+    # By its command line, not only its record: a kill can land while the client is starting it (no record yet).
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit():
+            continue
+        try:
+            argv = (proc / "cmdline").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if b"engine-serve" in argv and str(state).encode() in argv:
+            with contextlib.suppress(OSError):
+                os.kill(int(proc.name), signal.SIGKILL)
 
 
 def kill_anywhere(state: Path, env: dict[str, str], kills: int, seed: int, window: float = 10.0) -> Outcome:
