@@ -1,12 +1,11 @@
 """Attach and event latency of the engine process's socket (issue 16).
 
-1. A run with N log lines already in the engine's backlog: how long a client takes from connecting to having
-   received (and decoded, and handed to its listener) all of it — what stands between `attach` and the current
-   screen.
+1. A run with N log lines already in the engine's backlog: how long a client takes from connecting to having all
+   of it at its listener (decoded into events) — what stands between `attach` and the current screen.
 2. At the log-flood rate: the engine broadcasts N lines as fast as its listener can; each event carries the time
    it was made; the client records how long each took to reach its listener.
 
-The engine side runs on its own event loop in a thread (as in its own process, it never waits for a client).
+The engine side runs in a process of its own, as it does in use (one GIL each).
 
     python -m bench.attach [LINES] [RUNS]
 """
@@ -16,118 +15,92 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import statistics
+import subprocess
 import sys
 import tempfile
-import threading
 import time
 from pathlib import Path
 
-from stonks_tui.engine.events import Event, LogLine, PlanFinished
+from stonks_tui.engine.events import Event, LogLine
 from stonks_tui.service.client import EngineConnection
+
+ENGINE = """
+import asyncio, sys, time
+from pathlib import Path
+from stonks_tui.engine.events import LogLine, PlanFinished
 from stonks_tui.service.server import EngineService
+directory, lines, mode = Path(sys.argv[1]), int(sys.argv[2]), sys.argv[3]
+
+async def main():
+    service = EngineService(directory, "install", on_cancel=lambda: None)
+    await service.start()
+    if mode == "backlog":
+        for i in range(lines):
+            service.broadcast(LogLine(step_id="woodpecker", line=f"{i:06d} " + "x" * 90))
+        print("ready", flush=True)
+        await asyncio.to_thread(sys.stdin.readline)
+    else:
+        print("ready", flush=True)
+        while not service.clients:
+            await asyncio.sleep(0.01)
+        t0 = time.perf_counter()
+        for i in range(lines):  # the flood: as fast as the listener goes, yielding like the engine's helm reader
+            service.broadcast(LogLine(step_id="woodpecker", line=f"{i:06d} " + "x" * 90))
+            if i % 200 == 0:
+                await asyncio.sleep(0)
+        print(f"rate {lines / (time.perf_counter() - t0):.0f}", flush=True)
+        service.broadcast(PlanFinished(plan="install", ok=True, interrupted=False, counts={}, duration=0.0))
+    await service.finish(0)
+
+asyncio.run(main())
+"""
 
 
-def _serve(directory: Path, ready: threading.Event, box: dict) -> None:
-    loop = asyncio.new_event_loop()
-    box["loop"] = loop
-
-    async def main() -> None:
-        service = EngineService(directory, "install", on_cancel=lambda: None)
-        await service.start()
-        box["service"] = service
-        ready.set()
-        await box["stop"].wait()
-        await service.finish(0)
-
-    box["stop"] = asyncio.Event()
-    loop.run_until_complete(main())
-
-
-def _start(directory: Path) -> dict:
-    ready, box = threading.Event(), {}
-    thread = threading.Thread(target=_serve, args=(directory, ready, box), daemon=True)
-    thread.start()
-    ready.wait(10)
-    box["thread"] = thread
-    return box
-
-
-def _call(box: dict, fn) -> None:  # type: ignore[no-untyped-def]
-    done = threading.Event()
-
-    def run() -> None:
-        fn()
-        done.set()
-
-    box["loop"].call_soon_threadsafe(run)
-    done.wait(60)
-
-
-def _stop(box: dict) -> None:
-    box["loop"].call_soon_threadsafe(box["stop"].set)
-    box["thread"].join(15)
+def _engine(directory: str, lines: int, mode: str) -> subprocess.Popen:
+    proc = subprocess.Popen([sys.executable, "-c", ENGINE, directory, str(lines), mode], stdin=subprocess.PIPE,
+                            stdout=subprocess.PIPE, text=True)
+    assert proc.stdout is not None and proc.stdout.readline().strip() == "ready"
+    return proc
 
 
 def backlog_replay(lines: int) -> float:
     with tempfile.TemporaryDirectory() as tmp:
-        box = _start(Path(tmp))
-
-        def fill() -> None:
-            for i in range(lines):
-                box["service"].broadcast(LogLine(step_id="woodpecker", line=f"{i:06d} " + "x" * 90))
-
-        _call(box, fill)
-        seen = 0
-        t0 = time.perf_counter()
-        took: list[float] = []
+        engine = _engine(tmp, lines, "backlog")
+        seen, took = 0, []
+        t0 = 0.0
 
         def listener(event: Event) -> None:
             nonlocal seen
             seen += 1
             if seen == lines:
                 took.append(time.perf_counter() - t0)
-                raise asyncio.CancelledError  # stop reading: the backlog is in
+                raise asyncio.CancelledError  # stop: the backlog is in
 
         async def client() -> None:
+            nonlocal t0
+            t0 = time.perf_counter()
             with contextlib.suppress(asyncio.CancelledError):
                 await EngineConnection(Path(tmp)).attach([listener])
 
         asyncio.run(client())
-        _stop(box)
+        engine.communicate("\n", timeout=30)
         return took[0]
 
 
 def flood_latency(lines: int) -> tuple[float, float, float]:
     with tempfile.TemporaryDirectory() as tmp:
-        box = _start(Path(tmp))
+        engine = _engine(tmp, lines, "flood")
         delays: list[float] = []
 
         def listener(event: Event) -> None:
             if isinstance(event, LogLine):
                 delays.append(time.time() - event.at)
 
-        async def client() -> None:
-            await EngineConnection(Path(tmp)).attach([listener])
-
-        def flood() -> None:
-            for i in range(lines):
-                box["service"].broadcast(LogLine(step_id="woodpecker", line=f"{i:06d} " + "x" * 90))
-            box["service"].broadcast(PlanFinished(plan="install", ok=True, interrupted=False, counts={},
-                                                  duration=0.0))
-
-        async def main() -> None:
-            task = asyncio.ensure_future(client())
-            await asyncio.sleep(0.3)  # attached before the flood starts
-            t0 = time.perf_counter()
-            await asyncio.to_thread(_call, box, flood)
-            box["flood_rate"] = lines / (time.perf_counter() - t0)
-            box["loop"].call_soon_threadsafe(box["stop"].set)
-            await task
-
-        asyncio.run(main())
-        box["thread"].join(15)
+        asyncio.run(EngineConnection(Path(tmp)).attach([listener]))
+        out, _ = engine.communicate(timeout=60)
+        rate = float(out.split("rate ")[1].split()[0])
         delays.sort()
-        return statistics.median(delays), delays[int(len(delays) * 0.99)], box["flood_rate"]
+        return statistics.median(delays), delays[int(len(delays) * 0.99)], rate
 
 
 def main() -> None:
@@ -137,8 +110,7 @@ def main() -> None:
     print(f"attach to a run with {lines} log lines: the whole backlog at the client's listener in "
           f"{statistics.median(replay) * 1000:.0f} ms median (n={runs}; min {min(replay) * 1000:.0f} ms)")
     results = [flood_latency(lines) for _ in range(runs)]
-    med = statistics.median(r[0] for r in results)
-    p99 = statistics.median(r[1] for r in results)
+    med, p99 = statistics.median(r[0] for r in results), statistics.median(r[1] for r in results)
     rate = statistics.median(r[2] for r in results)
     print(f"events at the flood rate ({rate / 1000:.0f}k lines/s broadcast): engine → client listener "
           f"{med * 1000:.1f} ms median, {p99 * 1000:.1f} ms p99 (medians over n={runs})")

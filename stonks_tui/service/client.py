@@ -36,6 +36,27 @@ class Attached:
     errors: dict[str, str] = field(default_factory=dict)
 
 
+async def _messages(reader: asyncio.StreamReader):  # type: ignore[no-untyped-def]
+    """The engine's JSON lines, read in large chunks (a 100k-line backlog line by line costs most of a second).
+    Ends when the engine closes or goes away mid-line (killed): then how the run ended is unknown."""
+    pending = b""
+    while True:
+        try:
+            chunk = await reader.read(1 << 20)
+        except (ConnectionError, OSError):
+            return
+        if not chunk:
+            return
+        lines = (pending + chunk).split(b"\n")
+        pending = lines.pop()
+        for line in lines:
+            if line:
+                try:
+                    yield json.loads(line)
+                except ValueError:
+                    return
+
+
 class EngineConnection:
     def __init__(self, context_dir: Path) -> None:
         self.context_dir = context_dir
@@ -49,14 +70,7 @@ class EngineConnection:
         self.writer.write(protocol.encode({"hello": {"pid": os.getpid()}}))
         seen = Attached()
         try:
-            while True:
-                try:
-                    line = await reader.readline()
-                    msg = json.loads(line) if line else None
-                except (ConnectionError, OSError, ValueError):
-                    msg = None  # the engine went away mid-line (killed): how the run ended is unknown
-                if msg is None:
-                    break
+            async for msg in _messages(reader):
                 kind = msg.get("type")
                 if kind == "event":
                     event = protocol.decode_event(msg)
