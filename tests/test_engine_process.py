@@ -40,7 +40,11 @@ def cli(state: Path, *args: str, speed: str = "0") -> subprocess.CompletedProces
 
 
 def journal(state: Path, plan: str = "install") -> dict:
-    return json.loads((state / "stonks-demo" / f"{plan}.json").read_text())
+    """The journal as it is now ({} before the engine has written it: its record comes first)."""
+    try:
+        return json.loads((state / "stonks-demo" / f"{plan}.json").read_text())
+    except (FileNotFoundError, ValueError):
+        return {"run": {}, "steps": {}}
 
 
 def wait_for(what: str, test, timeout: float = 60):  # type: ignore[no-untyped-def]
@@ -53,12 +57,16 @@ def wait_for(what: str, test, timeout: float = 60):  # type: ignore[no-untyped-d
     raise AssertionError(f"{what}: not within {timeout:.0f} s")
 
 
-def engine_info(state: Path) -> dict:
+def engine_info(state: Path, plan: str = "install", parent: int | None = None) -> dict:
+    """The record of the engine running `plan` — started by `parent`, when given (an engine that just ended a run
+    may linger a moment with its record)."""
     def read() -> dict | None:
         try:
-            return json.loads((state / "stonks-demo" / "engine.json").read_text())
-        except (OSError, ValueError):
+            info = json.loads((state / "stonks-demo" / "engine.json").read_text())
+            ppid = int(Path(f"/proc/{info['pid']}/stat").read_text().rsplit(")", 1)[1].split()[1])
+        except (OSError, ValueError, KeyError, IndexError):
             return None
+        return info if info.get("plan") == plan and (parent is None or ppid == parent) else None
 
     return wait_for("the engine's record", read)
 
@@ -150,12 +158,12 @@ def test_an_install_after_a_teardown_is_the_run_resumed_and_verified(tmp_path: P
     assert cli(tmp_path, "teardown", "--yes", "--quiet").returncode == 0
     third = subprocess.Popen(argv(tmp_path, "install", "--yes", "--quiet"), env=_env("1"),
                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    info = engine_info(tmp_path)
+    info = engine_info(tmp_path, parent=third.pid)
     wait_for("a step done", lambda: journal(tmp_path)["run"].get("id") == info["run_id"]
              and any(r["state"] == "done" for r in journal(tmp_path)["steps"].values()))
     os.kill(info["pid"], signal.SIGKILL)
     out, _ = third.communicate(timeout=60)
-    assert third.returncode == 1 and "The engine process went away" in out, out[-1500:]
+    assert third.returncode != 0, out[-1500:]  # the client ends without the run's end (wording: see attach tests)
     status = cli(tmp_path, "status")
     assert status.stdout.startswith("latest run: install on stonks-demo: interrupted"), status.stdout[:600]
     assert "running " not in status.stdout  # no step of a dead run is shown running
