@@ -71,18 +71,10 @@ def start_demo(state_dir: Path, *, profile: str | None = None, wait: float = 0.0
 
 def saved_overrides(state_dir: Path) -> dict[str, Any]:
     """The demo's endpoints from its saved world (its ports are kept across starts), without starting it."""
-    import json
+    from stonks_tui.sim.world import overrides_for, saved_ports
 
     directory = state_dir / "demo"
-    try:
-        ports = json.loads((directory / "world.json").read_text()).get("ports") or {}
-    except (OSError, ValueError):
-        ports = {}
-    url = "http://127.0.0.1:{}".format
-    return {"gitea_public_url": url(ports.get("gitea", 9)), "gitea_api_url": url(ports.get("gitea", 9)),
-            "woodpecker_url": url(ports.get("woodpecker", 9)), "argocd_url": url(ports.get("argocd", 9)),
-            "registry_url": url(ports.get("registry", 9)), "nfs_server": "127.0.0.1", "nfs_port": ports.get("nfs", 9),
-            "local_clone": str(directory / "stonks-oracle")}
+    return {**overrides_for(saved_ports(directory)), "local_clone": str(directory / "stonks-oracle")}
 
 
 def demo_clone(state_dir: Path) -> Path:

@@ -38,6 +38,22 @@ NOT_IN_IMAGE = -1  # the exec's executable is not in the container: the runtime 
 SIM_TOKEN = "sim-kube-token"  # the simulated API server's bearer token (not a secret of the operator's)
 
 
+def overrides_for(ports: dict[str, int]) -> dict[str, Any]:
+    """The settings that point the product at a world listening on these ports (a world keeps them across
+    starts, so a saved world's ports say where it will be)."""
+    url = "http://127.0.0.1:{}".format
+    return {"gitea_public_url": url(ports.get("gitea", 9)), "gitea_api_url": url(ports.get("gitea", 9)),
+            "woodpecker_url": url(ports.get("woodpecker", 9)), "argocd_url": url(ports.get("argocd", 9)),
+            "registry_url": url(ports.get("registry", 9)), "nfs_server": "127.0.0.1", "nfs_port": ports.get("nfs", 9)}
+
+
+def saved_ports(directory: Path) -> dict[str, int]:
+    try:
+        return dict(json.loads((Path(directory) / "world.json").read_text()).get("ports") or {})
+    except (OSError, ValueError, AttributeError):
+        return {}
+
+
 class WorldBusy(RuntimeError):
     """Another process runs the simulated world of this directory."""
 
@@ -133,10 +149,7 @@ class World:
         return self.dir / "world.json"
 
     def _saved_ports(self) -> dict[str, int]:
-        try:
-            return dict(json.loads(self.state_file.read_text()).get("ports") or {})
-        except (OSError, ValueError):
-            return {}
+        return saved_ports(self.dir)
 
     def ports(self) -> dict[str, int]:
         return {"kube": self.kube.server.server_address[1], "gitea": self.gitea.server.server_address[1],
@@ -200,9 +213,7 @@ class World:
 
     def settings_overrides(self) -> dict[str, Any]:
         """Where the product must look in this world: every endpoint on 127.0.0.1."""
-        return {"gitea_public_url": self.gitea.server.url, "gitea_api_url": self.gitea.server.url,
-                "woodpecker_url": self.woodpecker.server.url, "argocd_url": self.argocd.server.url,
-                "registry_url": self.registry.server.url, "nfs_server": "127.0.0.1", "nfs_port": self.nfs.port}
+        return overrides_for(self.ports())
 
     # -- persistence --------------------------------------------------------------------------------------
     def save(self) -> None:
