@@ -302,6 +302,10 @@ class Session:
                 from stonks_tui.demo import start_demo
 
                 self.demo = start_demo(self.state, wait=15.0)  # the engine lets it go before the run's end
+                # A port the world had may have been taken while it was away (by any process binding port 0);
+                # the world then listens elsewhere, and what this client reaches must follow it.
+                self.settings = self.settings.replace(**self.demo.overrides)
+                runner.settings = self.settings
 
         runner.spawner = spawner
         runner.after_engine = after_engine

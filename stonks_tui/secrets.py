@@ -111,6 +111,21 @@ def encrypted_file_backend(path: Path, passphrase: str) -> Any:
         def file_path(self) -> str:  # type: ignore[override]
             return str(path)
 
+        # keyrings.cryptfile rewrites the file in place (open "w": truncated, then written), so another process
+        # reading at that moment — the engine unlocking while its client stores a secret — saw an empty or half
+        # file and was refused as damaged. Every write here is a whole new file renamed over the old one.
+        def _ensure_file_path(self) -> None:
+            path.parent.mkdir(parents=True, exist_ok=True)
+
+        def _write_config_value(self, service: str, key: str, value: str) -> None:
+            _rewrite_keyring(path, lambda config: _set_option(config, service, key, value))
+
+        def delete_password(self, service: str, username: str) -> None:
+            from keyring.errors import PasswordDeleteError
+
+            if not _rewrite_keyring(path, lambda config: _remove_option(config, service, username)):
+                raise PasswordDeleteError("Password not found")
+
     backend = StonksCryptFile()
     path.parent.mkdir(parents=True, exist_ok=True)
     _refuse_damaged_keyring(path)
@@ -122,6 +137,46 @@ def encrypted_file_backend(path: Path, passphrase: str) -> Any:
     with contextlib.suppress(OSError):
         os.chmod(path, 0o600)
     return backend
+
+
+def _rewrite_keyring(path: Path, change: Callable[[Any], bool]) -> bool:
+    """Read the keyring file, apply `change` to its ini, write it whole to a private temporary file and rename it
+    over the old one: a reader sees the old file or the new one, never a part. Returns what `change` returned."""
+    import configparser
+    import tempfile
+
+    config = configparser.RawConfigParser()
+    config.read(path, encoding="utf-8")
+    changed = change(config)
+    fd, tmp = tempfile.mkstemp(prefix=".keyring-", dir=path.parent)  # mode 0600
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            config.write(fh)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+    return changed
+
+
+def _set_option(config: Any, service: str, key: str, value: str) -> bool:
+    from keyrings.cryptfile.escape import escape as escape_for_ini
+
+    section = escape_for_ini(service)
+    if not config.has_section(section):
+        config.add_section(section)
+    config.set(section, escape_for_ini(key), value)
+    return True
+
+
+def _remove_option(config: Any, service: str, username: str) -> bool:
+    from keyrings.cryptfile.escape import escape as escape_for_ini
+
+    section = escape_for_ini(service)
+    return config.has_section(section) and config.remove_option(section, escape_for_ini(username))
 
 
 def _refuse_damaged_keyring(path: Path) -> None:

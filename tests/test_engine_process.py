@@ -172,3 +172,27 @@ def test_an_install_after_a_teardown_is_the_run_resumed_and_verified(tmp_path: P
     again = cli(tmp_path, "install", "--yes", "--quiet")
     assert again.returncode == 0, again.stdout[-2000:]
     assert journal(tmp_path)["run"]["status"] == "done"
+
+
+def test_the_client_follows_the_demo_world_to_a_new_port(demo_session) -> None:  # type: ignore[no-untyped-def]
+    """While the engine had the demo's world, another process took one of its ports: the world comes back on
+    another, and the wizard's next checks must reach it there (they went to the old port: 13 of 13 unreachable)."""
+    session = demo_session
+    runner = session.runner()
+    session.use_engine_process(runner, keep_demo=True)
+    old_port = session.demo.world.ports()["gitea"]
+    session.demo.stop()
+    session.demo = None  # as the spawner leaves it: the engine has the world
+    squatter = socket.socket()
+    squatter.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    squatter.bind(("127.0.0.1", old_port))
+    squatter.listen()
+    try:
+        runner.after_engine()
+        new_port = session.demo.world.ports()["gitea"]
+        assert new_port != old_port
+        assert runner.settings.gitea_api_url.endswith(f":{new_port}")
+        results = {r.name: r for r in asyncio.run(runner.preflight())}
+        assert results["gitea"].status == "pass", results["gitea"]
+    finally:
+        squatter.close()

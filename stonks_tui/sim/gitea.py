@@ -76,7 +76,7 @@ class GiteaSim:
         self.traffic: list[tuple[str, str]] = []
         self.records: list[dict[str, Any]] = []  # full request/response records for contract tests
         self.state: dict[str, Any] = {"installed": installed, "install_pending_until": 0.0, "users": {},
-                                      "tokens": [], "apps": [], "repos": {}, "next_id": 1, "app_ini": app_ini}
+                                      "tokens": [], "apps": [], "repos": {}, "next_ids": {}, "app_ini": app_ini}
         self.on_change: list[Any] = []
         self.server = LoopbackServer(GiteaHandler, self, port)
 
@@ -92,9 +92,12 @@ class GiteaSim:
                 fh.write(json.dumps(exchange) + "\n")
 
     # -- state helpers ------------------------------------------------------------------------------------
-    def _id(self) -> int:
-        n = self.state["next_id"]
-        self.state["next_id"] = n + 1
+    def _id(self, table: str) -> int:
+        # Each of Gitea's tables has its own autoincrement: a token minted again after a kill must not shift the
+        # next repository's id (Woodpecker records it as forge_remote_id).
+        ids = self.state.setdefault("next_ids", {})
+        n = ids.get(table, 1)
+        ids[table] = n + 1
         return n
 
     def changed(self) -> None:
@@ -111,7 +114,7 @@ class GiteaSim:
 
     def add_user(self, login: str, password: str, email: str, *, admin: bool = False,
                  must_change_password: bool = False) -> dict:
-        user = {"id": self._id(), "login": login, "email": email, "is_admin": admin, "password": _hash(password),
+        user = {"id": self._id("user"), "login": login, "email": email, "is_admin": admin, "password": _hash(password),
                 "must_change_password": must_change_password, "created": time.strftime("%Y-%m-%dT%H:%M:%SZ")}
         self.state["users"][login.lower()] = user
         self.changed()
@@ -146,7 +149,7 @@ class GiteaSim:
             if repo is None:
                 return None
             now = time.strftime("%Y-%m-%dT%H:%M:%SZ")
-            hook = {"id": self._id(), "type": "gitea", "config": dict(config), "events": list(events),
+            hook = {"id": self._id("webhook"), "type": "gitea", "config": dict(config), "events": list(events),
                     "active": True, "branch_filter": "", "authorization_header": "", "created_at": now,
                     "updated_at": now}
             repo.setdefault("hooks", []).append(hook)
@@ -359,7 +362,7 @@ class GiteaHandler(Handler):
                 if bad:
                     return self.error(400, f"invalid access token scope provided: {bad[0]}")
                 value = secrets.token_hex(20)
-                tok = {"id": app._id(), "name": name, "user": owner, "hash": _hash(value),
+                tok = {"id": app._id("access_token"), "name": name, "user": owner, "hash": _hash(value),
                        "last_eight": value[-8:], "scopes": list(body.get("scopes") or [])}
                 app.state["tokens"].append(tok)
                 app.changed()
@@ -386,7 +389,7 @@ class GiteaHandler(Handler):
                 body = self.json_body() or {}
                 if not body.get("name") or not body.get("redirect_uris"):
                     return self.error(422, "[Name RedirectURIs]: Required")
-                a = {"id": app._id(), "user": user["login"].lower(), "name": body["name"],
+                a = {"id": app._id("oauth2_application"), "user": user["login"].lower(), "name": body["name"],
                      "redirect_uris": list(body["redirect_uris"]),
                      "confidential_client": bool(body.get("confidential_client", False)),
                      "client_id": str(uuid.uuid4()), "secret_hash": "", "created": time.strftime(
@@ -427,7 +430,7 @@ class GiteaHandler(Handler):
                 return self.error(409, "The repository with the same name already exists.")
             if app.repo_path(user["login"], name).exists():
                 return self.error(500, f"CreateRepository: repository files already exist [{key}]")
-            repo = {"id": app._id(), "owner": user["login"], "name": name,
+            repo = {"id": app._id("repository"), "owner": user["login"], "name": name,
                     "private": bool(body.get("private", False)), "created": time.strftime("%Y-%m-%dT%H:%M:%SZ"),
                     "default_branch": body.get("default_branch") or "main"}
             path_ = app.repo_path(user["login"], name)

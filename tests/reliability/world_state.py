@@ -21,7 +21,7 @@ SKIP_PLURALS = {"pods", "events", "replicasets", "controllerrevisions", "endpoin
 VOLATILE = {"uid", "resourceVersion", "creationTimestamp", "managedFields", "generation", "observedGeneration",
             "time", "lastTransitionTime", "lastUpdateTime", "lastHeartbeatTime", "lastProbeTime", "startTime",
             "startedAt", "finishedAt", "deletionTimestamp", "created", "updated", "created_at", "updated_at", "id",
-            "next_id", "install_pending_until", "last_login", "modified"}
+            "next_id", "next_ids", "install_pending_until", "last_login", "modified"}
 HIDDEN = re.compile(r"(passw|secret|token|hash|salt|digest|private|client_id)", re.IGNORECASE)
 LOOPBACK_PORT = re.compile(r"127\.0\.0\.1:\d+")  # each simulated world listens on its own ports
 ACCESS_TOKEN = re.compile(r"access_token=[^&\s]+")  # Woodpecker signs each webhook URL anew

@@ -99,3 +99,16 @@ def test_git_push_over_smart_http_with_a_token(world: World, tmp_path: Path) -> 
             assert sha.encode() not in path.read_bytes(), f"token leaked into {path}"
     with pytest.raises(Exception, match="git push failed"):
         asyncio.run(git.run("push", f"{url}/gitea_admin/r.git", "main", user=ADMIN[0], password="wrong-token"))
+
+
+def test_each_table_counts_its_own_ids(world: World) -> None:
+    """Gitea's tables autoincrement apart: tokens minted again after a kill leave the next repository's id (which
+    Woodpecker keeps as forge_remote_id) as an uninterrupted run would have it."""
+    install(world)
+    url = world.gitea.server.url
+    basic = httpx.BasicAuth(*ADMIN)
+    for name in ("a", "b", "c"):
+        sha = httpx.post(f"{url}/api/v1/users/{ADMIN[0]}/tokens", auth=basic,
+                         json={"name": name, "scopes": ["all"]}).json()["sha1"]
+    r = httpx.post(f"{url}/api/v1/user/repos", headers={"Authorization": f"token {sha}"}, json={"name": "r"})
+    assert r.json()["id"] == 1
