@@ -12,7 +12,7 @@ import argparse
 import os
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from stonks_tui import __version__
 
@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from stonks_tui.settings import Settings
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_LOCKED, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
+EXIT_BROKEN_PIPE = 141  # 128 + SIGPIPE, what a shell reports for a tool killed by it
 
 DESCRIPTION = """\
 Move a k3s cluster's CI/CD from GitHub (ARC runners + GHCR) to Gitea, Woodpecker CI and the local registry,
@@ -65,7 +66,10 @@ def build_parser() -> argparse.ArgumentParser:
     _global_options(common, suppress=True)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
-    p = sub.add_parser("install", parents=[common], help="run the install plan headless, one line per event")
+    p = sub.add_parser("install", parents=[common], help="run the install plan headless, one line per event",
+                       description="Check the prerequisites, then run the install plan without the wizard: one line "
+                                   "per step event. The run is done by an engine process that outlives this "
+                                   "terminal; an interrupted run resumes where it stopped when run again.")
     p.add_argument("--yes", action="store_true", help="do not ask for confirmation")
     p.add_argument("--quiet", action="store_true", help="print step results only, not their log lines")
     p.add_argument("--clear-arc-finalizers", action="store_true",
@@ -79,10 +83,20 @@ def build_parser() -> argparse.ArgumentParser:
     plan_p.add_argument("which", nargs="?", choices=("install", "teardown"), default="install",
                         help="the plan to show (default: install)")
     plan_p.add_argument("--delete-pvs", action="store_true", help="teardown: include deleting the pipeline PVs")
-    sub.add_parser("status", parents=[common], help="print the journal: each step, its state, when, last error")
-    sub.add_parser("check", parents=[common], help="offline checks of everything that would be applied")
-    sub.add_parser("verify", parents=[common], help="live checks of the installed system")
-    p = sub.add_parser("teardown", parents=[common], help="reverse the install; PersistentVolumes are kept")
+    sub.add_parser("status", parents=[common], help="print the journal: each step, its state, when, last error",
+                   description="Print the last install and teardown runs from their journals: whether a run is live, "
+                               "each step's state, when it changed and its last error.")
+    sub.add_parser("check", parents=[common], help="offline checks of everything that would be applied",
+                   description="Render every manifest, values file and pipeline from the settings and check them "
+                               "offline (schemas, chart keys, the pipeline); nothing is contacted.")
+    sub.add_parser("verify", parents=[common], help="live checks of the installed system",
+                   description="Check the installed system live (read-only): Gitea, Woodpecker and its webhook, Argo "
+                               "CD, Kargo, the registry, TLS, volumes. After a teardown: what it keeps.")
+    p = sub.add_parser("teardown", parents=[common], help="reverse the install; PersistentVolumes are kept",
+                       description="Remove what the install made — Kargo's resources and release, Argo CD, Woodpecker, "
+                                   "the agents' cluster RBAC, the namespaces it created — and keep the pipeline "
+                                   "PersistentVolumes (Retain) unless --delete-pvs and their typed names say "
+                                   "otherwise. NFS data is never deleted.")
     p.add_argument("--yes", action="store_true", help="do not ask for confirmation")
     p.add_argument("--delete-pvs", action="store_true",
                    help="also delete the pipeline PVs (asks you to type their names; NFS data is never deleted)")
@@ -95,17 +109,29 @@ def build_parser() -> argparse.ArgumentParser:
                        description="Follow the run the engine process is doing for this context: everything it has "
                                    "done so far, then live, until it ends. Ctrl-C detaches (the run goes on).")
     p.add_argument("--quiet", action="store_true", help="print step results only, not their log lines")
-    p = sub.add_parser("engine-serve", parents=[common], help=argparse.SUPPRESS)  # started by install/teardown
+    p = sub.add_parser("engine-serve", parents=[common])  # started by install/teardown, not by hand
+    # argparse on 3.11 lists a help=SUPPRESS subcommand as "==SUPPRESS==": leave it out of the listing instead.
+    sub._choices_actions = [a for a in sub._choices_actions if a.dest != "engine-serve"]
     p.add_argument("which", choices=("install", "teardown"))
     p.add_argument("--yes", action="store_true")
     p.add_argument("--delete-pvs", action="store_true")
     p.add_argument("--confirm-pv-names", default="")
     p.add_argument("--clear-arc-finalizers", action="store_true")
-    p = sub.add_parser("secrets", parents=[common], help="list stored secrets (names only), rotate one, or forget all")
+    p = sub.add_parser("secrets", parents=[common], help="list stored secrets (names only), rotate one, or forget all",
+                       description="list: the names of the secrets kept for this context (never their values). "
+                                   "rotate NAME: a generated secret is forgotten and made anew by the next install; "
+                                   "one you give (woodpecker-token, registry-password, …) is replaced by the value "
+                                   "in STONKS_<NAME> or typed at the prompt. forget: every secret of the context.")
     p.add_argument("action", choices=["list", "rotate", "forget"], nargs="?", default="list")
-    p.add_argument("name", nargs="?", default="", help="with rotate: the generated secret to renew")
+    p.add_argument("name", nargs="?", default="", help="with rotate: the secret to renew or replace")
     p.add_argument("--yes", action="store_true", help="with forget: do not ask")
-    p = sub.add_parser("render", parents=[common], help="write every rendered manifest and values file to DIR")
+    sub.add_parser("settings", parents=[common], help="print every setting with its value, as an answers file",
+                   description="Print every setting, grouped, with its current value (answers file and "
+                               "STONKS_<SETTING> variables applied) and what it is for: a valid answers file to start "
+                               "from.")
+    p = sub.add_parser("render", parents=[common], help="write every rendered manifest and values file to DIR",
+                       description="Write every manifest, values file and the pipeline the install would apply to DIR, "
+                                   "for review or GitOps; secrets appear as placeholders, never values.")
     p.add_argument("--out", metavar="DIR", type=Path, required=True, help="output directory")
     return parser
 
@@ -210,7 +236,7 @@ class Session:
                 self.secrets = self._open_secrets()
             self.runtime = Runtime(context=self.context, kubeconfig=kubeconfig,
                                    state_dir=state_dir.context_dir(self.state, _safe(self.context)),
-                                   env=dict(os.environ), demo=args.demo)
+                                   env=dict(os.environ), demo=args.demo, command=self.command)
         except BaseException:
             self.close()
             raise
@@ -274,7 +300,7 @@ class Session:
             words += ["--answers", str(self.args.answers)]
         import shlex
 
-        return "`" + " ".join(shlex.quote(w) for w in [*words, name]) + "`"
+        return "`" + " ".join(shlex.quote(w) for w in [*words, *name.split()]) + "`"
 
     def use_engine_process(self, runner, *, keep_demo: bool = False) -> None:  # type: ignore[no-untyped-def]
         """Runs of `runner` go to an engine process (service/), which outlives this one. The demo's world moves
@@ -631,6 +657,27 @@ def cmd_plan(args: argparse.Namespace) -> int:
         session.close()
 
 
+def cmd_settings(args: argparse.Namespace) -> int:
+    import dataclasses
+
+    import yaml
+
+    from stonks_tui.settings import GROUP_TITLES, Settings, load_settings
+
+    settings = load_settings(answers_path(args, existing=True))
+    defaults = Settings()
+    group = None
+    for f in dataclasses.fields(Settings):
+        if f.metadata.get("group") != group:
+            print(("\n" if group else "") + f"# {GROUP_TITLES.get(f.metadata.get('group', ''), '')}")
+            group = f.metadata.get("group")
+        value = getattr(settings, f.name)
+        line = yaml.safe_dump({f.name: value}, default_flow_style=False, allow_unicode=True).strip()
+        changed = "" if value == getattr(defaults, f.name) else " (changed)"
+        print(f"{line}  # {f.metadata.get('help', '')}{changed}")
+    return EXIT_OK
+
+
 def cmd_check(args: argparse.Namespace) -> int:
     from stonks_tui.checks.offline import offline_checks
 
@@ -703,34 +750,62 @@ def cmd_secrets(args: argparse.Namespace) -> int:
             return EXIT_OK
         if args.action == "forget":
             if not args.yes and not _confirm(f"Forget every stored secret for context {session.context}?"):
-                return EXIT_USAGE
+                print("Nothing was forgotten.")
+                return EXIT_FAILED  # declined: not bad input
             for name in store.list_names():
                 store.delete(name)
             print(f"Forgot all secrets for {session.context}. Resources that use them in the cluster are untouched.")
             return EXIT_OK
-        name = args.name
-        if not name:
-            from stonks_tui.errors import UsageError
+        return _rotate(session, store, args.name)
+    finally:
+        session.close()  # the keyring is written (flushed) before the lock goes
+        if lock is not None:
+            lock.release()
 
-            raise UsageError("secrets rotate needs the NAME of a generated secret",
-                             hint="see `stonks-tui secrets list`")
-        if KNOWN.get(name) != "generated" or name in ("woodpecker-oauth-client-id",):
-            from stonks_tui.errors import UsageError
 
-            raise UsageError(f"{name} is not a generated secret this tool can rotate",
-                             hint="operator secrets (e.g. the Gitea admin password) change where they live")
+def _rotate(session: Session, store: Any, name: str | None) -> int:
+    """A generated secret is forgotten (the next install makes a new one and applies it); one the operator gives
+    (a refused Woodpecker token, a changed registry password) is replaced by the value given now."""
+    from stonks_tui.errors import UsageError
+    from stonks_tui.secrets import ENV_FOR, KNOWN, MIN_GIVEN
+
+    rotatable = sorted(n for n in KNOWN if n != "woodpecker-oauth-client-id")
+    names = "generated: " + ", ".join(n for n in rotatable if KNOWN[n] == "generated") + "; given by you: " + \
+        ", ".join(n for n in rotatable if KNOWN[n] == "operator")
+    if not name:
+        raise UsageError("secrets rotate needs the NAME of a secret", hint=names)
+    if name == "woodpecker-oauth-client-id":
+        raise UsageError(f"{name} is Gitea's id for the OAuth app, not a secret to rotate",
+                         hint="rotate woodpecker-oauth-client-secret: the app keeps its id, Gitea issues a new secret")
+    if name not in KNOWN:
+        raise UsageError(f"{name!r} is not a secret stonks-tui keeps", hint=names)
+    if KNOWN[name] == "generated":
         store.delete(name)
         if name.startswith("woodpecker-oauth"):  # without the id, the OAuth step rotates the app's secret
             store.delete("woodpecker-oauth-client-id")
         if name == "kargo-admin-password":
             store.delete("kargo-admin-password-hash")
-        print(f"{name} forgotten: the next `stonks-tui install` makes a new one and applies it (the old one is "
-              "replaced where it was used).")
+        print(f"{name} forgotten: the next {session.command('install')} makes a new one and applies it (the old "
+              "one is replaced where it was used).")
         return EXIT_OK
-    finally:
-        session.close()  # the keyring is written (flushed) before the lock goes
-        if lock is not None:
-            lock.release()
+    var = ENV_FOR[name]
+    value = os.environ.get(var, "")
+    if not value:
+        if not sys.stdin.isatty():
+            raise UsageError(f"secrets rotate {name}: give the new value in {var} (standard input is not a "
+                             "terminal, so it cannot be typed)",
+                             hint=f"{var}=<value> {session.command(f'secrets rotate {name}').strip('`')}")
+        import getpass
+
+        value = getpass.getpass(f"new {name} (not shown): ").strip()
+    if len(value) < MIN_GIVEN or any(c.isspace() for c in value):
+        raise UsageError(f"{name}: the value given has {len(value)} characters" + (" and spaces" if any(
+            c.isspace() for c in value) else "") + f"; it needs at least {MIN_GIVEN} and no spaces",
+                         hint="nothing was changed; give it again")
+    store.set(name, value)
+    print(f"{name} replaced in {store.where}: the next {session.command('install')} uses it"
+          + (" (Woodpecker's activation resumes with it)" if name == "woodpecker-token" else "") + ".")
+    return EXIT_OK
 
 
 def cmd_wizard(args: argparse.Namespace) -> int:
@@ -810,6 +885,8 @@ def dispatch(args: argparse.Namespace) -> int:
             return cmd_verify(args)
         case "render":
             return cmd_render(args)
+        case "settings":
+            return cmd_settings(args)
         case "secrets":
             return cmd_secrets(args)
         case "attach":
@@ -841,6 +918,12 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("stonks-tui: interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED
+    except BrokenPipeError:
+        # `stonks-tui settings | head`: the reader has gone, which is not an error worth a traceback. Python would
+        # print one more at exit flushing stdout, so stdout goes to /dev/null first.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return EXIT_BROKEN_PIPE
 
 
 if __name__ == "__main__":

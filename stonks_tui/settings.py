@@ -290,38 +290,70 @@ def read_answers(path: Path) -> dict[str, Any]:
     if not isinstance(data, dict):
         raise UsageError(f"answers file {path} must be a mapping of setting: value, got a {type(data).__name__}")
     out: dict[str, Any] = {}
-    for key, value in data.items():
+    problems: list[UsageError] = []
+    for key, value in data.items():  # every problem in the file at once, not one per attempt
         key_s = str(key)
-        if _SECRET_KEY.search(key_s):
-            raise _secret_key_refusal(key_s, f"answers file {path}")
-        if key_s not in _FIELD_TYPES:
-            import difflib
+        try:
+            if _SECRET_KEY.search(key_s):
+                raise _secret_key_refusal(key_s, f"answers file {path}")
+            if key_s not in _FIELD_TYPES:
+                import difflib
 
-            close = difflib.get_close_matches(key_s.lower().replace("-", "_"), FIELD_NAMES, n=1, cutoff=0.8)
-            hint = f"did you mean {close[0]}?" if close else "see `stonks-tui --help` or docs/operator-guide.md"
-            raise UsageError(f"{key_s}: unknown setting in answers file {path}", hint=hint)
-        out[key_s] = _coerce(key_s, value, f"answers file {path}")
+                close = difflib.get_close_matches(key_s.lower().replace("-", "_"), FIELD_NAMES, n=1, cutoff=0.8)
+                hint = f"did you mean {close[0]}?" if close else "`stonks-tui settings` lists every setting"
+                raise UsageError(f"{key_s}: unknown setting in answers file {path}", hint=hint)
+            out[key_s] = _coerce(key_s, value, f"answers file {path}")
+        except UsageError as exc:
+            problems.append(exc)
+    _raise_all(problems)
     return out
+
+
+def _raise_all(problems: list[UsageError]) -> None:
+    """One problem as itself; several as one error listing each with its hint."""
+    if len(problems) == 1:
+        raise problems[0]
+    if problems:
+        lines = "\n".join(f"  - {p.message}" + (f" — {p.hint}" if p.hint else "") for p in problems)
+        error = UsageError(f"{len(problems)} settings need attention:\n{lines}",
+                           hint="fix each of them; nothing was changed")
+        error.problems = problems  # type: ignore[attr-defined]
+        raise error
 
 
 def env_overrides(environ: dict[str, str] | None = None) -> dict[str, Any]:
     """`STONKS_<FIELD>` variables override the answers file. Other STONKS_ variables are not settings."""
     environ = dict(os.environ if environ is None else environ)
     out: dict[str, Any] = {}
+    problems: list[UsageError] = []
     for name in FIELD_NAMES:
         var = f"STONKS_{name.upper()}"
         if var in environ:
-            out[name] = _coerce(name, environ[var], f"environment variable {var}")
+            try:
+                out[name] = _coerce(name, environ[var], f"environment variable {var}")
+            except UsageError as exc:
+                problems.append(exc)
+    _raise_all(problems)
     return out
 
 
 def load_settings(answers: Path | None = None, environ: dict[str, str] | None = None,
                   base: Settings | None = None) -> Settings:
+    """The answers file, then STONKS_<FIELD> variables over it; a problem in either is reported with every other
+    one in both (a file that cannot be read at all stops here)."""
     values: dict[str, Any] = {}
-    if answers is not None:
-        values.update(read_answers(answers))
-    values.update(env_overrides(environ))
+    problems: list[UsageError] = []
+    for source in ((lambda: read_answers(answers)) if answers is not None else dict, lambda: env_overrides(environ)):
+        try:
+            values.update(source())
+        except UsageError as exc:
+            problems.extend(_split(exc))
+    _raise_all(problems)
     return dataclasses.replace(base or Settings(), **values)
+
+
+def _split(exc: UsageError) -> list[UsageError]:
+    return list(getattr(exc, "problems", None) or [exc])
 
 
 def save_answers(settings: Settings, path: Path) -> None:
@@ -598,7 +630,8 @@ def require_valid(s: Settings) -> None:
     errors = validate(s)
     if errors:
         lines = "\n".join(f"  - {e}" for e in errors)
-        raise UsageError(f"{len(errors)} setting(s) need attention:\n{lines}",
+        heading = "1 setting needs" if len(errors) == 1 else f"{len(errors)} settings need"
+        raise UsageError(f"{heading} attention:\n{lines}",
                          hint="fix them in the answers file (--answers) or with STONKS_<FIELD> variables")
 
 

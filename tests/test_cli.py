@@ -146,3 +146,55 @@ def test_module_entry_matches_console_script() -> None:
 
     exe = shutil.which("stonks-tui", path=str(Path(sys.executable).parent))
     assert exe, "the console script stonks-tui is installed beside the interpreter"
+
+
+def test_every_command_has_a_description_and_none_is_suppressed(cli_env: dict[str, str]) -> None:
+    r = cli("--help", env=cli_env)
+    assert "SUPPRESS" not in r.stdout and "engine-serve" not in r.stdout
+    for command in ("install", "plan", "status", "check", "verify", "teardown", "attach", "secrets", "settings",
+                    "render"):
+        r = cli(command, "--help", env=cli_env)
+        _usage, _, rest = r.stdout.partition("\n\n")
+        description = rest.split("\n\n")[0]
+        assert r.returncode == 0 and not description.startswith(("positional", "options")), (command, r.stdout)
+
+
+def test_an_answers_file_reports_every_problem_at_once(cli_env: dict[str, str], tmp_path: Path) -> None:
+    answers = tmp_path / "a.yaml"
+    answers.write_text("repo_nmae: x\nrepo_private: maybe\nfrobnicate: 1\ngitea_ssh_nodeport: lots\n")
+    r = cli("--answers", str(answers), "check", env=dict(cli_env, STONKS_WOODPECKER_AGENT_REPLICAS="many"))
+    assert r.returncode == 2 and "Traceback" not in r.stderr
+    assert "5 settings need attention" in r.stderr
+    for needle in ("repo_nmae: unknown setting", "did you mean repo_name", "repo_private: expected true or false",
+                   "frobnicate: unknown setting", "`stonks-tui settings` lists every setting",
+                   "gitea_ssh_nodeport: expected a whole number", "STONKS_WOODPECKER_AGENT_REPLICAS"):
+        assert needle in r.stderr, needle
+
+
+def test_settings_prints_an_answers_file_that_reads_back(cli_env: dict[str, str], tmp_path: Path) -> None:
+    r = cli("settings", env=dict(cli_env, STONKS_REPO_NAME="other-repo"))
+    assert r.returncode == 0
+    assert "repo_name: other-repo  # " in r.stdout and "(changed)" in r.stdout
+    answers = tmp_path / "all.yaml"
+    answers.write_text(r.stdout)
+    again = cli("--answers", str(answers), "settings", env=cli_env)
+    assert again.returncode == 0 and again.stdout == r.stdout
+
+
+def test_a_closed_pipe_is_not_a_traceback(cli_env: dict[str, str]) -> None:
+    r = subprocess.run(f"{PYTHON} -m stonks_tui settings | head -1", shell=True, env=cli_env, capture_output=True,
+                       text=True, timeout=60)
+    assert r.stdout.startswith("# ") and r.stderr == "", r.stderr
+
+
+def test_secrets_rotate_names_what_it_can_rotate_and_takes_a_given_secret(cli_env: dict[str, str]) -> None:
+    r = cli("secrets", "rotate", "nosuch", env=cli_env)
+    assert r.returncode == 2 and "'nosuch' is not a secret stonks-tui keeps" in r.stderr
+    assert "gitea-token" in r.stderr and "woodpecker-token" in r.stderr
+    r = cli("secrets", "rotate", "woodpecker-token", env=cli_env, stdin="")
+    assert r.returncode == 2 and "STONKS_WOODPECKER_TOKEN=<value>" in r.stderr
+    r = cli("secrets", "rotate", "woodpecker-token", env=dict(cli_env, STONKS_WOODPECKER_TOKEN="wp_new-token-1234"))
+    assert r.returncode == 0 and "woodpecker-token replaced" in r.stdout, r.stderr
+    assert "wp_new-token-1234" not in r.stdout + r.stderr
+    listed = cli("secrets", "list", env=cli_env)
+    assert "woodpecker-token" in listed.stdout

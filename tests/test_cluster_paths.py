@@ -35,6 +35,12 @@ def test_needs_operator_then_resume_with_token_and_a_setting_change_updates(tmp_
     half = cli(tmp_path, "plan", STONKS_SIM_WOODPECKER_TOKEN="0")  # plan on a half-installed world
     assert "woodpecker-activate: 1 change(s)" in half.stdout and "needs your Woodpecker token" in half.stdout
     assert half.stdout.count("nothing to change") == 18, half.stdout
+    refused = cli(tmp_path, "install", "--yes", "--quiet", STONKS_WOODPECKER_TOKEN="wp_a-token-Woodpecker-refuses")
+    assert refused.returncode == 1  # a wrong token leads back to where a new one is given, not to a dead end
+    assert "Woodpecker refused the stored personal token (HTTP 401); it was removed from the keyring" in refused.stdout
+    assert f"stonks-tui --state-dir {tmp_path} --demo secrets rotate woodpecker-token" in refused.stdout
+    assert "unset STONKS_WOODPECKER_TOKEN" in refused.stdout
+    assert "woodpecker-token" not in cli(tmp_path, "secrets", "list", STONKS_SIM_WOODPECKER_TOKEN="0").stdout
     with World(tmp_path / "demo", speed=0.0, faults="") as world:  # the operator logs in and makes a token
         token = world.woodpecker.mint_token("gitea_admin")
     second = cli(tmp_path, "install", "--yes", "--quiet", STONKS_WOODPECKER_TOKEN=token)

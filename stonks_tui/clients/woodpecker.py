@@ -9,6 +9,10 @@ import httpx
 from stonks_tui.errors import StepFailed
 
 
+class TokenRefused(StepFailed):
+    """Woodpecker answered 401: the personal token is wrong, revoked or from another server."""
+
+
 class WoodpeckerClient:
     def __init__(self, base_url: str, token: str, timeout: float = 15.0) -> None:
         self.base_url = base_url.rstrip("/")
@@ -25,9 +29,11 @@ class WoodpeckerClient:
         except httpx.TransportError as exc:
             raise StepFailed(f"Woodpecker at {self.base_url} is unreachable ({type(exc).__name__})",
                              hint="check the woodpecker-server pod and its ingress") from None
+        if resp.status_code == 401 and 401 not in ok:
+            raise TokenRefused(f"Woodpecker refused the token to {what or path} (HTTP 401)",
+                               hint="create a new personal token in the Woodpecker UI (user settings)")
         if resp.status_code not in ok:
-            hints = {401: "the Woodpecker token was refused: create a new one in the Woodpecker UI (user settings)",
-                     403: "the token's user is not a Woodpecker admin (WOODPECKER_ADMIN)",
+            hints = {403: "the token's user is not a Woodpecker admin (WOODPECKER_ADMIN)",
                      503: "Woodpecker is not serving yet: is woodpecker-server ready?"}
             raise StepFailed(f"Woodpecker refused to {what or path}: HTTP {resp.status_code} {resp.text[:160]}",
                              hint=hints.get(resp.status_code, "see the step log"))

@@ -48,6 +48,7 @@ class ProgressScreen(Screen[None]):
         self.lines: dict[str, deque[str]] = {s.id: deque(maxlen=MAX_LINES) for s in plan}
         self.pending: dict[str, deque[str]] = {}  # lines not yet in the pane (capped like the pane)
         self.workloads: dict[str, dict[str, tuple[int, int]]] = {}  # step -> "Kind name" -> (ready, wanted)
+        self.errors: dict[str, str] = {}  # step -> its last error, as the run reported it
         self.selected: str | None = None
         self.follow = True
         self._moves_pending = 0  # our own cursor moves, whose RowHighlighted messages arrive later
@@ -130,6 +131,7 @@ class ProgressScreen(Screen[None]):
             if event.duration:
                 table.update_cell(event.step_id, "time", f"{event.duration:.1f}s")
             if event.outcome in ("failed", "needs-operator"):
+                self.errors[event.step_id] = event.error
                 self.lines[event.step_id].append(f"{event.outcome}: {event.error}")
                 self.show_failure(f"{event.step_id}: {event.error}", event.hint)
                 self.follow = False
@@ -231,7 +233,8 @@ class ProgressScreen(Screen[None]):
                 self.action_retry()
 
         if not isinstance(self.app.screen, WoodpeckerScreen):
-            self.app.push_screen(WoodpeckerScreen(), given)
+            error = self.errors.get("woodpecker-activate", "")
+            self.app.push_screen(WoodpeckerScreen(error if "refused" in error else ""), given)
 
     def action_next(self) -> None:
         from stonks_tui.screens.verify import VerifyScreen

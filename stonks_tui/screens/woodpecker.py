@@ -18,6 +18,10 @@ TOKEN = "woodpecker-token"
 class WoodpeckerScreen(Screen[bool]):
     BINDINGS = [Binding("ctrl+r", "reveal", "Show/hide token"), Binding("escape", "back", "Back")]
 
+    def __init__(self, reason: str = "") -> None:
+        super().__init__()
+        self.reason = reason  # why a new token is asked for (Woodpecker refused the last one)
+
     def compose(self) -> ComposeResult:
         runner = self.app.runner  # type: ignore[attr-defined]
         s = runner.settings
@@ -39,6 +43,10 @@ class WoodpeckerScreen(Screen[bool]):
 
     def on_mount(self) -> None:
         self.query_one(Input).focus()
+        if self.reason:
+            error = self.query_one("#token-error", Static)
+            error.update(f"{self.reason}: paste a new one")
+            error.add_class("shown")
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
         token = event.value.strip()

@@ -30,6 +30,12 @@ class Runtime:
     demo: bool = False
     confirm: Any = None  # callable(question) -> bool for operator decisions mid-run; None = decline
     assume_yes: bool = False  # install --yes: consent to put back our own releases an interrupted run left pending
+    # "`stonks-tui [--state-dir …] [--demo | --context …] <name>`": a hint the operator copies works where it was
+    # shown (the session's options carried); the bare command when no session says otherwise.
+    command: Any = None
+
+    def cmd(self, name: str) -> str:
+        return self.command(name) if self.command is not None else f"`stonks-tui {name}`"
     _clients: dict[str, Any] = field(default_factory=dict)
 
     def kube(self) -> Any:

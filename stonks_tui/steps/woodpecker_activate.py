@@ -6,6 +6,9 @@ Gitea. Without one the step ends as "needs the operator" with exact instructions
 
 from __future__ import annotations
 
+import os
+
+from stonks_tui.clients.woodpecker import TokenRefused
 from stonks_tui.engine.step import Change, CheckResult, Done, NotDone, Step, StepContext
 from stonks_tui.errors import NeedsOperator
 from stonks_tui.steps.common import runtime
@@ -39,15 +42,27 @@ class WoodpeckerActivate(Step):
     needs = ("woodpecker", "woodpecker-network-policy", "woodpecker-agent-rbac", "repo-migrate")
 
 
-    def _needs_token(self, ctx: StepContext) -> NeedsOperator:
+    def _needs_token(self, ctx: StepContext, refused: str = "") -> NeedsOperator:
         url = ctx.settings.effective_woodpecker_url
+        rt = runtime(ctx)
+        how = (f"give it to stonks-tui: the wizard's Woodpecker screen, {rt.cmd('secrets rotate woodpecker-token')}, "
+               f"or STONKS_WOODPECKER_TOKEN=<token> {rt.cmd('install').strip('`')} — the install resumes here")
+        if refused:
+            # The refused token is gone from the keyring, so every way of giving one works again (the variable
+            # is read only when the keyring has none; the wizard asks again).
+            again = " (and unset STONKS_WOODPECKER_TOKEN: it holds the refused one)" if os.environ.get(
+                "STONKS_WOODPECKER_TOKEN") else ""
+            return NeedsOperator(f"Woodpecker refused the stored personal token ({refused}); it was removed "
+                                 "from the keyring",
+                                 hint=f"create a new token in {url} under your user settings, then {how}{again}")
         return NeedsOperator(
             "Woodpecker needs a personal API token, which exists only after you log in once",
             hint=f"open {url}, log in through Gitea as {ctx.settings.gitea_admin_user}, create a token under your "
-                 "user settings, then give it to stonks-tui (the wizard's Woodpecker screen, or "
-                 "STONKS_WOODPECKER_TOKEN=<token> stonks-tui install) — the install resumes here")
+                 f"user settings, then {how}")
 
-    async def _state(self, ctx: StepContext) -> tuple[dict | None, bool]:
+    async def _state(self, ctx: StepContext, *, forget_refused: bool = True) -> tuple[dict | None, bool]:
+        """(the repository as Woodpecker lists it, whether it has the mirror's secret). A refused token is removed
+        from the keyring (`forget_refused`; describe is read-only and keeps it)."""
         token = ctx.secrets.get("woodpecker-token")
         if not token:
             raise self._needs_token(ctx)
@@ -59,6 +74,11 @@ class WoodpeckerActivate(Step):
             if repo and repo.get("active") and repo.get("id"):
                 has_secret = any(s["name"] == SECRET_NAME for s in await wp.secrets(int(repo["id"])))
             return repo, has_secret
+        except TokenRefused:
+            if not forget_refused:
+                raise
+            ctx.secrets.delete("woodpecker-token")  # a refused credential leads back to where a new one is given
+            raise self._needs_token(ctx, refused="HTTP 401") from None
         finally:
             await wp.aclose()
 
@@ -104,7 +124,10 @@ class WoodpeckerActivate(Step):
             return [Change("create", "WoodpeckerRepo", f"{ctx.settings.effective_repo_owner}/{ctx.settings.repo_name}",
                            "needs your Woodpecker token first (log in once through Gitea)")]
         try:
-            repo, has_secret = await self._state(ctx)
+            repo, has_secret = await self._state(ctx, forget_refused=False)
+        except TokenRefused:
+            return [Change("create", "WoodpeckerRepo", f"{ctx.settings.effective_repo_owner}/{ctx.settings.repo_name}",
+                           "Woodpecker refuses the stored token (HTTP 401): you will be asked for a new one")]
         except Exception:
             return [Change("create", "WoodpeckerRepo", "activation + deploy key", "after Woodpecker is up")]
         out = [Change("unchanged" if repo and repo.get("active") else "create", "WoodpeckerRepo",

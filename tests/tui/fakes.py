@@ -51,6 +51,7 @@ class Script:
     lines_per_step: int = 3
     gate: asyncio.Event | None = None  # when set: every step waits for it (a run in progress)
     preflight: list[list[CheckResult]] = field(default_factory=lambda: [PREFLIGHT_OK])  # one list per call
+    refused_tokens: tuple[str, ...] = ()  # Woodpecker tokens Woodpecker answers 401 to
 
 
 class FakeRunner(Runner):
@@ -135,6 +136,10 @@ class FakeRunner(Runner):
             if sid in self.script.fail:
                 error, hint = self.script.fail.pop(sid)
                 outcome = "failed"
+            elif sid == "woodpecker-activate" and self.store.get("woodpecker-token") in self.script.refused_tokens:
+                self.store.delete("woodpecker-token")  # as the step does with a token Woodpecker refuses
+                outcome, error, hint = ("needs-operator", "Woodpecker refused the stored personal token (HTTP 401); "
+                                        "it was removed from the keyring", "create a new token")
             elif sid == "woodpecker-activate" and not self.store.get("woodpecker-token"):
                 outcome, error, hint = "needs-operator", "Woodpecker needs a personal API token", "log in once"
             if outcome == "ok":

@@ -68,6 +68,23 @@ async def test_full_install_flow_with_the_woodpecker_token_asked_on_the_way(runn
         await settle(pilot, lambda: name(app) == "VerifyScreen" and "Done." in text(app, "#verify-status"))
 
 
+async def test_a_refused_woodpecker_token_opens_the_token_screen_again_with_the_reason(tmp_path: Path) -> None:
+    runner = FakeRunner(tmp_path, Script(refused_tokens=("wp_refused-by-woodpecker-0123",)))
+    app = StonksApp(runner)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await to_plan(pilot, app)
+        await pilot.press("enter")
+        await settle(pilot, lambda: name(app) == "WoodpeckerScreen")
+        assert not text(app, "#token-error")
+        await pilot.press(*"wp_refused-by-woodpecker-0123", "enter")
+        await settle(pilot, lambda: name(app) == "WoodpeckerScreen" and "refused" in text(app, "#token-error"))
+        assert "HTTP 401" in text(app, "#token-error") and "paste a new one" in text(app, "#token-error")
+        await pilot.press(*"wp_0123456789abcdefghij", "enter")
+        await settle(pilot, lambda: name(app) == "ProgressScreen" and app.screen.finished is not None
+                     and app.screen.finished.ok and not app.screen.running)
+        assert runner.runs == ["install", "install", "install"]
+
+
 async def test_prerequisites_block_next_until_a_settings_fix_passes(tmp_path: Path) -> None:
     runner = FakeRunner(tmp_path, Script(preflight=[[*PREFLIGHT_OK[:-1], NFS_FAIL], PREFLIGHT_OK]))
     app = StonksApp(runner)
