@@ -1,8 +1,10 @@
 """Progress: the step list (state, title, duration) beside a live log pane for the selected step.
 
-The log pane follows the most recently started step until the operator picks one. Each step keeps its own
-lines (capped), and lines reach the pane in batches from a 30 Hz timer, never one write per line. Under the log,
-the workloads a helm step waits on, with their ready replicas as the step's watches see them.
+The log pane follows the work: the step that started last, and when it ends, the newest step still running —
+until the operator picks a step with the keys or the mouse (`f` follows again). Lines wrap to the pane's width;
+`z` gives the log the whole width. Each step keeps its own lines (capped), and lines reach the pane in batches
+from a 30 Hz timer, never one write per line. Under the log, the workloads a helm step waits on, with their ready
+replicas as the step's watches see them. The status line counts the steps done and the time the run has taken.
 """
 
 from __future__ import annotations
@@ -28,17 +30,60 @@ from stonks_tui.engine.events import (
 from stonks_tui.engine.plan import Plan
 from stonks_tui.errors import StonksError
 from stonks_tui.screens.title_bar import TitleBar
+from stonks_tui.screens.wrap import wrap_lines
 
 ICONS = {"pending": "·", "running": "…", "ok": "✓", "unchanged": "✓", "failed": "✗", "blocked": "-",
          "interrupted": "!", "needs-operator": "?"}
 MAX_LINES = 5000
+FINISHED = ("ok", "unchanged", "failed", "blocked", "interrupted", "needs-operator")
+
+
+class StepTable(DataTable[str]):
+    """The step list. It tells a move the operator made (keys, mouse) from the screen's own following, whose
+    RowHighlighted messages arrive later and in any number (a count of them went wrong at once)."""
+
+    operator_moved = False
+
+    def _by_operator(self) -> None:
+        self.operator_moved = True
+
+    def action_cursor_up(self) -> None:
+        self._by_operator()
+        super().action_cursor_up()
+
+    def action_cursor_down(self) -> None:
+        self._by_operator()
+        super().action_cursor_down()
+
+    def action_page_up(self) -> None:
+        self._by_operator()
+        super().action_page_up()
+
+    def action_page_down(self) -> None:
+        self._by_operator()
+        super().action_page_down()
+
+    def action_scroll_top(self) -> None:
+        self._by_operator()
+        super().action_scroll_top()
+
+    def action_scroll_bottom(self) -> None:
+        self._by_operator()
+        super().action_scroll_bottom()
+
+    async def _on_click(self, event: object) -> None:
+        self._by_operator()
+        await super()._on_click(event)  # type: ignore[arg-type]
 
 
 class ProgressScreen(Screen[None]):
     AUTO_FOCUS = "#steps"  # arrows pick the step whose log is shown
     BINDINGS = [Binding("c", "cancel", "Cancel"), Binding("r", "retry", "Retry"),
+                Binding("f", "follow", "Follow"), Binding("z", "zoom", "Wide log"),
                 Binding("l", "log_path", "Log file"), Binding("w", "woodpecker", "Woodpecker token"),
-                Binding("enter", "next", "Next", priority=True), Binding("escape", "back", "Back")]
+                Binding("enter", "next", "Next", priority=True), Binding("escape", "back", "Back"),
+                # While a run goes, escape cannot go back; it says what can be done instead (not in the footer).
+                Binding("escape", "while_running", "What now", show=False)]
 
     def __init__(self, plan: Plan, *, attach: bool = False) -> None:
         super().__init__()
@@ -51,14 +96,17 @@ class ProgressScreen(Screen[None]):
         self.errors: dict[str, str] = {}  # step -> its last error, as the run reported it
         self.selected: str | None = None
         self.follow = True
-        self._moves_pending = 0  # our own cursor moves, whose RowHighlighted messages arrive later
         self.running = False
         self.finished: PlanFinished | None = None
+        self.started_order: list[str] = []  # steps in the order they started (the newest last)
+        self.plan_started_at: float | None = None  # wall time, from the engine's event (right for a late client)
+        self.plan_label = plan.name
+        self._wrapped_at = 0  # the pane width the shown lines were wrapped for
 
     def compose(self) -> ComposeResult:
         yield TitleBar()
         with Horizontal(id="progress-body"):
-            table: DataTable[str] = DataTable(id="steps", cursor_type="row")
+            table = StepTable(id="steps", cursor_type="row")
             table.add_column(" ", key="icon")
             table.add_column("step", key="step")
             table.add_column("time", key="time")
@@ -76,6 +124,7 @@ class ProgressScreen(Screen[None]):
 
     def on_mount(self) -> None:
         self.set_interval(1 / 30, self.flush_log)
+        self.set_interval(1.0, self.show_status)
         self.start()
 
     # -- running ------------------------------------------------------------------------------------------
@@ -114,12 +163,18 @@ class ProgressScreen(Screen[None]):
         event = message.event  # type: ignore[attr-defined]
         table = self.query_one("#steps", DataTable)
         if isinstance(event, PlanStarted):
-            self.query_one("#status", Static).update(f"{event.plan}: {len(event.step_ids)} steps")
+            self.plan_started_at = event.at
+            self.plan_label = event.plan
+            self.show_status()
         elif isinstance(event, StepStarted):
             self.states[event.step_id] = "running"
+            if event.step_id in self.started_order:
+                self.started_order.remove(event.step_id)
+            self.started_order.append(event.step_id)
             table.update_cell(event.step_id, "icon", ICONS["running"])
             if self.follow:
                 self.select(event.step_id)
+            self.show_status()
         elif isinstance(event, WorkloadStatus):
             self.workloads.setdefault(event.step_id, {})[f"{event.kind} {event.name}"] = (event.ready, event.wanted)
             if event.step_id == self.selected:
@@ -130,6 +185,11 @@ class ProgressScreen(Screen[None]):
             table.update_cell(event.step_id, "icon", ICONS[event.outcome])
             if event.duration:
                 table.update_cell(event.step_id, "time", f"{event.duration:.1f}s")
+            if self.follow and event.step_id == self.selected:
+                running = [sid for sid in self.started_order if self.states.get(sid) == "running"]
+                if running:
+                    self.select(running[-1])  # the work goes on there
+            self.show_status()
             if event.outcome in ("failed", "needs-operator"):
                 self.errors[event.step_id] = event.error
                 self.lines[event.step_id].append(f"{event.outcome}: {event.error}")
@@ -141,6 +201,7 @@ class ProgressScreen(Screen[None]):
             self.running = False  # the run is over; what needs the cluster next waits for the engine to let go
             if self.states.get("woodpecker-activate") == "needs-operator" and not event.interrupted:
                 self.call_after_refresh(self.action_woodpecker)
+            self.show_status()
             parts = ", ".join(f"{n} {k}" for k, n in event.counts.items() if n)
             word = "interrupted" if event.interrupted else ("finished" if event.ok else "stopped")
             follow_up = ("enter: verify and finish" if event.ok else
@@ -150,6 +211,23 @@ class ProgressScreen(Screen[None]):
             # Only here: the keys on offer change when the run ends. Refreshing them on every event made the
             # footer recompose dozens of times, a backlog that delayed the next key press by ~0.3 s.
             self.refresh_bindings()
+
+    def show_status(self) -> None:
+        """`install · 7/19 done · running: argocd, kargo · 1:23` — refreshed each second while the run goes."""
+        if self.finished is not None or self.plan_started_at is None:
+            return
+        import time
+
+        done = sum(1 for state in self.states.values() if state in FINISHED)
+        running = [sid for sid in self.started_order if self.states.get(sid) == "running"]
+        elapsed = max(0, int(time.time() - self.plan_started_at))
+        text = f"{self.plan_label} · {done}/{len(self.states)} done"
+        if running:
+            text += " · running: " + ", ".join(running[-3:]) + (f" (+{len(running) - 3})" if len(running) > 3 else "")
+        text += f" · {elapsed // 60}:{elapsed % 60:02d}"
+        if not self.follow:
+            text += " · f follows the work again"
+        self.query_one("#status", Static).update(text)
 
     def show_failure(self, message: str, hint: str) -> None:
         failure = self.query_one("#failure", Static)
@@ -161,15 +239,12 @@ class ProgressScreen(Screen[None]):
         if step_id == self.selected:
             return
         self.selected = step_id
-        log = self.query_one(Log)
-        log.clear()
-        log.write_lines(list(self.lines[step_id]))
+        self.rewrap()
         self.pending.pop(step_id, None)
         self.show_workloads()
         table = self.query_one("#steps", DataTable)
         row = table.get_row_index(step_id)
         if table.cursor_row != row:
-            self._moves_pending += 1
             table.move_cursor(row=row)
 
     def show_workloads(self) -> None:
@@ -180,17 +255,40 @@ class ProgressScreen(Screen[None]):
             table.add_row(f"{'✓' if ready >= wanted else '…'} {ready}/{wanted}", name)
         table.set_class(bool(rows), "shown")
 
+    def pane_width(self) -> int:
+        return self.query_one(Log).scrollable_content_region.width
+
+    def rewrap(self) -> None:
+        """The selected step's lines, wrapped to the pane as it is now."""
+        log = self.query_one(Log)
+        self._wrapped_at = self.pane_width()
+        log.clear()
+        if self.selected:
+            log.write_lines(wrap_lines(list(self.lines[self.selected]), self._wrapped_at))
+
+    def on_resize(self) -> None:
+        self.call_after_refresh(self._rewrap_if_resized)
+
+    def _rewrap_if_resized(self) -> None:
+        if self.pane_width() != self._wrapped_at:
+            self.rewrap()
+
     def flush_log(self) -> None:
+        if self.pane_width() != self._wrapped_at:
+            self.rewrap()  # the pane's width changed (zoom, a terminal resize): lines wrap anew
+            return
         if self.selected and self.pending.get(self.selected):
-            self.query_one(Log).write_lines(list(self.pending.pop(self.selected)))
+            self.query_one(Log).write_lines(wrap_lines(list(self.pending.pop(self.selected)), self._wrapped_at))
 
     def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
-        if self._moves_pending:
-            self._moves_pending -= 1  # ours, not the operator's
-            return
+        table = self.query_one("#steps", StepTable)
+        if event.data_table is not table or not table.operator_moved:
+            return  # our own following (or the workloads table), not the operator's choice
+        table.operator_moved = False
         key = event.row_key.value if event.row_key else None
         if key and key != self.selected:
             self.follow = False  # the operator chose a step: stop following
+            self.show_status()
             self.select(key)
 
     # -- keys ---------------------------------------------------------------------------------------------
@@ -203,10 +301,30 @@ class ProgressScreen(Screen[None]):
         if action == "next":
             return True if done and self.finished.ok else None  # type: ignore[union-attr]
         if action == "back":
-            return None if self.running else True
+            return not self.running  # hidden while the run goes: escape explains instead
+        if action == "while_running":
+            return self.running
         if action == "woodpecker":
             return done and self.states.get("woodpecker-activate") == "needs-operator"  # hidden unless needed
         return True
+
+    def action_while_running(self) -> None:
+        runner = self.app.runner  # type: ignore[attr-defined]
+        leave = ("ctrl+q leaves the wizard and the run goes on (start stonks-tui again to follow it)"
+                 if getattr(runner, "spawner", None) is not None else "ctrl+q stops it and leaves")
+        self.notify(f"The {self.plan.name} is running, so there is no going back yet: c cancels it (finished steps "
+                    f"are kept and resume next time); {leave}.", title="Still running", timeout=8)
+
+    def action_follow(self) -> None:
+        self.follow = True
+        running = [sid for sid in self.started_order if self.states.get(sid) == "running"]
+        if running:
+            self.select(running[-1])
+        self.show_status()
+
+    def action_zoom(self) -> None:
+        """The log over the whole width (at 80 columns the pane beside the step list has ~46)."""
+        self.query_one("#steps").toggle_class("hidden")
 
     def action_cancel(self) -> None:
         self.app.runner.cancel()  # type: ignore[attr-defined]

@@ -198,12 +198,17 @@ async def test_log_pane_follows_then_keeps_the_operators_choice_and_shows_worklo
         await settle(pilot, lambda: app.screen.selected == "arc-removal")
         assert app.screen.running
         await pilot.press("escape")
-        assert name(app) == "ProgressScreen"  # no way back while it runs
+        assert name(app) == "ProgressScreen"  # no way back while it runs, and escape says so
+        assert any("Still running" in (n.title or "") for n in app._notifications)
+        assert "install · 0/19 done · running: arc-removal · 0:0" in text(app, "#status")
         gate.set()
         await settle(pilot, lambda: app.screen.finished is not None and not app.screen.running)
-        table = app.screen.query_one("#steps", DataTable)
-        table.move_cursor(row=table.get_row_index("woodpecker"))
+        assert app.screen.follow  # it followed every step on its own
+        app.screen.query_one("#steps", DataTable).focus()
+        for _ in range(18 - list(runner.plan("install").order).index("woodpecker")):
+            await pilot.press("up")  # from the last step (followed) up to woodpecker: the operator's choice
         await settle(pilot, lambda: app.screen.selected == "woodpecker")
+        assert not app.screen.follow
         await pilot.pause(0.1)
         log = app.screen.query_one(Log)
         assert log.line_count == 40 and "woodpecker: line 40" in log.lines[-1]

@@ -55,6 +55,10 @@ async def test_install_through_the_wizard_then_resume_offer_is_gone(session: Ses
         assert screen.finished.ok, screen.states
         assert set(screen.states.values()) <= {"ok", "unchanged"}
         assert screen.query_one(Log).line_count > 0  # the selected step's log reached the pane
+        # The pane followed the work to the last step (with steps running side by side, it once stayed on the
+        # first one: the engine's concurrent starts made the screen think the operator had picked it).
+        assert screen.follow and screen.selected == "verify", (screen.follow, screen.selected)
+        assert "install finished" in str(screen.query_one("#status").render())
         await pilot.press("enter")
         await wait_for(pilot, lambda: app.screen.__class__.__name__ == "VerifyScreen"
                        and app.screen.query_one(DataTable).row_count >= 12)
