@@ -20,6 +20,8 @@ if TYPE_CHECKING:
     from stonks_tui.settings import Settings
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_LOCKED, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
+from stonks_tui.words import count  # noqa: E402 - light, and every command counts something
+
 EXIT_BROKEN_PIPE = 141  # 128 + SIGPIPE, what a shell reports for a tool killed by it
 
 DESCRIPTION = """\
@@ -637,22 +639,25 @@ def cmd_plan(args: argparse.Namespace) -> int:
     try:
         runner = session.runner()
         plan = runner.plan(args.which, delete_pvs=args.which == "teardown" and args.delete_pvs)
-        missing = 0
-        for sid, changes in asyncio.run(runner.describe(plan)):
+        from stonks_tui.plan_summary import summarise
+
+        rows = asyncio.run(runner.describe(plan))
+        for sid, changes in rows:
             if isinstance(changes, str):
                 print(f"{sid}: cannot tell — {changes}")
-                missing += 1
                 continue
             todo = [c for c in changes if c.action != "unchanged"]
-            print(f"{sid}: " + (f"{len(todo)} change(s)" if todo else "nothing to change"))
-            for change in changes:
+            if not todo:  # one line: what is already as wanted needs no listing
+                print(f"{sid}: nothing to change")
+                continue
+            print(f"{sid}: {count(len(todo), 'change')}")
+            for change in todo:
                 print(f"    {session.redactor(str(change))}")
                 for line in change.lines:
                     print(f"        {session.redactor(line)}")
-        if missing:
-            print(f"\n{missing} of {len(plan)} steps could not say what they would change.")
-            return EXIT_FAILED
-        return EXIT_OK
+        summary = summarise(plan.name, rows)
+        print(f"\n{summary.line()}")
+        return EXIT_FAILED if summary.unknown else EXIT_OK
     finally:
         session.close()
 

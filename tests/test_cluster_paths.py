@@ -33,7 +33,8 @@ def test_needs_operator_then_resume_with_token_and_a_setting_change_updates(tmp_
     assert journal["steps"]["woodpecker-activate"]["state"] == "needs-operator"
     assert journal["steps"]["verify"]["state"] == "pending"
     half = cli(tmp_path, "plan", STONKS_SIM_WOODPECKER_TOKEN="0")  # plan on a half-installed world
-    assert "woodpecker-activate: 1 change(s)" in half.stdout and "needs your Woodpecker token" in half.stdout
+    assert "woodpecker-activate: 1 change\n" in half.stdout and "needs your Woodpecker token" in half.stdout
+    assert "install plan: 1 change (1 to create) in 1 step of 19" in half.stdout
     assert half.stdout.count("nothing to change") == 18, half.stdout
     refused = cli(tmp_path, "install", "--yes", "--quiet", STONKS_WOODPECKER_TOKEN="wp_a-token-Woodpecker-refuses")
     assert refused.returncode == 1  # a wrong token leads back to where a new one is given, not to a dead end
@@ -55,7 +56,8 @@ def test_needs_operator_then_resume_with_token_and_a_setting_change_updates(tmp_
     assert changed.returncode == 0, changed.stdout[-2000:]
     assert "✓ woodpecker " in changed.stdout and "✓ woodpecker-agent-rbac " in changed.stdout
     after = cli(tmp_path, "plan", STONKS_WOODPECKER_AGENT_REPLICAS="3", STONKS_RBAC_MODE="namespaced")
-    assert after.stdout.count("nothing to change") == 19, after.stdout
+    assert after.stdout.count(": nothing to change\n") == 19, after.stdout
+    assert "install plan: nothing to change (19 steps checked)" in after.stdout
     world = json.loads((tmp_path / "demo" / "world.json").read_text())
     agent = next(o["object"] for o in world["kube"]["objects"] if o["plural"] == "statefulsets"
                  and o["object"]["metadata"]["name"] == "woodpecker-agent")

@@ -64,7 +64,8 @@ def test_second_run_applies_nothing_and_plan_is_empty(demo: dict) -> None:
     plan = run(demo["state"], "plan", env=demo["env"])
     demo["outputs"].append(plan)
     assert plan.returncode == 0
-    assert plan.stdout.count("nothing to change") == 19, plan.stdout
+    assert plan.stdout.count(": nothing to change\n") == 19, plan.stdout
+    assert plan.stdout.rstrip().endswith("install plan: nothing to change (19 steps checked)")
 
 
 def test_no_secret_on_helm_argv_or_in_any_file(demo: dict) -> None:

@@ -11,6 +11,7 @@ from stonks_tui.steps.arc import DESIGN_NAMESPACES
 from stonks_tui.steps.common import runtime
 from stonks_tui.steps.ownership import teardown_namespaces
 from stonks_tui.steps.teardown import PIPELINE_PVS, describe_pv, existing_pvs
+from stonks_tui.words import count
 
 
 def live_checks(ctx: StepContext) -> list[tuple[str, object]]:
@@ -46,7 +47,7 @@ def live_checks(ctx: StepContext) -> list[tuple[str, object]]:
             labels = {"app.kubernetes.io/instance": name}
             why = "" if all(b.endswith("missing") for b in bad) else "; " + await kube.why_not_ready(ns, labels)
             return CheckResult(name, "fail", "not ready: " + ", ".join(bad) + why, f"kubectl -n {ns} get pods")
-        return CheckResult(name, "pass", f"{len(items)} workload(s) ready in {ns}")
+        return CheckResult(name, "pass", f"{count(len(items), 'workload')} ready in {ns}")
 
     async def http_up(name: str, url: str, path: str, ok: tuple[int, ...]) -> CheckResult:
         try:

@@ -20,6 +20,7 @@ from textual.widgets import Footer, Input, Label, Select, Static, Switch
 from stonks_tui.errors import UsageError
 from stonks_tui.screens.title_bar import TitleBar
 from stonks_tui.settings import CHOICES, FIELD_NAMES, GROUP_TITLES, Settings, coerce, save_answers, validate
+from stonks_tui.words import count, verb
 
 
 class SettingsScreen(Screen[bool]):
@@ -106,7 +107,8 @@ class SettingsScreen(Screen[bool]):
         if self.errors:
             first = next(name for name in FIELD_NAMES if name in self.errors)  # first in the form's order
             self.query_one(f"#f-{first}").focus()
-            self.notify(f"{len(self.errors)} setting(s) need attention, first: {first}: {self.errors[first]}",
+            n = len(self.errors)
+            self.notify(f"{count(n, 'setting')} {verb(n, 'needs')} attention, first: {first}: {self.errors[first]}",
                         severity="error", timeout=8)
             return False
         runner = self.app.runner  # type: ignore[attr-defined]

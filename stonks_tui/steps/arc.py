@@ -182,6 +182,8 @@ class ArcRemoval(Step):
         if inv["pv"]:
             nfs = (inv["pv"].get("spec") or {}).get("nfs") or {}
             changes.append(Change("delete", "PersistentVolume", ARC_PV,
-                                  f"NFS data at {nfs.get('server')}:{nfs.get('path')} is kept"))
+                                  f"ARC's own PV, as the design removes it: only the object goes, its NFS data at "
+                                  f"{nfs.get('server')}:{nfs.get('path')} stays (the pipeline PVs are never "
+                                  "deleted unless you ask)"))
         changes += [Change("delete", "Namespace", n) for n in inv["namespaces"]]
         return changes or [Change("unchanged", "ARC", "(none found)")]

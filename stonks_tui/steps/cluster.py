@@ -68,10 +68,11 @@ class PersistentVolumes(ManifestStep):
         await super().apply(ctx)
 
     async def describe(self, ctx: StepContext) -> list[Change]:
-        changes = await super().describe(ctx)
-        for name in await self._released(ctx):
-            changes.append(Change("update", "PersistentVolume", name, "Released → clear claimRef.uid to re-bind"))
-        return changes
+        released = set(await self._released(ctx))
+        # A Released PV is one change (re-bind), not an "unchanged" row beside an "update" row for the same object.
+        return [Change("update", "PersistentVolume", c.name, "Released by the last teardown → clear claimRef.uid to "
+                       "re-bind it (its data is untouched)") if c.kind == "PersistentVolume" and c.name in released
+                else c for c in await super().describe(ctx)]
 
 
 class WoodpeckerNetworkPolicy(ManifestStep):

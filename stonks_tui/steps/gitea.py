@@ -17,6 +17,8 @@ ADMIN_TOKEN = ("gitea-token", "stonks-tui", ["write:admin", "write:repository", 
 READONLY_TOKEN = ("gitea-readonly-token", "stonks-tui-argocd-readonly", ["read:repository"])
 OAUTH_APP_NAME = "Woodpecker CI"
 INSTALL_WAIT = 120.0
+# What a step that needs the API token says before the first install: it cannot ask Gitea yet, and need not.
+AFTER_TOKEN = "created after Gitea is set up (gitea-token makes the API token this needs)"
 
 
 def admin_auth(ctx: StepContext) -> Auth:
@@ -260,6 +262,8 @@ class GiteaOAuthApp(GiteaStep):
         ctx.output("oauth_app_id", got["id"])
 
     async def describe(self, ctx: StepContext) -> list[Change]:
+        if not ctx.secrets.get(ADMIN_TOKEN[0]):  # the plan's own gitea-token step makes it first
+            return [Change("create", "GiteaOAuthApp", OAUTH_APP_NAME, AFTER_TOKEN)]
         state, _app = await self._state(ctx)
         action = {"create": "create", "rotate": "update", "unchanged": "unchanged"}[state]
         detail = "secret unknown → rotate with PATCH" if state == "rotate" else redirect_uri(ctx.settings)
@@ -318,5 +322,8 @@ class GiteaRepo(GiteaStep):
             raise gitea.fail(resp, f"create repository {self._full(ctx)}")
 
     async def describe(self, ctx: StepContext) -> list[Change]:
+        visibility = "private" if ctx.settings.repo_private else "public"
+        if not ctx.secrets.get(ADMIN_TOKEN[0]):
+            return [Change("create", "GiteaRepo", self._full(ctx), f"{visibility}; {AFTER_TOKEN}")]
         return [Change("unchanged" if await self._exists(ctx) else "create", "GiteaRepo", self._full(ctx),
-                       "private" if ctx.settings.repo_private else "public")]
+                       visibility)]

@@ -18,6 +18,7 @@ from stonks_tui.pipeline import dump, generate, structural_problems
 from stonks_tui.settings import Settings
 from stonks_tui.steps.common import runtime
 from stonks_tui.steps.gitea import ADMIN_TOKEN, token_auth
+from stonks_tui.words import count
 
 REMOTE = "gitea"
 VALUES = "infra/helm/stonks-oracle/values.yaml"
@@ -97,7 +98,7 @@ class RepoPush(RepoStep):
             await git.run("push", REMOTE, "main", user=user, password=token, log=ctx.log)
         await git.run("push", REMOTE, "--all", user=user, password=token, log=ctx.log)
         await git.run("push", REMOTE, "--tags", user=user, password=token, log=ctx.log)
-        ctx.log(f"pushed {len(before)} ref(s): {', '.join(before) or 'none needed'}")
+        ctx.log(f"pushed {count(len(before), 'ref')}: {', '.join(before) or 'none needed'}")
         ctx.output("pushed_refs", before)
         if await self.default_branch(ctx) not in (None, "main"):
             await self.gitea_api(ctx).json("PATCH", self.repo_api(ctx), auth=self.api_auth(ctx),

@@ -13,6 +13,7 @@ from stonks_tui.engine.step import Change, CheckResult, Done, NotDone, Step, Ste
 from stonks_tui.errors import StepFailed
 from stonks_tui.steps.common import rendered, runtime
 from stonks_tui.steps.ownership import teardown_namespaces, volumes_of
+from stonks_tui.words import count
 
 PIPELINE_PVS = ("pipeline-argocd-pv", "pipeline-kargo-pv", "pipeline-woodpecker-pv")
 WAIT = 300.0
@@ -103,7 +104,7 @@ class DeleteObjects(TeardownStep):
 
     async def check(self, ctx: StepContext) -> CheckResult:
         left = await self.targets(ctx)
-        return Done() if not left else NotDone(f"{len(left)} object(s) to delete")
+        return Done() if not left else NotDone(f"{count(len(left), 'object')} to delete")
 
     async def apply(self, ctx: StepContext) -> None:
         kube = runtime(ctx).kube()

@@ -5,6 +5,7 @@ from __future__ import annotations
 from stonks_tui.checks.live import verify
 from stonks_tui.engine.step import Change, CheckResult, NotDone, Step, StepContext
 from stonks_tui.errors import StepFailed
+from stonks_tui.words import count
 
 
 class Verify(Step):
@@ -28,7 +29,7 @@ class Verify(Step):
             ctx.log(r.line())
         failed = [r for r in results if r.status == "fail"]
         if failed:
-            raise StepFailed(f"{len(failed)} live check(s) failed: " + "; ".join(f"{r.name}: {r.reason}"
+            raise StepFailed(f"{count(len(failed), 'live check')} failed: " + "; ".join(f"{r.name}: {r.reason}"
                                                                                 for r in failed),
                              hint=failed[0].fix or "see the step log")
 

@@ -38,7 +38,7 @@ PREFLIGHT_OK = [
 NFS_FAIL = CheckResult("nfs", "fail", "127.0.0.1:2049 refuses connections",
                        "check nfs_server and that the NFS server runs")
 VERIFY_OK = [CheckResult("gitea", "pass", "Gitea 1.22, repository gitea_admin/stonks-oracle"),
-             CheckResult("woodpecker", "pass", "2 workload(s) ready in woodpecker"),
+             CheckResult("woodpecker", "pass", "2 workloads ready in woodpecker"),
              CheckResult("argocd-apps", "pass", "all point at Gitea; stonks-beta Synced")]
 PVS = [("pipeline-argocd-pv", "pipeline-argocd-pv: 127.0.0.1:/exports/argocd, 5Gi, Retain, Bound"),
        ("pipeline-kargo-pv", "pipeline-kargo-pv: 127.0.0.1:/exports/kargo, 2Gi, Retain, Bound"),
@@ -88,7 +88,17 @@ class FakeRunner(Runner):
         return list(PVS)
 
     async def describe(self, plan: Plan) -> list[tuple[str, list[Change] | str]]:
-        return [(sid, [Change("create", "Step", sid, plan.by_id[sid].title)]) for sid in plan.order]
+        special: dict[str, list[Change]] = {
+            "repo-migrate": [Change("update", "File", "infra/helm/stonks-oracle/values.yaml", "2 lines",
+                                    ("--- a/values.yaml", "+++ b/values.yaml", "@@ -1,2 +1,2 @@",
+                                     "-registry: ghcr.io/celesrenata", "+registry: 127.0.0.1:5000"))],
+            "verify": [Change("unchanged", "Check", "live checks", "read-only: run after the install")],
+            "pvs": [Change("unchanged", "PersistentVolume", "pipeline-argocd-pv"),
+                    Change("create", "PersistentVolume", "pipeline-kargo-pv", "NFS 127.0.0.1:/volume1/Kubernetes/"
+                           "pipelines/kargo, 2Gi, Retain, bound to kargo/kargo-data by claimRef")],
+        }
+        return [(sid, special.get(sid) or [Change("create", "Step", sid, plan.by_id[sid].title)])
+                for sid in plan.order]
 
     def cancel(self) -> None:
         self.cancelled = True

@@ -85,6 +85,42 @@ async def test_a_refused_woodpecker_token_opens_the_token_screen_again_with_the_
         assert runner.runs == ["install", "install", "install"]
 
 
+async def test_plan_hides_what_is_unchanged_shows_rows_whole_and_opens_a_files_diff(runner: FakeRunner) -> None:
+    from stonks_tui.screens.plan import PlanScreen
+
+    app = StonksApp(runner)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await app.push_screen(PlanScreen("install"))
+        await settle(pilot, lambda: app.screen.ready)
+        table = app.screen.query_one(DataTable)
+        assert table.row_count == 18  # 20 rows, 2 unchanged hidden
+        status = text(app, "#plan-status")
+        assert "install plan: 18 changes (17 to create, 1 to update) in 18 steps of 19" in status
+        assert "2 unchanged rows hidden: u shows" in status
+        await pilot.press("u")
+        assert table.row_count == 20
+        await pilot.press("u")
+        table.focus()
+        row = next(i for i, r in enumerate(app.screen.shown) if app.screen.rows[r][0] == "pvs")
+        table.move_cursor(row=row)
+        await pilot.pause()
+        assert "bound to kargo/kargo-data by claimRef" in text(app, "#plan-detail")  # whole, though cut above
+        assert not app.screen.check_action("diff", ())  # no diff on this row: d is not offered
+        row = next(i for i, r in enumerate(app.screen.shown) if app.screen.rows[r][0] == "repo-migrate")
+        table.move_cursor(row=row)
+        await pilot.pause()
+        assert "d shows the diff" in text(app, "#plan-detail")
+        await pilot.press("d")
+        await settle(pilot, lambda: name(app) == "DiffScreen")
+        assert "+registry: 127.0.0.1:5000" in text(app, "#diff-body")
+        await pilot.press("escape")
+        await settle(pilot, lambda: name(app) == "PlanScreen")
+        await pilot.press("d")
+        await settle(pilot, lambda: name(app) == "DiffScreen")
+        await pilot.press("d")  # closes the way it opened
+        await settle(pilot, lambda: name(app) == "PlanScreen")
+
+
 async def test_prerequisites_block_next_until_a_settings_fix_passes(tmp_path: Path) -> None:
     runner = FakeRunner(tmp_path, Script(preflight=[[*PREFLIGHT_OK[:-1], NFS_FAIL], PREFLIGHT_OK]))
     app = StonksApp(runner)
