@@ -287,6 +287,7 @@ class Session:
         runner.settings = self.settings
         runner.make_context = self.step_context
         runner.answers_path = answers_path(self.args)
+        runner.command = self.command
         return runner
 
     def command(self, name: str) -> str:
@@ -683,16 +684,20 @@ def cmd_settings(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _offline_demo_overrides(args: argparse.Namespace) -> dict | None:
+    """--demo for the commands that contact nothing (check, render): the demo's clone and endpoints, without
+    starting its world."""
+    if not args.demo:
+        return None
+    from stonks_tui.demo import demo_clone
+
+    return {"local_clone": str(demo_clone(state_dir_for(args))), "gitea_public_url": "http://127.0.0.1:30300"}
+
+
 def cmd_check(args: argparse.Namespace) -> int:
     from stonks_tui.checks.offline import offline_checks
 
-    overrides = None
-    if args.demo:  # the demo's clone and endpoints, without starting the world
-        from stonks_tui.demo import demo_clone
-
-        overrides = {"local_clone": str(demo_clone(state_dir_for(args))),
-                     "gitea_public_url": "http://127.0.0.1:30300"}
-    settings = load_valid_settings(args, overrides)
+    settings = load_valid_settings(args, _offline_demo_overrides(args))
     results = offline_checks(settings)
     for r in results:
         print(r.line())
@@ -722,11 +727,18 @@ def cmd_verify(args: argparse.Namespace) -> int:
 def cmd_render(args: argparse.Namespace) -> int:
     from stonks_tui.render import render, write_rendered
 
-    settings = load_valid_settings(args)
+    settings = load_valid_settings(args, _offline_demo_overrides(args))
     out = Path(args.out).expanduser()
     written = write_rendered(render(settings), out)
+    from stonks_tui.steps.cluster import WoodpeckerAgentRbac, rbac_grants
+
+    applied = set(WoodpeckerAgentRbac(settings).files)
     for path in written:
-        print(path)
+        rel = path.relative_to(out).as_posix() if path.is_relative_to(out) else str(path)
+        other = rel.startswith("woodpecker/agent-rbac") and rel not in applied
+        print(f"{path}  (the other rbac_mode's: not applied)" if other else path)
+    print(f"agent RBAC: rbac_mode is {settings.rbac_mode}, so the install applies {', '.join(sorted(applied))}: "
+          f"{rbac_grants(settings.rbac_mode)}.")
     print(f"{len(written)} files written to {out}. Secrets appear as <secret:NAME> placeholders: their values stay "
           "in the keyring and reach the cluster only when a step applies them.")
     return EXIT_OK

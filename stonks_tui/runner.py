@@ -51,6 +51,8 @@ class Runner:
         self.spawner: Callable[[str, dict[str, Any]], int] | None = None
         self.after_engine: Callable[[], None] | None = None
         self.connection: Any = None  # the attached engine process, while attached
+        # "`stonks-tui … <name>`" with the session's options, for hints the faces show (set by the session).
+        self.command: Callable[[str], str] = lambda name: f"`stonks-tui {name}`"
         self.notes: Callable[[str], None] | None = None  # what the engine says to its clients (a cancel by another)
         self.on_interrupt: Callable[[], str] | None = None  # Ctrl-C in an attached client: "cancel" or "detach"
         self.run_id: str | None = None  # the engine service's id for the run it runs in this process

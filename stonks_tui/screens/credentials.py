@@ -74,6 +74,17 @@ class CredentialsScreen(Screen[None]):
         else:
             self.focus_next()
 
+    def on_input_changed(self, _event: Input.Changed) -> None:
+        """A shown error follows the fields: it goes when what it said is fixed, or says what is wrong now."""
+        error = self.query_one("#credentials-error", Static)
+        if not error.has_class("shown"):
+            return
+        problem = self.problems()
+        if problem is None:
+            error.remove_class("shown")
+        else:
+            error.update(problem[1])
+
     def problems(self) -> tuple[str, str] | None:
         """(field id, message) of the first thing wrong, or None."""
         runner = self.app.runner  # type: ignore[attr-defined]

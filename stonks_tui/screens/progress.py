@@ -310,7 +310,7 @@ class ProgressScreen(Screen[None]):
 
     def action_while_running(self) -> None:
         runner = self.app.runner  # type: ignore[attr-defined]
-        leave = ("ctrl+q leaves the wizard and the run goes on (start stonks-tui again to follow it)"
+        leave = (f"ctrl+q leaves the wizard and the run goes on ({runner.command('attach')} follows it again)"
                  if getattr(runner, "spawner", None) is not None else "ctrl+q stops it and leaves")
         self.notify(f"The {self.plan.name} is running, so there is no going back yet: c cancels it (finished steps "
                     f"are kept and resume next time); {leave}.", title="Still running", timeout=8)

@@ -78,6 +78,8 @@ class TeardownScreen(Screen[None]):
             f"({len(self.pv_names)}), then enter; escape keeps them.")
 
     def on_input_changed(self, _event: Input.Changed) -> None:
+        if not self.query_one("#pv-box").display:
+            return  # the field was emptied on the way out (escape): its count of names to type is stale
         status = self.query_one("#teardown-status", Static)
         if self.deleting():
             status.update(f"enter: tear down AND DELETE the PVs {', '.join(self.pv_names)} · escape: keep them")

@@ -6,27 +6,36 @@ from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.screen import Screen
-from textual.widgets import Footer, Static
+from textual.widgets import Footer, Static, TextArea
 
 from stonks_tui.screens.checks_table import ChecksView
 from stonks_tui.screens.title_bar import TitleBar
 
 
 class VerifyScreen(Screen[None]):
-    BINDINGS = [Binding("r", "rerun", "Re-run"), Binding("escape", "back", "Back"), Binding("q", "app.quit", "Quit")]
+    BINDINGS = [Binding("r", "rerun", "Re-run"), Binding("c", "copy_key", "Copy deploy key"),
+                Binding("escape", "back", "Back"), Binding("q", "app.quit", "Quit")]
 
     def __init__(self, *, done: bool = False) -> None:
         super().__init__()
         self.done = done
+        self.deploy_key = ""  # the GitHub mirror's public key, once the install has made it
 
     def compose(self) -> ComposeResult:
         yield TitleBar()
-        yield Static("Live checks of the installed system", classes="title")
+        yield Static("Live checks of the installed system", id="verify-title", classes="title")
         yield ChecksView(id="checks")
         yield Static("checking…", id="verify-status", classes="hint")
+        # One line that never wraps: a key broken over three rows is a broken key when copied.
+        key = TextArea("", id="deploy-key", read_only=True, soft_wrap=False, show_line_numbers=False)
+        key.display = False
+        yield key
         yield Footer()
 
     def on_mount(self) -> None:
+        runner = self.app.runner  # type: ignore[attr-defined]
+        if runner.torn_down():
+            self.query_one("#verify-title", Static).update("After the teardown: what it removed and what it kept")
         self.run_checks()
 
     @work(exclusive=True, exit_on_error=False)
@@ -38,13 +47,32 @@ class VerifyScreen(Screen[None]):
         text = f"{len(results)} checks, {failed} failed · r re-runs"
         if self.done and not failed:
             text = (f"Done. Woodpecker: https://{s.woodpecker_host} · Argo CD: https://{s.argocd_host} · "
-                    f"Gitea: {s.gitea_public_url} · secrets: `stonks-tui secrets` · next: push a commit to run "
+                    f"Gitea: {s.gitea_public_url} · secrets: {runner.command('secrets')} · next: push a commit to run "
                     "the pipeline")
             public = runner.journal("install").steps.get("woodpecker-activate")
             key = public.outputs.get("github_deploy_public_key") if public else None
             if key:
-                text += f"\nAdd this deploy key, with write access, to {s.github_mirror_url}:\n{key}"
+                self.deploy_key = key
+                path = runner.context_dir() / "github-deploy-key.pub"
+                from stonks_tui.fsutil import atomic_write_text
+
+                atomic_write_text(path, key + "\n")  # the public half only: safe to keep, easy to `cat`
+                text += (f"\nAdd this deploy key, with write access, to {s.github_mirror_url} — c copies it "
+                         f"(terminals with OSC 52), or: cat {path}")
+                area = self.query_one("#deploy-key", TextArea)
+                area.text = key
+                area.display = True
+            self.refresh_bindings()
         self.query_one("#verify-status", Static).update(text)
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "copy_key":
+            return bool(self.deploy_key)  # offered only when there is one
+        return True
+
+    def action_copy_key(self) -> None:
+        self.app.copy_to_clipboard(self.deploy_key)
+        self.notify("deploy key copied (if your terminal passes OSC 52 through)", timeout=5)
 
     def action_rerun(self) -> None:
         self.run_checks()

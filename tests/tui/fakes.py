@@ -40,6 +40,7 @@ NFS_FAIL = CheckResult("nfs", "fail", "127.0.0.1:2049 refuses connections",
 VERIFY_OK = [CheckResult("gitea", "pass", "Gitea 1.22, repository gitea_admin/stonks-oracle"),
              CheckResult("woodpecker", "pass", "2 workloads ready in woodpecker"),
              CheckResult("argocd-apps", "pass", "all point at Gitea; stonks-beta Synced")]
+DEPLOY_KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIB3vPq0l9oKQm8x3YhJq7sZt2cWn5rL1dF4gH6jK8mN0 stonks-oracle-mirror"
 PVS = [("pipeline-argocd-pv", "pipeline-argocd-pv: 127.0.0.1:/exports/argocd, 5Gi, Retain, Bound"),
        ("pipeline-kargo-pv", "pipeline-kargo-pv: 127.0.0.1:/exports/kargo, 2Gi, Retain, Bound"),
        ("pipeline-woodpecker-pv", "pipeline-woodpecker-pv: 127.0.0.1:/exports/woodpecker, 5Gi, Retain, Bound")]
@@ -67,8 +68,10 @@ class FakeRunner(Runner):
         self.cancelled = False
 
     # -- what the screens call ----------------------------------------------------------------------------
+    torn_down_before = False
+
     def torn_down(self) -> bool:
-        return False
+        return self.torn_down_before
 
     def secret_store(self) -> MemorySecretStore:
         return self.store
@@ -153,7 +156,8 @@ class FakeRunner(Runner):
             elif sid == "woodpecker-activate" and not self.store.get("woodpecker-token"):
                 outcome, error, hint = "needs-operator", "Woodpecker needs a personal API token", "log in once"
             if outcome == "ok":
-                journal.mark(sid, DONE, duration=1.0)
+                outputs = {"github_deploy_public_key": DEPLOY_KEY} if sid == "woodpecker-activate" else None
+                journal.mark(sid, DONE, duration=1.0, outputs=outputs)
             else:
                 bad.add(sid)
                 journal.mark(sid, FAILED if outcome == "failed" else NEEDS_OPERATOR, error=error, hint=hint,

@@ -66,6 +66,15 @@ async def test_full_install_flow_with_the_woodpecker_token_asked_on_the_way(runn
         assert runner.runs == ["install", "install"]  # the retry, not a new wizard pass
         await pilot.press("enter")
         await settle(pilot, lambda: name(app) == "VerifyScreen" and "Done." in text(app, "#verify-status"))
+        # The deploy key on one line that never wraps (copied from three rows it was a broken key), in a file too.
+        from stonks_tui.screens.verify import TextArea
+        from tests.tui.fakes import DEPLOY_KEY
+
+        key = app.screen.query_one("#deploy-key", TextArea)
+        assert key.display and key.text == DEPLOY_KEY and not key.soft_wrap
+        assert (runner.context_dir() / "github-deploy-key.pub").read_text() == DEPLOY_KEY + "\n"
+        assert app.screen.check_action("copy_key", ()) and "c copies it" in text(app, "#verify-status")
+        assert text(app, "#verify-title") == "Live checks of the installed system"
 
 
 async def test_a_refused_woodpecker_token_opens_the_token_screen_again_with_the_reason(tmp_path: Path) -> None:
@@ -119,6 +128,17 @@ async def test_plan_hides_what_is_unchanged_shows_rows_whole_and_opens_a_files_d
         await settle(pilot, lambda: name(app) == "DiffScreen")
         await pilot.press("d")  # closes the way it opened
         await settle(pilot, lambda: name(app) == "PlanScreen")
+
+
+async def test_verify_after_a_teardown_says_so_in_its_title(runner: FakeRunner) -> None:
+    from stonks_tui.screens.verify import VerifyScreen
+
+    runner.torn_down_before = True
+    app = StonksApp(runner)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await app.push_screen(VerifyScreen())
+        await settle(pilot, lambda: "checks" in text(app, "#verify-status"))
+        assert text(app, "#verify-title") == "After the teardown: what it removed and what it kept"
 
 
 async def test_prerequisites_block_next_until_a_settings_fix_passes(tmp_path: Path) -> None:
@@ -186,6 +206,12 @@ async def test_credentials_explain_each_mistake_and_never_show_the_password(runn
         app.screen.query_one("#c-password", Input).value = "Right-Passw0rd"
         await pilot.press("tab", *"Wrong-Passw0rd", "ctrl+n")
         assert "does not match" in text(app, "#credentials-error")
+        for field in ("#c-password", "#c-confirm"):
+            app.screen.query_one(field, Input).value = ""  # both emptied: the mismatch is no longer true
+        await pilot.pause()
+        assert "does not match" not in text(app, "#credentials-error")
+        assert "required" in text(app, "#credentials-error")
+        app.screen.query_one("#c-password", Input).value = "Right-Passw0rd"
         app.screen.query_one("#c-confirm", Input).value = "Right-Passw0rd"
         app.screen.query_one("#c-user", Input).value = "admin"
         await pilot.press("ctrl+n")
@@ -317,6 +343,9 @@ async def test_teardown_keeps_pvs_unless_every_name_is_typed(runner: FakeRunner)
         assert "still to type: pipeline-woodpecker-pv" in text(app, "#teardown-status")
         await pilot.press("escape")  # closes the names field: PVs kept
         assert not app.screen.query_one("#pv-box").display and not app.screen.typed()
+        await pilot.pause()
+        assert "still to type" not in text(app, "#teardown-status")  # the emptied field's count is gone with it
+        assert "PVs will be kept" in text(app, "#teardown-status")
         await pilot.press("d", *" ".join(n for n, _ in PVS), "enter")
         await settle(pilot, lambda: name(app) == "ProgressScreen")
         assert "pvs-delete" in app.screen.plan.by_id
