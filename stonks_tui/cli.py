@@ -198,7 +198,7 @@ class Session:
         from stonks_tui import state_dir
         from stonks_tui.kubecontext import resolve_context
         from stonks_tui.redact import Redactor
-        from stonks_tui.steps.common import Runtime
+        from stonks_tui.runtime import Runtime
 
         self.args = args
         self.passphrase = passphrase
@@ -541,7 +541,7 @@ def _typed_pv_names(args: argparse.Namespace) -> list[str]:
     """The PV names the operator typed to confirm their deletion (never inferred, never defaulted). Anything short
     of every name, exactly, is refused before the teardown starts (exit 2): nothing is removed on a half answer."""
     from stonks_tui.errors import UsageError
-    from stonks_tui.steps.teardown import PIPELINE_PVS
+    from stonks_tui.inventory import PIPELINE_PVS
 
     if args.confirm_pv_names:
         typed = [n.strip() for n in args.confirm_pv_names.split(",") if n.strip()]
@@ -648,11 +648,10 @@ def cmd_plan(args: argparse.Namespace) -> int:
                 print(f"{sid}: cannot tell — {changes}")
                 continue
             todo = [c for c in changes if c.action != "unchanged"]
-            if not todo:  # one line: what is already as wanted needs no listing
-                print(f"{sid}: nothing to change")
-                continue
-            print(f"{sid}: {count(len(todo), 'change')}")
-            for change in todo:
+            # What is already as wanted needs no listing — except what a teardown keeps, and why.
+            kept = [c for c in changes if c.action == "unchanged" and c.detail.startswith("kept")]
+            print(f"{sid}: " + (count(len(todo), "change") if todo else "nothing to change"))
+            for change in todo + kept:
                 print(f"    {session.redactor(str(change))}")
                 for line in change.lines:
                     print(f"        {session.redactor(line)}")

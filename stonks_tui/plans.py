@@ -1,14 +1,13 @@
 """The install and teardown plans: the design's runmefirst.sh / runmelast.sh order as a DAG of steps.
 
-Each entry is a step class (which carries its own id, title and needs) or, for a step whose implementation
-has not landed, an (id, title, needs) triple that becomes a `PendingStep` failing loudly ("not implemented").
-Needs follow real dependencies, not the scripts' line order, so independent branches run concurrently.
+Each entry is a step class, which carries its own id, title and needs. Needs follow real dependencies, not the
+scripts' line order, so independent branches run concurrently.
 """
 
 from __future__ import annotations
 
 from stonks_tui.engine.plan import Plan
-from stonks_tui.engine.step import PendingStep, Step
+from stonks_tui.engine.step import Step
 from stonks_tui.settings import Settings
 from stonks_tui.steps.arc import ArcRemoval
 from stonks_tui.steps.cluster import (
@@ -37,7 +36,7 @@ from stonks_tui.steps.teardown import (
 from stonks_tui.steps.verify import Verify
 from stonks_tui.steps.woodpecker_activate import WoodpeckerActivate
 
-Entry = type[Step] | tuple[str, str, tuple[str, ...]]
+Entry = type[Step]
 
 INSTALL: tuple[Entry, ...] = (
     ArcRemoval,
@@ -67,13 +66,7 @@ PVS_DELETE: Entry = PvsDelete
 
 
 def _build(name: str, entries: tuple[Entry, ...], settings: Settings) -> Plan:
-    steps: list[Step] = []
-    for entry in entries:
-        if isinstance(entry, tuple):
-            steps.append(PendingStep(*entry))
-        else:
-            steps.append(entry(settings))  # type: ignore[call-arg]
-    return Plan(name, steps)
+    return Plan(name, [entry(settings) for entry in entries])
 
 
 def install_plan(settings: Settings) -> Plan:

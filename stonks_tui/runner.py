@@ -262,8 +262,8 @@ class Runner:
     async def kept_pvs(self) -> list[tuple[str, str]]:
         """(name, line) per pipeline PV that teardown keeps: NFS server:path, capacity, reclaim policy, status."""
         await self.settled()
-        from stonks_tui.steps.common import runtime
-        from stonks_tui.steps.teardown import describe_pv, existing_pvs
+        from stonks_tui.inventory import describe_pv, existing_pvs
+        from stonks_tui.runtime import runtime
 
         ctx = self._context("teardown")
         try:
@@ -278,7 +278,7 @@ class Runner:
 
     async def gitea_mode(self) -> str:
         """'installer' (Gitea will be initialised) or 'installed' (the admin is checked, or created)."""
-        from stonks_tui.steps.common import runtime
+        from stonks_tui.runtime import runtime
 
         ctx = self._context("install")
         try:

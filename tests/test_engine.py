@@ -10,7 +10,7 @@ import pytest
 from stonks_tui.engine.engine import Engine
 from stonks_tui.engine.events import Event, LogLine, PlanFinished, StepFinished, StepStarted
 from stonks_tui.engine.plan import Plan, PlanError
-from stonks_tui.engine.step import Change, Done, MemorySecretStore, NotDone, PendingStep, Step, StepContext
+from stonks_tui.engine.step import Change, Done, MemorySecretStore, NotDone, Step, StepContext
 from stonks_tui.errors import StepFailed
 from stonks_tui.journal import DONE, FAILED, INTERRUPTED, PENDING, Journal
 from stonks_tui.redact import Redactor
@@ -163,9 +163,12 @@ async def test_cancel_marks_running_interrupted_and_resume_finishes(tmp_path: Pa
     assert summary.ok and "b" in world.applies and "a" not in world.applies
 
 
-async def test_pending_step_fails_loudly(tmp_path: Path) -> None:
+async def test_a_step_without_its_methods_fails_loudly(tmp_path: Path) -> None:
+    class Unwritten(Step):
+        id, title = "todo", "Not yet"
+
     events: list[Event] = []
-    plan = Plan("install", [PendingStep("todo", "Not yet")])
+    plan = Plan("install", [Unwritten()])
     summary, journal = await run(plan, tmp_path / "j.json", events)
     assert not summary.ok
     assert "not implemented" in journal.steps["todo"].last_error

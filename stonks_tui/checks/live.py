@@ -7,10 +7,8 @@ import httpx
 from stonks_tui.checks.result import CheckResult, run_checks
 from stonks_tui.checks.webhook_delivery import delivery_check
 from stonks_tui.engine.step import StepContext
-from stonks_tui.steps.arc import DESIGN_NAMESPACES
-from stonks_tui.steps.common import runtime
-from stonks_tui.steps.ownership import teardown_namespaces
-from stonks_tui.steps.teardown import PIPELINE_PVS, describe_pv, existing_pvs
+from stonks_tui.inventory import DESIGN_NAMESPACES, PIPELINE_PVS, describe_pv, existing_pvs, teardown_namespaces
+from stonks_tui.runtime import runtime
 from stonks_tui.words import count
 
 
@@ -19,7 +17,7 @@ def live_checks(ctx: StepContext) -> list[tuple[str, object]]:
     rt = runtime(ctx)
 
     async def gitea() -> CheckResult:
-        from stonks_tui.steps.gitea import token_auth
+        from stonks_tui.gitea_auth import token_auth
 
         g = rt.gitea(s)
         version = await g.version(token_auth(ctx))
@@ -61,7 +59,7 @@ def live_checks(ctx: StepContext) -> list[tuple[str, object]]:
         return CheckResult(name, "fail", f"{url}{path} answers {resp.status_code}", "check the server's pods")
 
     async def webhook() -> CheckResult:
-        from stonks_tui.steps.gitea import token_auth
+        from stonks_tui.gitea_auth import token_auth
 
         g = rt.gitea(s)
         version = await g.version(token_auth(ctx)) or ""

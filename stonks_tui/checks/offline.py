@@ -133,9 +133,9 @@ def offline_checks(settings: Settings, clone: Path | None = None) -> list[CheckR
         ghcr += [f"{path}: {field}" for field, v in _strings(values) if "ghcr.io" in v]
     committed: dict[str, str] = {}
     if clone.is_dir():
-        from stonks_tui.steps.repo import PIPELINE, VALUES, RepoMigrate
+        from stonks_tui.migration import PIPELINE, VALUES, migrated_files
 
-        committed = RepoMigrate(s).wanted_files_for(clone)
+        committed = migrated_files(s, clone)
         for rel, text in committed.items():
             ghcr += [f"{rel}: line {n}" for n, line in enumerate(text.splitlines(), 1)
                      if "ghcr.io" in line and not line.lstrip().startswith("#")]

@@ -14,7 +14,7 @@ import httpx
 from stonks_tui.checks.result import CheckResult, run_checks
 from stonks_tui.engine.step import StepContext
 from stonks_tui.render import RWX_PROVISIONERS
-from stonks_tui.steps.common import runtime
+from stonks_tui.runtime import runtime
 
 # (verb, group, resource) the install and teardown use; SelfSubjectAccessReview asks for each.
 PERMISSIONS = [

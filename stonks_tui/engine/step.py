@@ -128,12 +128,3 @@ class Step:
 
     def __repr__(self) -> str:
         return f"<Step {self.id}>"
-
-
-class PendingStep(Step):
-    """A planned step whose implementation has not landed yet: every method fails loudly."""
-
-    def __init__(self, step_id: str, title: str, needs: tuple[str, ...] = ()) -> None:
-        self.id = step_id
-        self.title = title
-        self.needs = needs

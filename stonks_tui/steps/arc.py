@@ -13,6 +13,7 @@ from typing import Any
 from stonks_tui.clients.helm import chart_name
 from stonks_tui.engine.step import Change, CheckResult, Done, NotDone, Step, StepContext
 from stonks_tui.errors import StepFailed
+from stonks_tui.inventory import DESIGN_NAMESPACES
 from stonks_tui.steps.common import runtime
 
 ARC_GROUP = "actions.github.com/v1alpha1"
@@ -21,7 +22,6 @@ ARC_FINALIZER_MARKS = ("actions.github.com",)
 CONTROLLER_CHARTS = ("gha-runner-scale-set-controller", "actions-runner-controller")
 SCALESET_CHARTS = ("gha-runner-scale-set",)
 ARC_PV = "pipeline-arc-pv"
-DESIGN_NAMESPACES = ("arc-system", "arc-systems", "arc-runners")
 # Kinds ARC puts its cleanup finalizers on, besides its own.
 FINALIZED_KINDS = (("v1", "ServiceAccount"), ("v1", "Secret"), ("rbac.authorization.k8s.io/v1", "Role"),
                    ("rbac.authorization.k8s.io/v1", "RoleBinding"), ("v1", "ConfigMap"))

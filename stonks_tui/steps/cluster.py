@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from stonks_tui.engine.step import Change, CheckResult, NotDone, StepContext
+from stonks_tui.inventory import foreign_namespaces, made_by_install
 from stonks_tui.steps.common import ManifestStep, object_change, runtime
-from stonks_tui.steps.ownership import foreign_namespaces, made_by_install
 
 
 class Namespaces(ManifestStep):

@@ -1,110 +1,19 @@
-"""What steps share: the runtime (clients built lazily, once per run) and manifest application by SSA."""
+"""What steps share: manifest application by SSA, and the runtime (stonks_tui.runtime) they reach the world by."""
 
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 from stonks_tui.engine.step import Change, CheckResult, Done, NotDone, Step, StepContext
-from stonks_tui.errors import StepFailed
-from stonks_tui.render import ClusterFacts, Rendered, render, resolve_secrets
-from stonks_tui.settings import Settings
+from stonks_tui.render import resolve_secrets
+from stonks_tui.runtime import Runtime, cluster_facts, rendered, runtime  # noqa: F401 - what steps reach the world by
 
 # Metadata the API server or controllers write, never this tool: not a difference between live and wanted.
 # (finalizers: Kargo's controller adds its own to a Stage right after it is created — between a check's read and
 # its dry-run, found on the real tier — which read as a change this tool would make.)
 _BOOKKEEPING = ("resourceVersion", "managedFields", "generation", "creationTimestamp", "uid", "selfLink",
                 "finalizers", "deletionTimestamp", "deletionGracePeriodSeconds", "ownerReferences")
-
-
-@dataclass
-class Runtime:
-    """How to reach the world: kubeconfig + context, the environment for helm/git, and where state lives."""
-
-    context: str
-    kubeconfig: str | None = None
-    state_dir: Path | None = None
-    env: dict[str, str] | None = None
-    demo: bool = False
-    confirm: Any = None  # callable(question) -> bool for operator decisions mid-run; None = decline
-    assume_yes: bool = False  # install --yes: consent to put back our own releases an interrupted run left pending
-    # "`stonks-tui [--state-dir …] [--demo | --context …] <name>`": a hint the operator copies works where it was
-    # shown (the session's options carried); the bare command when no session says otherwise.
-    command: Any = None
-
-    def cmd(self, name: str) -> str:
-        return self.command(name) if self.command is not None else f"`stonks-tui {name}`"
-    _clients: dict[str, Any] = field(default_factory=dict)
-
-    def kube(self) -> Any:
-        if "kube" not in self._clients:
-            from stonks_tui.clients.kube import KubeClient
-
-            cache = self.state_dir / "cache" if self.state_dir else None
-            self._clients["kube"] = KubeClient(self.kubeconfig, self.context, cache)
-        return self._clients["kube"]
-
-    def helm(self) -> Any:
-        if "helm" not in self._clients:
-            from stonks_tui.clients.helm import HelmClient
-
-            self._clients["helm"] = HelmClient(kube_context=self.context, env=self.env)
-        return self._clients["helm"]
-
-    def gitea(self, settings: Settings) -> Any:
-        if "gitea" not in self._clients:
-            from stonks_tui.clients.gitea import GiteaClient
-
-            self._clients["gitea"] = GiteaClient.from_settings(settings)
-        return self._clients["gitea"]
-
-    def woodpecker(self, settings: Settings, token: str) -> Any:
-        from stonks_tui.clients.woodpecker import WoodpeckerClient
-
-        return WoodpeckerClient(settings.effective_woodpecker_url, token)
-
-    async def aclose(self) -> None:
-        for client in self._clients.values():
-            close = getattr(client, "aclose", None)
-            if close is not None:
-                await close()
-            elif hasattr(client, "close"):
-                client.close()
-        self._clients.clear()
-
-
-def runtime(ctx: StepContext) -> Runtime:
-    rt = ctx.clients.get("runtime")
-    if rt is None:
-        raise StepFailed("no cluster runtime configured for this run", hint="this is a bug in stonks-tui")
-    return rt
-
-
-async def cluster_facts(ctx: StepContext) -> ClusterFacts:
-    """Facts rendering depends on, read once per run: does the pipeline storage class do RWX?"""
-    cached = ctx.clients.get("facts")
-    if cached is not None:
-        return cached
-    from stonks_tui.render import RWX_PROVISIONERS
-
-    kube = runtime(ctx).kube()
-    name = ctx.settings.woodpecker_storage_class
-    classes = await kube.list("storage.k8s.io/v1", "StorageClass")
-    chosen = None
-    for sc in classes:
-        default = (sc["metadata"].get("annotations") or {}).get("storageclass.kubernetes.io/is-default-class")
-        if (name and sc["metadata"]["name"] == name) or (not name and default == "true"):
-            chosen = sc
-    rwx = bool(chosen) and any(p in (chosen or {}).get("provisioner", "") for p in RWX_PROVISIONERS)
-    facts = ClusterFacts(rwx=rwx)
-    ctx.clients["facts"] = facts
-    return facts
-
-
-async def rendered(ctx: StepContext) -> Rendered:
-    return render(ctx.settings, await cluster_facts(ctx))
 
 
 def ref(obj: dict) -> str:

@@ -10,30 +10,14 @@ from stonks_tui.clients.gitea import Auth, GiteaClient, GiteaError
 from stonks_tui.clients.gitea_pod import gitea_pod
 from stonks_tui.engine.step import Change, CheckResult, Done, NotDone, Step, StepContext
 from stonks_tui.errors import StepFailed
+from stonks_tui.gitea_auth import ADMIN_TOKEN, READONLY_TOKEN, admin_auth, token_auth
 from stonks_tui.settings import GITEA_RESERVED_USERS, Settings
 from stonks_tui.steps.common import runtime
 
-ADMIN_TOKEN = ("gitea-token", "stonks-tui", ["write:admin", "write:repository", "write:user"])
-READONLY_TOKEN = ("gitea-readonly-token", "stonks-tui-argocd-readonly", ["read:repository"])
 OAUTH_APP_NAME = "Woodpecker CI"
 INSTALL_WAIT = 120.0
 # What a step that needs the API token says before the first install: it cannot ask Gitea yet, and need not.
 AFTER_TOKEN = "created after Gitea is set up (gitea-token makes the API token this needs)"
-
-
-def admin_auth(ctx: StepContext) -> Auth:
-    password = ctx.secrets.get("gitea-admin-password")
-    if not password:
-        raise StepFailed("the Gitea admin password is not in the keyring",
-                         hint="enter it in the wizard, or pass STONKS_GITEA_ADMIN_PASSWORD once")
-    return Auth(user=ctx.settings.gitea_admin_user, password=password)
-
-
-def token_auth(ctx: StepContext) -> Auth:
-    token = ctx.secrets.get(ADMIN_TOKEN[0])
-    if not token:
-        raise StepFailed("no Gitea API token in the keyring yet", hint="the gitea-token step creates it: resume")
-    return Auth(token=token)
 
 
 def redirect_uri(settings: Settings) -> str:

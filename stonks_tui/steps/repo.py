@@ -6,7 +6,6 @@ values.yaml is edited with ruamel.yaml's round-trip mode so the operator's comme
 from __future__ import annotations
 
 import difflib
-import io
 import os
 from pathlib import Path
 from typing import Any
@@ -14,15 +13,13 @@ from typing import Any
 from stonks_tui.clients.git import Git
 from stonks_tui.engine.step import Change, CheckResult, Done, NotDone, Step, StepContext
 from stonks_tui.errors import StepFailed
-from stonks_tui.pipeline import dump, generate, structural_problems
+from stonks_tui.gitea_auth import ADMIN_TOKEN, token_auth
+from stonks_tui.migration import PIPELINE, VALUES, migrated_files
 from stonks_tui.settings import Settings
 from stonks_tui.steps.common import runtime
-from stonks_tui.steps.gitea import ADMIN_TOKEN, token_auth
 from stonks_tui.words import count
 
 REMOTE = "gitea"
-VALUES = "infra/helm/stonks-oracle/values.yaml"
-PIPELINE = ".woodpecker.yml"
 COMMIT_MESSAGE = ("ci: build with Woodpecker on Gitea and push images to the local registry\n\n"
                   "- image.registry now points at the local registry; ghcrAuth and the ghcr-credentials pull\n"
                   "  secret are gone (the local registry needs no credentials)\n"
@@ -138,48 +135,11 @@ class RepoPush(RepoStep):
 class RepoMigrate(RepoStep):
     id, title, needs = "repo-migrate", "Migrate values.yaml and add .woodpecker.yml", ("repo-push",)
 
-    def _yaml(self) -> Any:
-        from ruamel.yaml import YAML
-
-        y = YAML()  # round-trip: comments, order and quotes survive
-        y.preserve_quotes = True
-        y.indent(mapping=2, sequence=4, offset=2)
-        return y
-
     def wanted_files(self, ctx: StepContext) -> dict[str, str]:
         return self.wanted_files_for(clone_path(ctx.settings))
 
     def wanted_files_for(self, clone: Path) -> dict[str, str]:
-        """The migrated values.yaml and the generated .woodpecker.yml, as they would be committed."""
-        settings = self.settings
-        out: dict[str, str] = {}
-        values_path = clone / VALUES
-        if values_path.exists():
-            y = self._yaml()
-            doc = y.load(values_path.read_text())
-            registry = f"{settings.registry_host}/{settings.registry_project}"
-            if isinstance(doc, dict):
-                image = doc.get("image")
-                if isinstance(image, dict):
-                    image["registry"] = registry
-                doc.pop("ghcrAuth", None)
-                pulls = doc.get("imagePullSecrets")
-                if isinstance(pulls, list):
-                    kept = [p for p in pulls if not (isinstance(p, dict) and p.get("name") == "ghcr-credentials")]
-                    if kept:
-                        doc["imagePullSecrets"] = kept
-                    else:
-                        del doc["imagePullSecrets"]
-            buf = io.StringIO()
-            y.dump(doc, buf)
-            out[VALUES] = buf.getvalue()
-        pipeline = generate(settings, clone)
-        problems = structural_problems(pipeline)
-        if problems:
-            raise StepFailed(f"the generated {PIPELINE} is not valid: {'; '.join(problems)}",
-                             hint="this is a bug in stonks-tui")
-        out[PIPELINE] = dump(pipeline)
-        return out
+        return migrated_files(self.settings, clone)
 
     def diffs(self, ctx: StepContext) -> dict[str, list[str]]:
         clone = clone_path(ctx.settings)

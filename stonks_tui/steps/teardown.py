@@ -7,15 +7,12 @@ to a claim in a namespace that goes is made Retain first, so deleting the claim 
 
 from __future__ import annotations
 
-from typing import Any
-
 from stonks_tui.engine.step import Change, CheckResult, Done, NotDone, Step, StepContext
 from stonks_tui.errors import StepFailed
+from stonks_tui.inventory import describe_pv, existing_pvs, teardown_namespaces, volumes_of
 from stonks_tui.steps.common import rendered, runtime
-from stonks_tui.steps.ownership import teardown_namespaces, volumes_of
 from stonks_tui.words import count
 
-PIPELINE_PVS = ("pipeline-argocd-pv", "pipeline-kargo-pv", "pipeline-woodpecker-pv")
 WAIT = 300.0
 DELETE_WAIT = 120.0
 # Who removes a finalizer: named when a deletion waits on one, so the operator knows what to look at.
@@ -35,19 +32,6 @@ def holders(finalizers: list[str]) -> str:
 def ref_of(obj: dict) -> str:
     meta = obj["metadata"]
     return f"{obj['kind']} {meta.get('namespace', '')}/{meta['name']}".replace(" /", " ")
-
-
-def describe_pv(pv: dict) -> str:
-    spec, status = pv.get("spec") or {}, pv.get("status") or {}
-    nfs = spec.get("nfs") or {}
-    return (f"{pv['metadata']['name']}: {nfs.get('server')}:{nfs.get('path')}, "
-            f"{(spec.get('capacity') or {}).get('storage')}, {spec.get('persistentVolumeReclaimPolicy')}, "
-            f"{status.get('phase')}")
-
-
-async def existing_pvs(kube: Any) -> list[dict]:
-    """The pipeline PVs that exist now (the ones teardown keeps, or --delete-pvs removes)."""
-    return [pv for name in PIPELINE_PVS if (pv := await kube.get("v1", "PersistentVolume", name))]
 
 
 class TeardownStep(Step):

@@ -1,16 +1,13 @@
-"""What the install made, so teardown removes that and nothing else (issue 15: nothing foreign is deleted).
-
-Namespaces the install creates carry MANAGED_BY; a namespace that existed before keeps no mark of ours and is never
-deleted. Before a namespace of ours goes, every volume bound to a claim in it is made Retain, so no one's data
-(a local-path directory, an NFS export with reclaim Delete) goes with it.
-"""
+"""What the install owns and what the teardown may remove: the label on what it creates, the namespaces and
+volumes it made, the pipeline PVs it keeps and ARC's namespaces it removes. Steps (install, teardown) and checks
+(verify) both ask these questions, so the answers live here, below both."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from stonks_tui.engine.step import StepContext
-from stonks_tui.steps.common import rendered, runtime
+from stonks_tui.runtime import rendered, runtime
 
 MANAGED_BY = ("app.kubernetes.io/managed-by", "stonks-tui")
 # What a stage namespace may hold and still be ours alone to delete: nothing that runs or stores.
@@ -78,3 +75,20 @@ async def teardown_namespaces(ctx: StepContext) -> tuple[list[str], list[tuple[s
                 continue
         delete.append(name)
     return delete, kept
+
+
+PIPELINE_PVS = ("pipeline-argocd-pv", "pipeline-kargo-pv", "pipeline-woodpecker-pv")
+DESIGN_NAMESPACES = ("arc-system", "arc-systems", "arc-runners")
+
+
+def describe_pv(pv: dict) -> str:
+    spec, status = pv.get("spec") or {}, pv.get("status") or {}
+    nfs = spec.get("nfs") or {}
+    return (f"{pv['metadata']['name']}: {nfs.get('server')}:{nfs.get('path')}, "
+            f"{(spec.get('capacity') or {}).get('storage')}, {spec.get('persistentVolumeReclaimPolicy')}, "
+            f"{status.get('phase')}")
+
+
+async def existing_pvs(kube: Any) -> list[dict]:
+    """The pipeline PVs that exist now (the ones teardown keeps, or --delete-pvs removes)."""
+    return [pv for name in PIPELINE_PVS if (pv := await kube.get("v1", "PersistentVolume", name))]
