@@ -611,6 +611,9 @@ def cmd_status(args: argparse.Namespace) -> int:
                     print(f"              hint: {printable(rec.hint)}")
     if not shown:
         print(f"No run recorded for context {context} (state dir {state}).")
+    key = state / _safe(context) / "github-deploy-key.pub"
+    if key.is_file():
+        print(f"GitHub mirror deploy key (public; add it with write access on GitHub): {key}")
     return EXIT_OK
 
 

@@ -42,6 +42,10 @@ def test_install_completes(demo: dict) -> None:
     assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-2000:]
     assert "install finished" in r.stdout
     assert "add this deploy key" in r.stdout and "ssh-ed25519 " in r.stdout
+    key = (demo["state"] / "stonks-demo" / "github-deploy-key.pub").read_text().strip()  # whole, to copy
+    assert key.startswith("ssh-ed25519 ") and key in r.stdout
+    status = run(demo["state"], "status", env=demo["env"])
+    assert "github-deploy-key.pub" in status.stdout
     assert {name: phase for name, (phase, _, _) in pv_state(demo["state"]).items()} == {
         "pipeline-argocd-pv": "Bound", "pipeline-kargo-pv": "Bound", "pipeline-woodpecker-pv": "Bound"}
     # The NetworkPolicy selects the chart's server pod (labels app.kubernetes.io/name: server): found on the real

@@ -38,8 +38,7 @@ class PlanScreen(Screen[None]):
 
     def compose(self) -> ComposeResult:
         yield TitleBar()
-        yield Static(f"The {self.kind} plan — what each step would change (asking the cluster, Gitea and helm)",
-                     classes="title")
+        yield Static(f"The {self.kind} plan: what each step would change", classes="title")
         table: DataTable[str] = DataTable(id="plan-table", cursor_type="row", zebra_stripes=True)
         table.add_column("step", key="step")
         table.add_column(" ", key="action")

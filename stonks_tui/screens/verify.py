@@ -53,12 +53,8 @@ class VerifyScreen(Screen[None]):
             key = public.outputs.get("github_deploy_public_key") if public else None
             if key:
                 self.deploy_key = key
-                path = runner.context_dir() / "github-deploy-key.pub"
-                from stonks_tui.fsutil import atomic_write_text
-
-                atomic_write_text(path, key + "\n")  # the public half only: safe to keep, easy to `cat`
                 text += (f"\nAdd this deploy key, with write access, to {s.github_mirror_url} — c copies it "
-                         f"(terminals with OSC 52), or: cat {path}")
+                         f"(terminals with OSC 52); {runner.command('status')} shows the file it is saved in")
                 area = self.query_one("#deploy-key", TextArea)
                 area.text = key
                 area.display = True

@@ -116,6 +116,11 @@ class WoodpeckerActivate(Step):
             ctx.log(f"add this deploy key, with write access, to {ctx.settings.github_mirror_url}:")
             ctx.log(f"  {public}")
             ctx.output("github_deploy_public_key", public)
+            rt = runtime(ctx)
+            if rt.state_dir is not None:  # the public half only: safe to keep, easy to `cat` (status names it)
+                from stonks_tui.fsutil import atomic_write_text
+
+                atomic_write_text(rt.state_dir / "github-deploy-key.pub", public + "\n")
         finally:
             await wp.aclose()
 

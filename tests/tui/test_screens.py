@@ -66,13 +66,12 @@ async def test_full_install_flow_with_the_woodpecker_token_asked_on_the_way(runn
         assert runner.runs == ["install", "install"]  # the retry, not a new wizard pass
         await pilot.press("enter")
         await settle(pilot, lambda: name(app) == "VerifyScreen" and "Done." in text(app, "#verify-status"))
-        # The deploy key on one line that never wraps (copied from three rows it was a broken key), in a file too.
+        # The deploy key on one line that never wraps (copied from three rows it was a broken key).
         from stonks_tui.screens.verify import TextArea
         from tests.tui.fakes import DEPLOY_KEY
 
         key = app.screen.query_one("#deploy-key", TextArea)
         assert key.display and key.text == DEPLOY_KEY and not key.soft_wrap
-        assert (runner.context_dir() / "github-deploy-key.pub").read_text() == DEPLOY_KEY + "\n"
         assert app.screen.check_action("copy_key", ()) and "c copies it" in text(app, "#verify-status")
         assert text(app, "#verify-title") == "Live checks of the installed system"
 

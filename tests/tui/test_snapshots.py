@@ -146,6 +146,10 @@ def test_done(snap_compare, tmp_path: Path, size) -> None:
     from stonks_tui.screens.verify import VerifyScreen
 
     async def run_before(pilot) -> None:
+        from tests.tui.fakes import DEPLOY_KEY
+
+        journal = pilot.app.runner.journal("install")
+        journal.mark("woodpecker-activate", "done", outputs={"github_deploy_public_key": DEPLOY_KEY})
         await pilot.app.push_screen(VerifyScreen(done=True))
         await until(pilot, lambda: "Done." in str(pilot.app.screen.query_one("#verify-status").render()))
 
