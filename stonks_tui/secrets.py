@@ -140,25 +140,19 @@ def encrypted_file_backend(path: Path, passphrase: str) -> Any:
 
 
 def _rewrite_keyring(path: Path, change: Callable[[Any], bool]) -> bool:
-    """Read the keyring file, apply `change` to its ini, write it whole to a private temporary file and rename it
-    over the old one: a reader sees the old file or the new one, never a part. Returns what `change` returned."""
+    """Read the keyring file, apply `change` to its ini and write it whole (fsutil: a private temporary file renamed
+    over the old one), so a reader sees the old file or the new one, never a part. Returns what `change` returned."""
     import configparser
-    import tempfile
+    import io
+
+    from stonks_tui.fsutil import atomic_write_text
 
     config = configparser.RawConfigParser()
     config.read(path, encoding="utf-8")
     changed = change(config)
-    fd, tmp = tempfile.mkstemp(prefix=".keyring-", dir=path.parent)  # mode 0600
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            config.write(fh)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
+    buf = io.StringIO()
+    config.write(buf)
+    atomic_write_text(path, buf.getvalue())
     return changed
 
 

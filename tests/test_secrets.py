@@ -117,31 +117,26 @@ def test_two_processes_writing_the_keyring_keep_each_others_values(tmp_path: Pat
                                "woodpecker-token": "woodpecker-9012"}
 
 
-def test_a_reader_never_sees_a_half_written_keyring(tmp_path: Path) -> None:
-    """keyrings.cryptfile truncates the file and writes it again: the engine, unlocking while its client stored a
-    secret, found it empty ("keyring … is empty") and refused the run. Writes are whole files renamed in."""
-    import threading
+def test_a_reader_never_sees_a_half_written_keyring(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """keyrings.cryptfile truncated the file and wrote it again: the engine, unlocking while its client stored a
+    secret, found it empty ("keyring … is empty") and refused the run. Deterministic: a reader looks at the file
+    in the middle of every write (while the new ini is being written out) and must find a whole keyring."""
+    import configparser
 
     from stonks_tui.secrets import _refuse_damaged_keyring, encrypted_file_backend
 
     path = tmp_path / "secrets.cryptfile"
     writer = encrypted_file_backend(path, "a-passphrase")
-    done = threading.Event()
+    seen: list[int] = []
+    original = configparser.RawConfigParser.write
 
-    def write() -> None:
-        for n in range(150):
-            writer.set_password("stonks-tui", f"ctx-{n % 7}", "v" * 2000 + str(n))
-        writer.delete_password("stonks-tui", "ctx-0")
-        done.set()
-
-    thread = threading.Thread(target=write)
-    thread.start()
-    reads = 0
-    while not done.is_set():
+    def write_and_look(self, fp, *args, **kwargs):  # type: ignore[no-untyped-def]
+        original(self, fp, *args, **kwargs)
         _refuse_damaged_keyring(path)  # raises UsageError on an empty or partial file
-        reads += 1
-    thread.join()
-    assert reads > 10
-    assert writer.get_password("stonks-tui", "ctx-0") is None
-    assert writer.get_password("stonks-tui", "ctx-6").endswith("146")
-    assert not list(tmp_path.glob(".keyring-*")) and path.stat().st_mode & 0o777 == 0o600
+        seen.append(path.stat().st_size)
+
+    monkeypatch.setattr(configparser.RawConfigParser, "write", write_and_look)
+    writer.set_password("stonks-tui", "ctx-1", "v" * 2000)
+    writer.delete_password("stonks-tui", "ctx-1")
+    assert len(seen) == 2 and writer.get_password("stonks-tui", "ctx-1") is None
+    assert not list(tmp_path.glob(".secrets.cryptfile.*")) and path.stat().st_mode & 0o777 == 0o600
