@@ -185,10 +185,8 @@ class ProgressScreen(Screen[None]):
             table.update_cell(event.step_id, "icon", ICONS[event.outcome])
             if event.duration:
                 table.update_cell(event.step_id, "time", f"{event.duration:.1f}s")
-            if self.follow and event.step_id == self.selected:
-                running = [sid for sid in self.started_order if self.states.get(sid) == "running"]
-                if running:
-                    self.select(running[-1])  # the work goes on there
+            if self.follow and event.step_id == self.selected and (running := self.running_steps()):
+                self.select(running[-1])  # the work goes on there
             self.show_status()
             if event.outcome in ("failed", "needs-operator"):
                 self.errors[event.step_id] = event.error
@@ -212,6 +210,10 @@ class ProgressScreen(Screen[None]):
             # footer recompose dozens of times, a backlog that delayed the next key press by ~0.3 s.
             self.refresh_bindings()
 
+    def running_steps(self) -> list[str]:
+        """The steps running now, in the order they started (the newest last)."""
+        return [sid for sid in self.started_order if self.states.get(sid) == "running"]
+
     def show_status(self) -> None:
         """`install · 7/19 done · running: argocd, kargo · 1:23` — refreshed each second while the run goes."""
         if self.finished is not None or self.plan_started_at is None:
@@ -219,7 +221,7 @@ class ProgressScreen(Screen[None]):
         import time
 
         done = sum(1 for state in self.states.values() if state in FINISHED)
-        running = [sid for sid in self.started_order if self.states.get(sid) == "running"]
+        running = self.running_steps()
         elapsed = max(0, int(time.time() - self.plan_started_at))
         text = f"{self.plan_label} · {done}/{len(self.states)} done"
         if running:
@@ -240,7 +242,6 @@ class ProgressScreen(Screen[None]):
             return
         self.selected = step_id
         self.rewrap()
-        self.pending.pop(step_id, None)
         self.show_workloads()
         table = self.query_one("#steps", DataTable)
         row = table.get_row_index(step_id)
@@ -259,19 +260,14 @@ class ProgressScreen(Screen[None]):
         return self.query_one(Log).scrollable_content_region.width
 
     def rewrap(self) -> None:
-        """The selected step's lines, wrapped to the pane as it is now."""
+        """The selected step's lines, wrapped to the pane as it is now. They include the ones not yet flushed,
+        which are dropped from the flush (a rewrap on a resize used to show those twice)."""
         log = self.query_one(Log)
         self._wrapped_at = self.pane_width()
         log.clear()
         if self.selected:
+            self.pending.pop(self.selected, None)
             log.write_lines(wrap_lines(list(self.lines[self.selected]), self._wrapped_at))
-
-    def on_resize(self) -> None:
-        self.call_after_refresh(self._rewrap_if_resized)
-
-    def _rewrap_if_resized(self) -> None:
-        if self.pane_width() != self._wrapped_at:
-            self.rewrap()
 
     def flush_log(self) -> None:
         if self.pane_width() != self._wrapped_at:
@@ -317,8 +313,7 @@ class ProgressScreen(Screen[None]):
 
     def action_follow(self) -> None:
         self.follow = True
-        running = [sid for sid in self.started_order if self.states.get(sid) == "running"]
-        if running:
+        if running := self.running_steps():
             self.select(running[-1])
         self.show_status()
 

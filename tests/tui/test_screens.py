@@ -275,6 +275,13 @@ async def test_log_pane_follows_then_keeps_the_operators_choice_and_shows_worklo
         assert log.line_count == 40 and "woodpecker: line 40" in log.lines[-1]
         assert app.screen.query_one("#workloads").display and app.screen.query_one("#workloads",
                                                                                     DataTable).row_count == 2
+        # A line arrives and the pane's width changes (z) before the next flush: the lines wrap anew, each once.
+        from stonks_tui.engine.events import LogLine
+
+        app.screen.listen(LogLine(step_id="woodpecker", line="woodpecker: line 41"))
+        await pilot.press("z")
+        await pilot.pause(0.2)
+        assert log.line_count == 41 and log.lines[-2:] == ["woodpecker: line 40", "woodpecker: line 41"]
 
 
 async def test_cancel_interrupts_and_the_resume_screen_picks_it_up(tmp_path: Path) -> None:
