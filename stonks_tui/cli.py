@@ -15,13 +15,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from stonks_tui import __version__
+from stonks_tui.words import count  # light (no imports): every command counts something
 
 if TYPE_CHECKING:
     from stonks_tui.settings import Settings
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_LOCKED, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
-from stonks_tui.words import count  # noqa: E402 - light, and every command counts something
-
 EXIT_BROKEN_PIPE = 141  # 128 + SIGPIPE, what a shell reports for a tool killed by it
 
 DESCRIPTION = """\
@@ -290,7 +289,7 @@ class Session:
         runner.command = self.command
         return runner
 
-    def command(self, name: str) -> str:
+    def command(self, name: str, *, ticks: bool = True) -> str:
         """`stonks-tui <name>` with the options this session was given, so a hint copied from here works here."""
         words = ["stonks-tui"]
         if getattr(self.args, "state_dir", None) is not None:
@@ -303,7 +302,8 @@ class Session:
             words += ["--answers", str(self.args.answers)]
         import shlex
 
-        return "`" + " ".join(shlex.quote(w) for w in [*words, *name.split()]) + "`"
+        text = " ".join(shlex.quote(w) for w in [*words, *name.split()])
+        return f"`{text}`" if ticks else text
 
     def use_engine_process(self, runner, *, keep_demo: bool = False) -> None:  # type: ignore[no-untyped-def]
         """Runs of `runner` go to an engine process (service/), which outlives this one. The demo's world moves
@@ -786,7 +786,7 @@ def _rotate(session: Session, store: Any, name: str | None) -> int:
     """A generated secret is forgotten (the next install makes a new one and applies it); one the operator gives
     (a refused Woodpecker token, a changed registry password) is replaced by the value given now."""
     from stonks_tui.errors import UsageError
-    from stonks_tui.secrets import ENV_FOR, KNOWN, MIN_GIVEN
+    from stonks_tui.secrets import ENV_FOR, KNOWN, check_given_secret
 
     rotatable = sorted(n for n in KNOWN if n != "woodpecker-oauth-client-id")
     names = "generated: " + ", ".join(n for n in rotatable if KNOWN[n] == "generated") + "; given by you: " + \
@@ -813,14 +813,13 @@ def _rotate(session: Session, store: Any, name: str | None) -> int:
         if not sys.stdin.isatty():
             raise UsageError(f"secrets rotate {name}: give the new value in {var} (standard input is not a "
                              "terminal, so it cannot be typed)",
-                             hint=f"{var}=<value> {session.command(f'secrets rotate {name}').strip('`')}")
+                             hint=f"{var}=<value> {session.command(f'secrets rotate {name}', ticks=False)}")
         import getpass
 
         value = getpass.getpass(f"new {name} (not shown): ").strip()
-    if len(value) < MIN_GIVEN or any(c.isspace() for c in value):
-        raise UsageError(f"{name}: the value given has {len(value)} characters" + (" and spaces" if any(
-            c.isspace() for c in value) else "") + f"; it needs at least {MIN_GIVEN} and no spaces",
-                         hint="nothing was changed; give it again")
+    check_given_secret(var if os.environ.get(var) else name, value)
+    if any(c.isspace() for c in value):
+        raise UsageError(f"{name}: the value given has spaces in it", hint="nothing was changed; give it again")
     store.set(name, value)
     print(f"{name} replaced in {store.where}: the next {session.command('install')} uses it"
           + (" (Woodpecker's activation resumes with it)" if name == "woodpecker-token" else "") + ".")

@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from stonks_tui.engine.step import Change
-from stonks_tui.words import count, verb
+from stonks_tui.words import count
 
 
 @dataclass
@@ -31,8 +31,8 @@ class PlanSummary:
         text += f" in {count(self.steps_changing, 'step')} of {self.steps}"
         if self.unknown:
             n = len(self.unknown)
-            text += f"; {count(n, 'step')} could not say what {'it' if n == 1 else 'they'} " \
-                    f"{verb(n, 'would')} change: {', '.join(self.unknown)}"
+            text += f"; {count(n, 'step')} could not say what {'it' if n == 1 else 'they'} would change: " \
+                    f"{', '.join(self.unknown)}"
         return text
 
 

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 from stonks_tui.environment import concurrency
 from stonks_tui.errors import StonksError
 from stonks_tui.journal import ContextLock, Journal, journal_path, safe_name
+from stonks_tui.words import bare_command
 
 if TYPE_CHECKING:  # the engine, plans and steps are imported when first used: the wizard's first frame is sooner
     from stonks_tui.engine.engine import Engine, Listener, RunSummary
@@ -52,7 +53,7 @@ class Runner:
         self.after_engine: Callable[[], None] | None = None
         self.connection: Any = None  # the attached engine process, while attached
         # "`stonks-tui … <name>`" with the session's options, for hints the faces show (set by the session).
-        self.command: Callable[[str], str] = lambda name: f"`stonks-tui {name}`"
+        self.command: Callable[..., str] = bare_command
         self.notes: Callable[[str], None] | None = None  # what the engine says to its clients (a cancel by another)
         self.on_interrupt: Callable[[], str] | None = None  # Ctrl-C in an attached client: "cancel" or "detach"
         self.run_id: str | None = None  # the engine service's id for the run it runs in this process

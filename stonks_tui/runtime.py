@@ -11,6 +11,7 @@ from stonks_tui.engine.step import StepContext
 from stonks_tui.errors import StepFailed
 from stonks_tui.render import ClusterFacts, Rendered, render
 from stonks_tui.settings import Settings
+from stonks_tui.words import bare_command
 
 
 @dataclass
@@ -27,10 +28,10 @@ class Runtime:
     # "`stonks-tui [--state-dir …] [--demo | --context …] <name>`": a hint the operator copies works where it was
     # shown (the session's options carried); the bare command when no session says otherwise.
     command: Any = None
-
-    def cmd(self, name: str) -> str:
-        return self.command(name) if self.command is not None else f"`stonks-tui {name}`"
     _clients: dict[str, Any] = field(default_factory=dict)
+
+    def cmd(self, name: str, *, ticks: bool = True) -> str:
+        return (self.command or bare_command)(name, ticks=ticks)
 
     def kube(self) -> Any:
         if "kube" not in self._clients:

@@ -50,13 +50,17 @@ def check_given_secrets(environ: dict[str, str] | None = None) -> None:
     env = os.environ if environ is None else environ
     for name, var in ENV_FOR.items():
         value = env.get(var)
-        if value is None or KNOWN[name] != "operator":
-            continue
-        if len(value) < MIN_GIVEN:
-            raise UsageError(f"{var}: {len(value)} characters; a secret needs at least {MIN_GIVEN}",
-                             hint="Gitea refuses shorter passwords at its install form: choose a longer one")
-        if any(ord(c) < 32 or ord(c) == 0x7f for c in value):
-            raise UsageError(f"{var}: contains control characters", hint="remove newlines from the value")
+        if value is not None and KNOWN[name] == "operator":
+            check_given_secret(var, value)
+
+
+def check_given_secret(label: str, value: str) -> None:
+    """The rules a secret the operator gives must meet, however it is given (a variable, a prompt)."""
+    if len(value) < MIN_GIVEN:
+        raise UsageError(f"{label}: {len(value)} characters; a secret needs at least {MIN_GIVEN}",
+                         hint="Gitea refuses shorter passwords at its install form: choose a longer one")
+    if any(ord(c) < 32 or ord(c) == 0x7f for c in value):
+        raise UsageError(f"{label}: contains control characters", hint="remove newlines from the value")
 
 
 class KeyringLocked(UsageError):

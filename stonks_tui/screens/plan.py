@@ -106,7 +106,7 @@ class PlanScreen(Screen[None]):
             detail.update("")
             return
         sid, action, change, text = self.rows[self.shown[row]]
-        more = " · d shows the diff" if change is not None and change.lines else ""
+        more = " · d shows the diff" if _diff(change) else ""
         detail.update(f"{sid}: {action} {text}{more}")
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
@@ -114,7 +114,7 @@ class PlanScreen(Screen[None]):
             return None  # shown dimmed until the plan is known
         if action == "diff":
             row = self.highlighted() if self.ready else None
-            return bool(row and row[2] is not None and row[2].lines)  # hidden unless the row has one
+            return bool(row and _diff(row[2]))  # hidden unless the row has one
         if action == "unchanged":
             return self.ready and any(row[1] == "unchanged" for row in self.rows)
         return True
@@ -125,7 +125,7 @@ class PlanScreen(Screen[None]):
 
     def action_diff(self) -> None:
         row = self.highlighted()
-        if row and row[2] is not None and row[2].lines:
+        if row and row[2] is not None and _diff(row[2]):
             self.app.push_screen(DiffScreen(f"{row[0]}: {row[1]} {row[2].kind} {row[2].name}", row[2].lines))
 
     def action_start(self) -> None:
@@ -133,6 +133,11 @@ class PlanScreen(Screen[None]):
 
         runner = self.app.runner  # type: ignore[attr-defined]
         self.app.switch_screen(ProgressScreen(runner.plan(self.kind, delete_pvs=self.delete_pvs)))
+
+
+def _diff(change: Change | None) -> tuple[str, ...]:
+    """The unified diff a change carries (files do), or nothing."""
+    return change.lines if change is not None else ()
 
 
 class DiffScreen(ModalScreen[None]):

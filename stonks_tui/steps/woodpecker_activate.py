@@ -46,7 +46,7 @@ class WoodpeckerActivate(Step):
         url = ctx.settings.effective_woodpecker_url
         rt = runtime(ctx)
         how = (f"give it to stonks-tui: the wizard's Woodpecker screen, {rt.cmd('secrets rotate woodpecker-token')}, "
-               f"or STONKS_WOODPECKER_TOKEN=<token> {rt.cmd('install').strip('`')} — the install resumes here")
+               f"or STONKS_WOODPECKER_TOKEN=<token> {rt.cmd('install', ticks=False)} — the install resumes here")
         if refused:
             # The refused token is gone from the keyring, so every way of giving one works again (the variable
             # is read only when the keyring has none; the wizard asks again).
