@@ -112,9 +112,8 @@ class StonksApp(App[int]):
 
             def leave_for_certain() -> None:
                 time.sleep(2.0)
-                secrets = getattr(getattr(self.runner, "make_context", None), "__self__", None)
                 with contextlib.suppress(Exception):
-                    secrets.secrets.flush(timeout=1.0)  # type: ignore[union-attr]
+                    self.runner.secret_store().flush(timeout=1.0)
                 os._exit(129)
 
             threading.Thread(target=leave_for_certain, name="hang-up", daemon=True).start()

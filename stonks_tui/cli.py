@@ -401,8 +401,7 @@ def _run_plan(args: argparse.Namespace, plan_for: str) -> int:
         if not args.foreground:
             session.use_engine_process(runner)
             if args.detach:
-                pid = runner.spawner(plan.name, {"delete_pvs": bool(getattr(args, "delete_pvs", False)),
-                                                 "confirmed_pv_names": runner.extra.get("confirmed_pv_names")})
+                pid = runner.start_detached(plan)
                 info = _engine_info(runner)
                 print(f"{plan_for} started in the background: run {info.get('run_id', '?')}, engine pid {pid}. "
                       f"Follow it: {session.command('attach')}; its state: {session.command('status')}")

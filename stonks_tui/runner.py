@@ -58,6 +58,7 @@ class Runner:
         self.on_interrupt: Callable[[], str] | None = None  # Ctrl-C in an attached client: "cancel" or "detach"
         self.run_id: str | None = None  # the engine service's id for the run it runs in this process
         self._settling: asyncio.Future[None] | None = None  # the engine process leaving after a run
+        self._attached: asyncio.Future[Any] | None = None  # the last attach's read of the engine's stream
 
     # -- plans and the journal ----------------------------------------------------------------------------
     def plan(self, kind: str, *, delete_pvs: bool = False) -> Plan:
@@ -89,7 +90,7 @@ class Runner:
     # -- describe -----------------------------------------------------------------------------------------
     async def settled(self) -> None:
         """Wait until the last engine process has let go (the lock, the keyring, the demo's world back here)."""
-        attached = getattr(self, "_attached", None)
+        attached = self._attached
         if attached is not None and not attached.done():
             with contextlib.suppress(BaseException):
                 await asyncio.shield(attached)
@@ -122,10 +123,14 @@ class Runner:
         await self.settled()
         if self.spawner is None:
             return await self.run_here(plan, listeners, install_signals=install_signals)
-        options = {"delete_pvs": any(step.id == "pvs-delete" for step in plan),
-                   "confirmed_pv_names": list(self.extra.get("confirmed_pv_names") or [])}
-        pid = await asyncio.to_thread(self.spawner, plan.name, options)
+        pid = await asyncio.to_thread(self.start_detached, plan)
         return await self.attach(listeners, install_signals=install_signals, pid=pid)
+
+    def start_detached(self, plan: Plan) -> int:
+        """Start the engine process on `plan` (its pid); what it needs beyond the plan's name goes with it."""
+        assert self.spawner is not None
+        return self.spawner(plan.name, {"delete_pvs": any(step.id == "pvs-delete" for step in plan),
+                                        "confirmed_pv_names": list(self.extra.get("confirmed_pv_names") or [])})
 
     async def attach(self, listeners: list[Listener], *, install_signals: bool = False,
                      pid: int | None = None) -> RunSummary:
@@ -201,8 +206,6 @@ class Runner:
                        locked: bool = False) -> RunSummary:
         """Run under the context lock (`locked`: the caller holds it) with the journal; LockHeld / JournalError
         propagate to the caller."""
-        import contextlib
-
         with contextlib.nullcontext() if locked else ContextLock(self.state_dir, self.context):
             journal = Journal.open(journal_path(self.state_dir, self.context, plan.name), plan.name, self.context,
                                    locked=True)

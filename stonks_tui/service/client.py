@@ -141,8 +141,8 @@ def spawn(context_dir: Path, argv: list[str], passphrase: str | None) -> int:
         proc.stdin.close()
     deadline = time.monotonic() + START_TIMEOUT
     while time.monotonic() < deadline:
-        info = protocol.read_info(context_dir)
-        if info and info.get("pid") == proc.pid and protocol.live_engine(context_dir):
+        info = protocol.live_engine(context_dir)
+        if info and info.get("pid") == proc.pid:
             return proc.pid
         code = proc.poll()
         if code is not None:

@@ -25,8 +25,7 @@ EVENT_TYPES: dict[str, type[ev.Event]] = {cls.__name__: cls for cls in (
 
 
 def encode_event(event: ev.Event) -> bytes:
-    body = dataclasses.asdict(event)
-    return json.dumps({"type": "event", "kind": type(event).__name__, "event": body}).encode() + b"\n"
+    return encode({"type": "event", "kind": type(event).__name__, "event": dataclasses.asdict(event)})
 
 
 def encode(message: dict[str, Any]) -> bytes:

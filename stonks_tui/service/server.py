@@ -14,7 +14,6 @@ import time
 import uuid
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 from stonks_tui.engine.events import Event
 from stonks_tui.fsutil import atomic_write_text
@@ -88,8 +87,6 @@ class EngineService:
             for i in range(0, start, 512):
                 writer.write(b"".join(self.backlog[i:min(i + 512, start)]))
                 await writer.drain()
-            if self.ended is not None and start == len(self.backlog):
-                writer.write(self.ended)
             while self.ended is None or not queue.empty():
                 line = await queue.get()
                 if line is None:
@@ -147,6 +144,3 @@ class EngineService:
             with contextlib.suppress(FileNotFoundError):
                 path.unlink()
 
-
-def info_of(run: dict[str, Any]) -> str:
-    return f"run {run.get('run_id', '?')} (engine pid {run.get('pid', '?')})"
