@@ -94,7 +94,6 @@ class Runner:
         if attached is not None and not attached.done():
             with contextlib.suppress(BaseException):
                 await asyncio.shield(attached)
-            await asyncio.sleep(0)  # attach() has scheduled the settling
         if self._settling is not None:
             settling, self._settling = self._settling, None
             await settling
@@ -142,7 +141,26 @@ class Runner:
         if pid is None:  # attaching to a run started elsewhere: its engine's pid, to wait for its exit at the end
             pid = int((read_info(self.context_dir()) or {}).get("pid") or 0) or None
         self.connection = conn = EngineConnection(self.context_dir())
-        task = asyncio.ensure_future(conn.attach(listeners, self.notes))
+
+        def settle() -> None:
+            # The engine let go of what a next command needs (lock, keyring, the demo's world) before it sent the
+            # end; it only lingers for other clients. Reap it if it is ours, without waiting.
+            if pid is not None:
+                wait_gone(pid, timeout=0)
+            if self.after_engine is not None:
+                self.after_engine()
+
+        async def follow() -> Any:
+            seen = await conn.attach(listeners, self.notes)
+            if seen.exit_code is not None:
+                # The run has ended; the demo's world comes back here, the keyring is read again. Not awaited: the
+                # face shows the end at once, and what needs the world waits (settled). Set before this task
+                # ends, so whoever sees it done finds the settling (set by the face's continuation, it could be
+                # missed: Verify then read a stale keyring).
+                self._settling = asyncio.ensure_future(asyncio.to_thread(settle))
+            return seen
+
+        task = asyncio.ensure_future(follow())
         self._attached = task  # a face may show the end before the engine has let go: settled() waits for this
         loop = asyncio.get_running_loop()
         detached = False
@@ -187,18 +205,6 @@ class Runner:
 
                 for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
                     loop.remove_signal_handler(sig)
-        if seen.exit_code is not None:
-            # The run has ended; the engine process leaves once its clients have read that, then the demo's world
-            # comes back here. Not awaited: the face shows the end at once, and what needs the world waits.
-            def settle() -> None:
-                # The engine let go of what a next command needs (lock, keyring, the demo's world) before it
-                # sent the end; it only lingers for other clients. Reap it if it is ours, without waiting.
-                if pid is not None:
-                    wait_gone(pid, timeout=0)
-                if self.after_engine is not None:
-                    self.after_engine()
-
-            self._settling = asyncio.ensure_future(asyncio.to_thread(settle))
         return RunSummary(ok=seen.ok, interrupted=seen.interrupted, outcomes=seen.outcomes,  # type: ignore[arg-type]
                           errors=seen.errors, vanished=seen.exit_code is None)
 
