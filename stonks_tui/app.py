@@ -78,6 +78,11 @@ class StonksApp(App[int]):
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGHUP, signal.SIGTERM):
             loop.add_signal_handler(sig, self.hang_up)
+        from stonks_tui.screens.question import OperatorQuestions
+
+        # A question the run asks mid-way (a pending release, ARC's finalizers) is the operator's to answer here.
+        self.runner.on_question = OperatorQuestions(self, self.runner.answer)
+        self.runner.asks_operator = True
         if self.prepare is not None:
             self.show_start()  # start-up continues once this first frame is on screen (on_ready)
             return

@@ -108,8 +108,11 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("attach", parents=[common], help="follow the live install or teardown (its log so far, then "
                                                         "live); exits with the run's exit code",
                        description="Follow the run the engine process is doing for this context: everything it has "
-                                   "done so far, then live, until it ends. Ctrl-C detaches (the run goes on).")
+                                   "done so far, then live, until it ends. On a terminal this is the wizard on the "
+                                   "live run; otherwise plain lines (a question the run asks is answered at the "
+                                   "prompt when standard input is a terminal). Ctrl-C detaches (the run goes on).")
     p.add_argument("--quiet", action="store_true", help="print step results only, not their log lines")
+    p.add_argument("--plain", action="store_true", help="plain lines even on a terminal (there it opens the wizard)")
     p = sub.add_parser("engine-serve", parents=[common])  # started by install/teardown, not by hand
     # argparse on 3.11 lists a help=SUPPRESS subcommand as "==SUPPRESS==": leave it out of the listing instead.
     sub._choices_actions = [a for a in sub._choices_actions if a.dest != "engine-serve"]
@@ -118,6 +121,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--delete-pvs", action="store_true")
     p.add_argument("--confirm-pv-names", default="")
     p.add_argument("--clear-arc-finalizers", action="store_true")
+    p.add_argument("--ask", action="store_true", help="ask the clients mid-run questions (an operator is there)")
     p = sub.add_parser("secrets", parents=[common], help="list stored secrets (names only), rotate one, or forget all",
                        description="list: the names of the secrets kept for this context (never their values). "
                                    "rotate NAME: a generated secret is forgotten and made anew by the next install; "
@@ -320,7 +324,7 @@ class Session:
                                confirmed_pv_names=options.get("confirmed_pv_names"),
                                assume_yes=self.runtime.assume_yes,
                                clear_arc_finalizers=bool(getattr(self.args, "clear_arc_finalizers", False)),
-                               context=None if self.args.demo else self.context)
+                               context=None if self.args.demo else self.context, ask=bool(options.get("ask")))
             phrase = self.passphrase or getattr(self.secrets, "passphrase", None)
             return spawn(runner.context_dir(), argv, phrase)
 
@@ -398,8 +402,13 @@ def _run_plan(args: argparse.Namespace, plan_for: str) -> int:
             session.runtime.confirm = lambda question: True
         elif not args.yes and sys.stdin.isatty():
             session.runtime.confirm = _confirm
+            runner.asks_operator = True  # the engine asks this terminal (or whichever client attaches) mid-run
         if not args.foreground:
             session.use_engine_process(runner)
+            if runner.asks_operator and not args.detach:
+                from stonks_tui.console import TerminalQuestions
+
+                runner.on_question = TerminalQuestions(runner.answer)
             if args.detach:
                 pid = runner.start_detached(plan)
                 info = _engine_info(runner)
@@ -472,6 +481,8 @@ def cmd_engine_serve(args: argparse.Namespace) -> int:
         async def serve() -> int:
             service = EngineService(runner.context_dir(), plan.name, runner.cancel)
             runner.run_id = service.run_id
+            if args.ask and not args.clear_arc_finalizers:
+                session.runtime.confirm = service.ask  # the operator answers from a client (wizard, terminal)
             await service.start()
             code = EXIT_FAILED
             try:
@@ -506,10 +517,16 @@ def cmd_attach(args: argparse.Namespace) -> int:
     if info is None:
         print(f"No run is live for context {context}. `stonks-tui status` shows the last one.")
         return EXIT_FAILED
+    if sys.stdout.isatty() and sys.stdin.isatty() and not args.plain:
+        return cmd_wizard(args)  # on a terminal: the wizard, which opens on the live run (its backlog, then live)
     print(f"attached to the {info.get('plan')} run {info.get('run_id')} (engine pid {info.get('pid')})",
           file=sys.stderr)
     runner.notes = lambda text: print(f"note: {text}")
     runner.on_interrupt = lambda: "detach"  # Ctrl-C in `attach` leaves the run alone
+    if sys.stdin.isatty():
+        from stonks_tui.console import TerminalQuestions
+
+        runner.on_question = TerminalQuestions(runner.answer)  # a question the run asks is answered here
     async def attach_and_settle():  # type: ignore[no-untyped-def]
         summary = await runner.attach([ConsolePrinter(verbose=not args.quiet)], install_signals=True,
                                       pid=int(info.get("pid") or 0) or None)

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
+import queue
 import sys
+import threading
 import time
-from typing import TextIO
+from collections.abc import Callable
+from typing import Any, TextIO
 
 from stonks_tui.engine.events import Event, LogLine, PlanFinished, PlanStarted, StepFinished, StepStarted
 
@@ -59,3 +63,47 @@ class ConsolePrinter:
             parts = ", ".join(f"{n} {k}" for k, n in event.counts.items() if n)
             word = "interrupted" if event.interrupted else ("finished" if event.ok else "failed")
             self._out(event.at, f"{event.plan} {word} in {event.duration:.1f}s ({parts})")
+
+
+class TerminalQuestions:
+    """The engine's questions mid-run (a pending release, ARC's finalizers), answered at this terminal.
+
+    One prompt at a time, read in a daemon thread (the event loop keeps printing the run; a prompt still waiting
+    when the process ends does not hold it). A question another client answered first is said and skipped."""
+
+    def __init__(self, answer: Callable[[str, bool], None], stream: TextIO | None = None) -> None:
+        self.answer = answer
+        self.stream = stream or sys.stdout
+        self.open: dict[str, str] = {}
+        self.waiting: queue.Queue[str] = queue.Queue()
+        self.reader: threading.Thread | None = None
+
+    def __call__(self, msg: dict[str, Any]) -> None:
+        qid = str(msg.get("id"))
+        if msg.get("type") == "question":
+            self.open[qid] = str(msg.get("text"))
+            self.waiting.put(qid)
+            if self.reader is None:
+                self.reader = threading.Thread(target=self._prompts, args=(asyncio.get_running_loop(),),
+                                               name="stonks-prompt", daemon=True)
+                self.reader.start()
+        elif self.open.pop(qid, None) is not None:  # answered elsewhere (or withdrawn) while we asked
+            from stonks_tui.service.client import question_note
+
+            print(question_note(msg), file=self.stream, flush=True)
+
+    def _prompts(self, loop: asyncio.AbstractEventLoop) -> None:
+        while True:
+            qid = self.waiting.get()
+            text = self.open.get(qid)
+            if text is None:
+                continue
+            try:
+                line = input(f"{text} [y/N] ")
+            except (EOFError, OSError, KeyboardInterrupt):
+                line = ""
+            loop.call_soon_threadsafe(self._said, qid, line.strip().lower() in ("y", "yes"))
+
+    def _said(self, qid: str, yes: bool) -> None:
+        if self.open.pop(qid, None) is not None:
+            self.answer(qid, yes)

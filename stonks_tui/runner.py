@@ -56,6 +56,12 @@ class Runner:
         self.command: Callable[..., str] = bare_command
         self.notes: Callable[[str], None] | None = None  # what the engine says to its clients (a cancel by another)
         self.on_interrupt: Callable[[], str] | None = None  # Ctrl-C in an attached client: "cancel" or "detach"
+        # The engine's questions to the operator mid-run (a pending release, ARC's finalizers) and their answers:
+        # a face that can ask the operator sets this and answers with answer(); without it they are notes.
+        self.on_question: Callable[[dict[str, Any]], None] | None = None
+        # Does the run this face starts ask its questions (an operator is there: the wizard, a prompt), or take
+        # each as no at once (headless: the step fails with its hint)?
+        self.asks_operator = False
         self.run_id: str | None = None  # the engine service's id for the run it runs in this process
         self._settling: asyncio.Future[None] | None = None  # the engine process leaving after a run
         self._attached: asyncio.Future[Any] | None = None  # the last attach's read of the engine's stream
@@ -129,7 +135,8 @@ class Runner:
         """Start the engine process on `plan` (its pid); what it needs beyond the plan's name goes with it."""
         assert self.spawner is not None
         return self.spawner(plan.name, {"delete_pvs": any(step.id == "pvs-delete" for step in plan),
-                                        "confirmed_pv_names": list(self.extra.get("confirmed_pv_names") or [])})
+                                        "confirmed_pv_names": list(self.extra.get("confirmed_pv_names") or []),
+                                        "ask": self.asks_operator})
 
     async def attach(self, listeners: list[Listener], *, install_signals: bool = False,
                      pid: int | None = None) -> RunSummary:
@@ -151,7 +158,7 @@ class Runner:
                 self.after_engine()
 
         async def follow() -> Any:
-            seen = await conn.attach(listeners, self.notes)
+            seen = await conn.attach(listeners, self.notes, self._question)
             if seen.exit_code is not None:
                 # The run has ended; the demo's world comes back here, the keyring is read again. Not awaited: the
                 # face shows the end at once, and what needs the world waits (settled). Set before this task
@@ -232,6 +239,19 @@ class Runner:
                 return await self.engine.run()
             finally:
                 await self._close(ctx)
+
+    def _question(self, msg: dict[str, Any]) -> None:
+        if self.on_question is not None:
+            self.on_question(msg)
+        elif self.notes is not None:
+            from stonks_tui.service.client import question_note
+
+            self.notes(question_note(msg, self.command("attach")))
+
+    def answer(self, qid: str, yes: bool) -> None:
+        """The operator's answer to the engine's question `qid` (the first client to answer decides)."""
+        if self.connection is not None:
+            self.connection.answer(qid, yes)
 
     def cancel(self) -> None:
         if self.connection is not None:

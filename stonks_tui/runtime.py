@@ -3,6 +3,7 @@ make of the settings. A floor below both steps and checks: each of them reaches 
 
 from __future__ import annotations
 
+import inspect
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -23,7 +24,9 @@ class Runtime:
     state_dir: Path | None = None
     env: dict[str, str] | None = None
     demo: bool = False
-    confirm: Any = None  # callable(question) -> bool for operator decisions mid-run; None = decline
+    # callable(question) -> bool, or -> awaitable bool (an engine process asks its clients), for the operator's
+    # decisions mid-run; None = declined
+    confirm: Any = None
     assume_yes: bool = False  # install --yes: consent to put back our own releases an interrupted run left pending
     # "`stonks-tui [--state-dir …] [--demo | --context …] <name>`": a hint the operator copies works where it was
     # shown (the session's options carried); the bare command when no session says otherwise.
@@ -32,6 +35,16 @@ class Runtime:
 
     def cmd(self, name: str, *, ticks: bool = True) -> str:
         return (self.command or bare_command)(name, ticks=ticks)
+
+    async def ask(self, question: str) -> bool:
+        """The operator's yes to `question`: asked at the prompt, in the wizard, or across the engine's socket to
+        whichever client answers first; no way to ask is a no."""
+        if self.confirm is None:
+            return False
+        answer = self.confirm(question)
+        if inspect.isawaitable(answer):
+            answer = await answer
+        return bool(answer)
 
     def kube(self) -> Any:
         if "kube" not in self._clients:

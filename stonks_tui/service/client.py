@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from stonks_tui.engine.events import Event, PlanFinished, StepFinished
+from stonks_tui.engine.events import Event, LogLine, PlanFinished, StepFinished
 from stonks_tui.errors import LockHeld, StonksError, UsageError
 from stonks_tui.service import protocol
 
@@ -63,8 +63,10 @@ class EngineConnection:
         self.writer: asyncio.StreamWriter | None = None
 
     async def attach(self, listeners: list[Callable[[Event], None]], notes: Callable[[str], None] | None = None,
-                     ) -> Attached:
-        """Replay and follow the run until it ends (or the engine goes away: then exit_code stays None)."""
+                     questions: Callable[[dict[str, Any]], None] | None = None) -> Attached:
+        """Replay and follow the run until it ends (or the engine goes away: then exit_code stays None).
+        `questions` gets the engine's questions to the operator and their answers; without it a question is only
+        a note (this client cannot answer)."""
         sock = protocol.connect(self.context_dir / protocol.SOCKET_NAME)
         reader, self.writer = await asyncio.open_unix_connection(sock=sock, limit=1 << 24)
         self.writer.write(protocol.encode({"hello": {"pid": os.getpid()}}))
@@ -72,7 +74,13 @@ class EngineConnection:
         try:
             async for msg in _messages(reader):
                 kind = msg.get("type")
-                if kind == "event":
+                if kind == "log":  # the backlog's batch of one step's lines
+                    step = str(msg.get("step_id"))
+                    for line, at in zip(msg.get("lines") or (), msg.get("ats") or (), strict=False):
+                        event = LogLine(step_id=step, line=line, at=at)
+                        for listener in listeners:
+                            listener(event)
+                elif kind == "event":
                     event = protocol.decode_event(msg)
                     if event is None:
                         continue
@@ -86,6 +94,11 @@ class EngineConnection:
                         listener(event)
                 elif kind == "note" and notes is not None:
                     notes(str(msg.get("text", "")))
+                elif kind in ("question", "answered"):
+                    if questions is not None:
+                        questions(msg)
+                    elif notes is not None:
+                        notes(question_note(msg))
                 elif kind == "end":
                     seen.exit_code = int(msg.get("exit_code", 1))
                     break
@@ -95,12 +108,28 @@ class EngineConnection:
         return seen
 
     def cancel(self) -> None:
+        self._say({"cmd": "cancel"})
+
+    def answer(self, qid: str, yes: bool) -> None:
+        self._say({"cmd": "answer", "id": qid, "yes": yes})
+
+    def _say(self, message: dict[str, Any]) -> None:
         if self.writer is not None and not self.writer.is_closing():
-            self.writer.write(protocol.encode({"cmd": "cancel"}))
+            self.writer.write(protocol.encode(message))
+
+
+def question_note(msg: dict[str, Any], attach: str = "`stonks-tui attach`") -> str:
+    """A question or its answer as one line, for a client that cannot answer (or to say who did)."""
+    if msg.get("type") == "question":
+        return f"the run asks: {msg.get('text')} — the step waits for an answer from a terminal ({attach})"
+    said = "yes" if msg.get("yes") else "no"
+    by = f"client pid {msg['by']}" if msg.get("by") is not None else "nobody"
+    return f"answered {said} by {by}" + (f" ({msg['why']})" if msg.get("why") else "")
 
 
 def engine_argv(args: Any, plan: str, *, delete_pvs: bool = False, confirmed_pv_names: list[str] | None = None,
-                assume_yes: bool = False, clear_arc_finalizers: bool = False, context: str | None = None) -> list[str]:
+                assume_yes: bool = False, clear_arc_finalizers: bool = False, context: str | None = None,
+                ask: bool = False) -> list[str]:
     """The engine process's command line: the same state dir, context (as resolved here), demo and answers."""
     argv = [sys.executable, "-m", "stonks_tui"]
     if getattr(args, "state_dir", None) is not None:
@@ -120,6 +149,8 @@ def engine_argv(args: Any, plan: str, *, delete_pvs: bool = False, confirmed_pv_
         argv.append("--yes")
     if clear_arc_finalizers:
         argv.append("--clear-arc-finalizers")
+    if ask:
+        argv.append("--ask")
     return argv
 
 

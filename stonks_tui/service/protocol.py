@@ -1,8 +1,12 @@
 """The engine process's socket protocol: JSON lines over a Unix socket in the context's state directory.
 
-Server → client: {"type": "event", "event": {...}} for every engine event (backlog first, then live),
+Server → client: {"type": "event", "event": {...}} for every engine event (backlog first, then live; in the
+backlog a step's consecutive log lines are one {"type": "log", "step_id": ..., "lines": [...], "ats": [...]}),
 {"type": "note", "text": ...} (another client cancelled, a slow client was dropped), and a last
-{"type": "end", "exit_code": N}. Client → server: {"hello": {"pid": N}} once, then {"cmd": "cancel"}.
+{"type": "end", "exit_code": N}; a question to the operator mid-run, {"type": "question", "id": ..., "text": ...},
+and who answered it, {"type": "answered", "id": ..., "yes": bool, "by": pid or null, "why": ...}.
+Client → server: {"hello": {"pid": N}} once, then {"cmd": "cancel"} or {"cmd": "answer", "id": ..., "yes": bool}
+(the first answer wins).
 Only the same user may connect (the socket is 0600 and the server checks SO_PEERCRED).
 """
 

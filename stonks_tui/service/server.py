@@ -15,12 +15,16 @@ import uuid
 from collections.abc import Callable
 from pathlib import Path
 
-from stonks_tui.engine.events import Event
+from stonks_tui.engine.events import Event, LogLine
 from stonks_tui.fsutil import atomic_write_text
 from stonks_tui.service import protocol
 
 CLIENT_QUEUE = 20_000  # messages a client may lag behind before it is dropped
+LOG_BATCH = 5_000  # log lines of one step that one backlog message holds
 LINGER = 5.0  # seconds the process waits, after the run, for attached clients to read the end
+# How long a question waits for an answer. The operator may have lost the connection and be coming back (attach
+# again shows it); after this the step takes the answer as no and fails with its hint, so a resume can ask again.
+ANSWER_WAIT = 1800.0
 
 
 class EngineService:
@@ -34,7 +38,12 @@ class EngineService:
         self.server: asyncio.AbstractServer | None = None
         self.ended: bytes | None = None
         self.client_pids: dict[int, int] = {}  # connection -> the client's pid, as it said hello (status, tests)
+        self.questions: dict[str, asyncio.Future[bool]] = {}  # open questions to the operator, by id
+        self._batch_step: str | None = None  # the backlog's open batch of one step's log lines
+        self._batch_lines: list[str] = []
+        self._batch_ats: list[float] = []
         self._next = 0
+        self._asked = 0
 
     @property
     def socket_path(self) -> Path:
@@ -53,13 +62,33 @@ class EngineService:
 
     # -- the engine's listener ----------------------------------------------------------------------------------
     def broadcast(self, event: Event) -> None:
+        if isinstance(event, LogLine):
+            # Live clients get each line at once; the backlog keeps a step's consecutive lines as one message, so
+            # a client attaching to a run of 100k lines decodes a few dozen messages, not 100k.
+            if event.step_id != self._batch_step or len(self._batch_lines) >= LOG_BATCH:
+                self._flush_batch()
+                self._batch_step = event.step_id
+            self._batch_lines.append(event.line)
+            self._batch_ats.append(event.at)
+            self._fan_out(protocol.encode_event(event))
+            return
         self._send(protocol.encode_event(event))
 
     def note(self, text: str) -> None:
         self._send(protocol.encode({"type": "note", "text": text}))
 
+    def _flush_batch(self) -> None:
+        if self._batch_lines:
+            self.backlog.append(protocol.encode({"type": "log", "step_id": self._batch_step,
+                                                 "lines": self._batch_lines, "ats": self._batch_ats}))
+            self._batch_lines, self._batch_ats = [], []
+
     def _send(self, line: bytes) -> None:
+        self._flush_batch()
         self.backlog.append(line)
+        self._fan_out(line)
+
+    def _fan_out(self, line: bytes) -> None:
         for cid, queue in list(self.clients.items()):
             try:
                 queue.put_nowait(line)
@@ -72,6 +101,32 @@ class EngineService:
             with contextlib.suppress(asyncio.QueueFull):
                 queue.put_nowait(None)  # the writer closes that connection
 
+    async def ask(self, text: str) -> bool:
+        """Ask the operator through whichever client answers first (a late client gets the question with the
+        backlog); every client sees who answered what. No answer within ANSWER_WAIT is a no."""
+        self._asked += 1
+        qid = f"q{self._asked}"
+        answer: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
+        self.questions[qid] = answer
+        self._send(protocol.encode({"type": "question", "id": qid, "text": text}))
+        try:
+            return await asyncio.wait_for(asyncio.shield(answer), ANSWER_WAIT)
+        except TimeoutError:
+            self._answered(qid, False, None, f"no answer within {ANSWER_WAIT / 60:.0f} min: taken as no")
+            return False
+        except asyncio.CancelledError:
+            self._answered(qid, False, None, "the run was cancelled before an answer")
+            raise
+        finally:
+            self.questions.pop(qid, None)
+
+    def _answered(self, qid: str, yes: bool, pid: int | None, why: str = "") -> None:
+        answer = self.questions.pop(qid, None)
+        if answer is None or answer.done():
+            return  # answered already (first answer wins), or withdrawn
+        answer.set_result(yes)
+        self._send(protocol.encode({"type": "answered", "id": qid, "yes": yes, "by": pid, "why": why}))
+
     # -- clients ------------------------------------------------------------------------------------------------
     async def _client(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         sock = writer.get_extra_info("socket")
@@ -80,6 +135,7 @@ class EngineService:
             return
         cid, self._next = self._next, self._next + 1
         queue: asyncio.Queue[bytes | None] = asyncio.Queue(CLIENT_QUEUE)
+        self._flush_batch()  # the lines so far belong to the backlog this client is sent
         start = len(self.backlog)  # what came before is sent from the backlog, the rest from the queue
         self.clients[cid] = queue
         commands = asyncio.create_task(self._commands(reader, cid))
@@ -119,6 +175,8 @@ class EngineService:
                     if pid.isdigit() and self.ended is None:
                         self.client_pids[cid] = int(pid)
                         self._write_info()
+                elif msg.get("cmd") == "answer" and isinstance(msg.get("id"), str):
+                    self._answered(msg["id"], msg.get("yes") is True, int(pid) if pid.isdigit() else None)
                 elif msg.get("cmd") == "cancel":
                     self.note(f"cancel asked by client pid {pid}: running steps stop and will resume next time")
                     self.on_cancel()

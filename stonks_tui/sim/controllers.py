@@ -285,6 +285,13 @@ class Controllers:
         for (_, name), ns in list(s.objects[ns_kind.key].items()):
             if ns["metadata"].get("deletionTimestamp"):
                 s.scheduler.after(0.05, lambda name=name: s.terminate_namespace(name))
+        # cert-manager and Argo CD resync when they start as well: an Ingress or Application made just before the
+        # world stopped would otherwise never get its certificate or its sync status (they reacted to events only).
+        for (ns, name) in list(s.objects[self.k("networking.k8s.io", "v1", "ingresses").key]):
+            s.scheduler.after(0.05, lambda ns=ns, name=name: self.issue_certificates(ns, name))
+        app_kind = s.kinds.get(("argoproj.io", "v1alpha1", "applications"))
+        for (ns, name) in list(s.objects[app_kind.key]) if app_kind is not None else ():
+            s.scheduler.after(0.05, lambda ns=ns, name=name: self.sync_application(app_kind, ns, name))
 
     def reconcile_all_workloads(self) -> None:
         s = self.store

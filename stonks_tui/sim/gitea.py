@@ -177,6 +177,20 @@ class GiteaSim:
     def restore(self, state: dict) -> None:
         with self.lock:
             self.state.update(state)
+            self.sweep_orphan_repositories()
+
+    def sweep_orphan_repositories(self) -> None:
+        """Repository files without a record: what a world killed between `git init` and saving its state left.
+        A real Gitea is not killed with its client — its request completes — so the simulated one goes back to
+        before the request (the client's retry creates it) instead of keeping files Gitea would call leftovers."""
+        import shutil
+
+        known = {self.repo_path(r["owner"], r["name"]) for r in self.state["repos"].values()}
+        for path in self.repo_root.glob("*/*.git") if self.repo_root.exists() else ():
+            if path not in known:
+                shutil.rmtree(path, ignore_errors=True)
+        for path in self.repo_root.glob("*/.creating-*") if self.repo_root.exists() else ():
+            shutil.rmtree(path, ignore_errors=True)
 
     # -- auth ---------------------------------------------------------------------------------------------
     def authenticate(self, header: str | None) -> tuple[dict | None, str, list[str]]:
@@ -435,9 +449,11 @@ class GiteaHandler(Handler):
                     "default_branch": body.get("default_branch") or "main"}
             path_ = app.repo_path(user["login"], name)
             path_.parent.mkdir(parents=True, exist_ok=True)
-            subprocess.run(["git", "init", "--bare", "-q", "-b", body.get("default_branch") or "main", str(path_)],
-                           check=True, capture_output=True)
-            subprocess.run(["git", "-C", str(path_), "config", "http.receivepack", "true"], check=True)
+            building = path_.parent / f".creating-{path_.name}"  # renamed in whole: never half a repository
+            subprocess.run(["git", "init", "--bare", "-q", "-b", body.get("default_branch") or "main",
+                            str(building)], check=True, capture_output=True)
+            subprocess.run(["git", "-C", str(building), "config", "http.receivepack", "true"], check=True)
+            building.rename(path_)
             app.state["repos"][key] = repo
             app.changed()
             return self.reply_json(201, app.repo_json(repo))

@@ -158,11 +158,11 @@ class ArcRemoval(Step):
         listing = ", ".join(f"{kind} {name} ({', '.join(fins)})" for _, kind, name, fins in stuck)
         ctx.log(f"Namespace {ns} is stuck Terminating on ARC finalizers: {listing}")
         ctx.log("ARC's controller, which would clear them, is gone (it was removed before its scale sets)")
-        confirm = runtime(ctx).confirm
-        if confirm is None or not confirm(f"Clear exactly these ARC finalizers so {ns} can finish terminating? "
-                                          f"{listing}"):
+        if not await runtime(ctx).ask(f"Clear exactly these ARC finalizers so {ns} can finish terminating? "
+                                      f"{listing}"):
             raise StepFailed(f"Namespace {ns} is stuck Terminating on ARC finalizers: {listing}",
-                             hint="re-run with --clear-arc-finalizers (or answer yes in the wizard) to remove "
+                             hint="re-run with --clear-arc-finalizers (or answer yes when the wizard or the "
+                                  "terminal asks) to remove "
                                   "exactly those finalizers; nothing else is touched") from first
         for api_version, kind, name, fins in stuck:
             obj = await kube.get(api_version, kind, name, ns)

@@ -106,10 +106,11 @@ class HelmReleaseStep(Step):
         ctx.log(f"release {self.namespace}/{self.release} is {status} (revision {revision}): an earlier helm run "
                 f"was interrupted; to go on: {how}")
         question = f"Release {self.namespace}/{self.release} is {status}. {how[0].upper() + how[1:]}?"
-        if not (rt.assume_yes or (rt.confirm is not None and rt.confirm(question))):
+        if not (rt.assume_yes or await rt.ask(question)):
             raise StepFailed(f"release {self.namespace}/{self.release} is {status}: an interrupted helm run left it "
-                             "so, and helm refuses to upgrade it", hint=f"re-run with --yes to {how}, or do it "
-                                                                       "yourself and run install again")
+                             "so, and helm refuses to upgrade it",
+                             hint=f"re-run with --yes (or answer yes when the wizard or the terminal asks) to {how}, "
+                                  "or do it yourself and run install again")
         if never_deployed or status == "uninstalling":
             await helm.uninstall(self.release, self.namespace, log=ctx.log, wait=False)
         else:

@@ -112,3 +112,21 @@ def test_each_table_counts_its_own_ids(world: World) -> None:
                          json={"name": name, "scopes": ["all"]}).json()["sha1"]
     r = httpx.post(f"{url}/api/v1/user/repos", headers={"Authorization": f"token {sha}"}, json={"name": "r"})
     assert r.json()["id"] == 1
+
+
+def test_a_world_killed_between_git_init_and_its_record_keeps_no_orphan_repository(tmp_path: Path) -> None:
+    """A real Gitea is not killed with its client: its request completes. The simulated one, killed with the
+    demo's engine between creating a repository's files and saving its record, goes back to before the request,
+    so the resumed run creates the repository instead of meeting 'repository files already exist'."""
+    with World(tmp_path / "w", speed=0.0, faults="") as w:
+        install(w)
+        orphan = w.gitea.repo_path(ADMIN[0], "stonks-oracle")
+        subprocess.run(["git", "init", "--bare", "-q", str(orphan)], check=True)  # files, no record: the kill
+        half = orphan.parent / ".creating-other.git"
+        subprocess.run(["git", "init", "--bare", "-q", str(half)], check=True)
+        w.flush()
+    with World(tmp_path / "w", speed=0.0, faults="") as w:
+        assert not orphan.exists() and not half.exists()
+        r = httpx.post(f"{w.gitea.server.url}/api/v1/user/repos", auth=httpx.BasicAuth(*ADMIN),
+                       json={"name": "stonks-oracle"})
+        assert r.status_code == 201, r.text

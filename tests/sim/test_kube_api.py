@@ -195,6 +195,41 @@ def test_a_namespace_left_terminating_by_a_stopped_world_finishes_after_restart(
         c.close()
 
 
+def test_an_ingress_or_application_made_just_before_a_stop_is_served_after_restart(tmp_path: Path) -> None:
+    """cert-manager and Argo CD resync when they start: an Ingress whose certificate was not issued yet, and an
+    Application never synced, when the world stopped (a kill), get them after the restart."""
+    from kubernetes import config
+
+    from stonks_tui.sim.kinds import crd
+
+    with World(tmp_path / "w", speed=0.0, faults="") as w:
+        c = config.new_client_from_config(config_file=str(w.kubeconfig))
+        client.ApiextensionsV1Api(c).create_custom_resource_definition(crd("argoproj.io", "applications",
+                                                                           "Application"))
+        c.close()
+        wait_until(lambda: ("argoproj.io", "applications") in w.store.objects)
+        s = w.store
+        ing = {"apiVersion": "networking.k8s.io/v1", "kind": "Ingress", "metadata": {
+            "name": "woodpecker", "namespace": "default", "uid": "u1", "resourceVersion": "1",
+            "annotations": {"cert-manager.io/cluster-issuer": "ca-issuer"}},
+            "spec": {"tls": [{"hosts": ["ci.example"], "secretName": "woodpecker-tls"}]}}
+        s.objects[("networking.k8s.io", "ingresses")][("default", "woodpecker")] = ing  # no event: the kill
+        app = {"apiVersion": "argoproj.io/v1alpha1", "kind": "Application", "metadata": {
+            "name": "stonks-beta", "namespace": "argocd", "uid": "u2", "resourceVersion": "1"},
+            "spec": {"source": {"repoURL": "http://nowhere.invalid/x.git"}}}
+        s.objects[("argoproj.io", "applications")][("argocd", "stonks-beta")] = app
+        w.flush()
+    with World(tmp_path / "w", speed=0.0, faults="") as w:
+        c = config.new_client_from_config(config_file=str(w.kubeconfig))
+        v1 = client.CoreV1Api(c)
+        wait_until(lambda: "woodpecker-tls" in [x.metadata.name for x in
+                                                 v1.list_namespaced_secret("default").items])
+        custom = client.CustomObjectsApi(c)
+        wait_until(lambda: (custom.get_namespaced_custom_object("argoproj.io", "v1alpha1", "argocd", "applications",
+                                                                "stonks-beta").get("status") or {}).get("sync"))
+        c.close()
+
+
 def test_fault_injection(tmp_path: Path) -> None:
     with World(tmp_path / "w", speed=0.0, faults="kube:GET /api/v1/namespaces$=500x2") as w:
         import httpx

@@ -480,3 +480,26 @@ async def test_a_new_keyring_takes_its_passphrase_typed_twice(runner: FakeRunner
         await pilot.press(*"good-passphrase", "enter", *"good-passphrase", "enter")
         await settle(pilot, lambda: name(app) == "WelcomeScreen")
     assert given == ["good-passphrase"]
+
+
+async def test_a_question_the_run_asks_is_answered_here_or_closes_when_answered_elsewhere(runner: FakeRunner) -> None:
+    answers: list[tuple[str, bool]] = []
+    runner.answer = lambda qid, yes: answers.append((qid, yes))  # type: ignore[method-assign]
+    app = StonksApp(runner)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot, lambda: name(app) == "WelcomeScreen")
+        assert runner.asks_operator  # the runs this wizard starts ask it
+        runner.on_question({"type": "question", "id": "q1", "text": "Release kargo/kargo is pending-install. "
+                            "Uninstall it (it was never deployed) and install it again?"})
+        await settle(pilot, lambda: name(app) == "QuestionScreen" and app.screen.query("#question-text"))
+        assert "pending-install" in text(app, "#question-text")
+        app.save_screenshot(str(runner.state_dir / "question.svg"))
+        await pilot.press("y")
+        await settle(pilot, lambda: name(app) == "WelcomeScreen")
+        runner.on_question({"type": "answered", "id": "q1", "yes": True, "by": 1, "why": ""})  # ours, back
+        runner.on_question({"type": "question", "id": "q2", "text": "Clear exactly these ARC finalizers?"})
+        await settle(pilot, lambda: name(app) == "QuestionScreen")
+        runner.on_question({"type": "answered", "id": "q2", "yes": False, "by": 4242, "why": ""})
+        await settle(pilot, lambda: name(app) == "WelcomeScreen")  # answered by another client: closed here
+        assert answers == [("q1", True)]
+        await settle(pilot, lambda: any("answered no by client pid 4242" in str(n.message) for n in app._notifications))
