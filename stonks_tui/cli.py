@@ -249,18 +249,15 @@ class Session:
     def _open_secrets(self):  # type: ignore[no-untyped-def]
         from stonks_tui.secrets import open_store
 
-        if self.demo is not None:
-            from stonks_tui.demo import demo_passphrase, seed_demo_secrets
+        if self.args.demo:
+            from stonks_tui.demo import demo_passphrase, passphrase_is_public, seed_demo_secrets
 
-            store = open_store(self.state / "demo", self.context, self.redactor, isolated=True,
-                               passphrase=self.passphrase or demo_passphrase(), interactive=False)
-            seed_demo_secrets(store, self.demo, self.settings.gitea_admin_user)
+            phrase = self.passphrase or demo_passphrase()
+            store = open_store(self.state / "demo", self.context, self.redactor, isolated=True, passphrase=phrase,
+                               interactive=False, public_passphrase=passphrase_is_public(phrase))
+            if self.demo is not None:  # else the engine process holds the demo's world (and seeded its keyring)
+                seed_demo_secrets(store, self.demo, self.settings.gitea_admin_user)
             return store
-        if self.args.demo:  # the engine process holds the demo's world (and seeded its keyring)
-            from stonks_tui.demo import demo_passphrase
-
-            return open_store(self.state / "demo", self.context, self.redactor, isolated=True,
-                              passphrase=self.passphrase or demo_passphrase(), interactive=False)
         return open_store(self.state, self.context, self.redactor, interactive=self.interactive,
                           passphrase=self.passphrase)
 

@@ -95,3 +95,8 @@ def seed_demo_secrets(store: Any, demo: Demo, admin_user: str) -> None:
 
 def demo_passphrase() -> str:
     return os.environ.get("STONKS_KEYRING_PASSPHRASE") or DEMO_PASSPHRASE
+
+
+def passphrase_is_public(phrase: str | None) -> bool:
+    """The demo's fixed passphrase is in this source: stretching it protects nothing (secrets.PUBLIC_PASSPHRASE_KDF)."""
+    return phrase == DEMO_PASSPHRASE

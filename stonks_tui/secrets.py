@@ -107,7 +107,30 @@ def _desktop_backend() -> Any | None:
     return None
 
 
-def encrypted_file_backend(path: Path, passphrase: str) -> Any:
+# The Argon2 cost a keyring file was made with is written into it (keyrings.cryptfile keeps none: it always uses
+# its class defaults, t=15 and 64 MiB, ~0.5 s here). A file without the record has those defaults.
+KDF_OPTION = "stonks-kdf"
+# For a keyring whose passphrase is public — the demo's fixed one, in this source — key stretching protects
+# nothing, and it cost the demo two derivations per process (~1 s of every command).
+PUBLIC_PASSPHRASE_KDF = {"time_cost": 1, "memory_cost": 2**13}
+
+
+def _recorded_kdf(path: Path) -> dict[str, int] | None:
+    import configparser
+
+    from keyrings.cryptfile.escape import escape
+
+    config = configparser.RawConfigParser()
+    try:
+        config.read(path, encoding="utf-8")
+        text = config.get(escape("keyring-setting"), escape(KDF_OPTION))
+        values = dict(item.split("=", 1) for item in text.split())
+        return {"time_cost": int(values["t"]), "memory_cost": int(values["m"])}
+    except (configparser.Error, OSError, ValueError, KeyError):
+        return None
+
+
+def encrypted_file_backend(path: Path, passphrase: str, *, public_passphrase: bool = False) -> Any:
     from keyrings.cryptfile.cryptfile import CryptFileKeyring
 
     class StonksCryptFile(CryptFileKeyring):
@@ -133,6 +156,12 @@ def encrypted_file_backend(path: Path, passphrase: str) -> Any:
     backend = StonksCryptFile()
     path.parent.mkdir(parents=True, exist_ok=True)
     _refuse_damaged_keyring(path)
+    if public_passphrase and not path.exists():
+        kdf = PUBLIC_PASSPHRASE_KDF
+        _rewrite_keyring(path, lambda config: _set_option(config, "keyring-setting", KDF_OPTION,
+                                                           f"t={kdf['time_cost']} m={kdf['memory_cost']}"))
+    for name, value in (_recorded_kdf(path) or {}).items():
+        setattr(backend, name, value)  # the cost this file was made with (instance attributes: this file only)
     try:
         backend.keyring_key = passphrase  # unlocks an existing file or creates a new one
     except ValueError:
@@ -194,14 +223,17 @@ def _refuse_damaged_keyring(path: Path) -> None:
         parser = configparser.RawConfigParser()
         parser.read_string(path.read_text(encoding="utf-8"))
         if not parser.has_option("keyring_2Dsetting", "password_20reference"):
+            if parser.sections() == ["keyring_2Dsetting"] and parser.options("keyring_2Dsetting") == ["stonks_2dkdf"]:
+                return  # its creation was interrupted after the KDF record: it holds nothing, creating goes on
             raise UsageError(f"keyring {path} is not an encrypted keyring (no passphrase check in it)", hint=hint)
     except (configparser.Error, UnicodeDecodeError, OSError) as exc:
         raise UsageError(f"keyring {path} is not an encrypted keyring ({type(exc).__name__})", hint=hint) from None
 
 
 def choose_backend(state_dir: Path, *, passphrase: str | None = None, isolated: bool = False,
-                   ask: Callable[[str], str] | None = None) -> tuple[Any, str]:
-    """(backend, explanation). `isolated` (demo, tests) always uses the encrypted file in state_dir."""
+                   ask: Callable[[str], str] | None = None, public_passphrase: bool = False) -> tuple[Any, str]:
+    """(backend, explanation). `isolated` (demo, tests) always uses the encrypted file in state_dir;
+    `public_passphrase`: its passphrase is no secret (the demo's), so a new file gets a cheap key derivation."""
     if not isolated and _operator_configured():
         from keyring import core
 
@@ -240,7 +272,8 @@ def choose_backend(state_dir: Path, *, passphrase: str | None = None, isolated: 
     if not phrase:
         raise KeyringLocked(f"the encrypted keyring {path} needs a passphrase",
                             hint="set STONKS_KEYRING_PASSPHRASE, or run on a terminal to be asked")
-    return encrypted_file_backend(path, phrase), f"encrypted file {path} (Argon2id + AES-GCM)"
+    return (encrypted_file_backend(path, phrase, public_passphrase=public_passphrase),
+            f"encrypted file {path} (Argon2id + AES-GCM)")
 
 
 class SecretStore:
@@ -380,7 +413,8 @@ class SecretStore:
 
 
 def open_store(state_dir: Path, context: str, redactor: Redactor, *, isolated: bool = False,
-               passphrase: str | None = None, interactive: bool | None = None) -> SecretStore:
+               passphrase: str | None = None, interactive: bool | None = None,
+               public_passphrase: bool = False) -> SecretStore:
     interactive = sys.stdin.isatty() if interactive is None else interactive
 
     typed: list[str] = []
@@ -392,7 +426,7 @@ def open_store(state_dir: Path, context: str, redactor: Redactor, *, isolated: b
         return typed[-1]
 
     backend, where = choose_backend(state_dir, passphrase=passphrase, isolated=isolated,
-                                    ask=ask if interactive else None)
+                                    ask=ask if interactive else None, public_passphrase=public_passphrase)
     state_dir.mkdir(parents=True, exist_ok=True)
     store = SecretStore(backend, context, redactor, where, lock_path=state_dir / "secrets.lock")
     # The engine process this client starts opens the same keyring: it is handed this, on a pipe (service/client).

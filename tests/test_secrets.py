@@ -140,3 +140,44 @@ def test_a_reader_never_sees_a_half_written_keyring(tmp_path: Path, monkeypatch:
     writer.delete_password("stonks-tui", "ctx-1")
     assert len(seen) == 2 and writer.get_password("stonks-tui", "ctx-1") is None
     assert not list(tmp_path.glob(".secrets.cryptfile.*")) and path.stat().st_mode & 0o777 == 0o600
+
+
+def test_only_a_public_passphrase_gets_a_cheap_key_derivation_and_each_file_keeps_its_own(tmp_path: Path) -> None:
+    """The demo's passphrase is in the source: its keyring's Argon2 is cheap and the file says so. A keyring with a
+    passphrase of the operator's keeps keyrings.cryptfile's cost (t=15, 64 MiB) — so does an older demo keyring
+    without the record, which must still unlock."""
+    import shutil
+
+    from stonks_tui.demo import DEMO_PASSPHRASE
+
+    demo = open_store(tmp_path / "demo", "d", Redactor(), isolated=True, passphrase=DEMO_PASSPHRASE,
+                      interactive=False, public_passphrase=True)
+    demo.set("gitea-token", "tok-demo-123456")
+    demo.flush()
+    assert (demo.backend.time_cost, demo.backend.memory_cost) == (1, 2**13)
+    assert "stonks_2dkdf = t=1 m=8192" in (tmp_path / "demo" / "secrets.cryptfile").read_text()
+    again = open_store(tmp_path / "demo", "d", Redactor(), isolated=True, passphrase=DEMO_PASSPHRASE,
+                       interactive=False)  # the file's record decides, not the caller
+    assert again.get("gitea-token") == "tok-demo-123456" and again.backend.time_cost == 1
+
+    own = open_store(tmp_path / "own", "c", Redactor(), passphrase="operators-own-phrase", interactive=False)
+    own.set("gitea-token", "tok-own-1234567")
+    own.flush()
+    assert (own.backend.time_cost, own.backend.memory_cost) == (15, 2**16)
+    assert "kdf" not in (tmp_path / "own" / "secrets.cryptfile").read_text()
+
+    (tmp_path / "old").mkdir()  # a demo keyring made before the record existed: the library's defaults
+    shutil.copy(tmp_path / "own" / "secrets.cryptfile", tmp_path / "old" / "secrets.cryptfile")
+    old = open_store(tmp_path / "old", "c", Redactor(), isolated=True, passphrase="operators-own-phrase",
+                     interactive=False, public_passphrase=True)
+    assert old.get("gitea-token") == "tok-own-1234567" and old.backend.time_cost == 15
+
+
+def test_a_keyring_whose_creation_stopped_after_its_kdf_record_is_created_again(tmp_path: Path) -> None:
+    (tmp_path / "secrets.cryptfile").write_text("[keyring_2Dsetting]\nstonks_2dkdf = t=1 m=8192\n")
+    store = open_store(tmp_path, "d", Redactor(), isolated=True, passphrase="stonks-demo-keyring",
+                       interactive=False, public_passphrase=True)
+    store.set("gitea-token", "tok-demo-123456")
+    store.flush()
+    assert open_store(tmp_path, "d", Redactor(), isolated=True, passphrase="stonks-demo-keyring",
+                      interactive=False).get("gitea-token") == "tok-demo-123456"
