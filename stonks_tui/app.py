@@ -51,6 +51,9 @@ class StonksApp(App[int]):
     def _handle_exception(self, error: Exception) -> None:
         # An operator-facing error anywhere (a journal that cannot be used, a damaged keyring) is reported like the
         # CLI's — message and hint after the terminal is restored, its exit code — not as a crash.
+        from stonks_tui.errors import storage_error
+
+        error = storage_error(error) or error  # a full or read-only state dir: a message too, not a crash
         if isinstance(error, StonksError):
             self.startup_error = error
             self.exit(error.exit_code, return_code=error.exit_code)
@@ -155,9 +158,11 @@ class StonksApp(App[int]):
         except StonksError as exc:
             self.call_from_thread(self._startup_failed, exc)
             return
-        except Exception as exc:  # never a silent freeze on Welcome: say what failed, exit 1
-            self.call_from_thread(self._startup_failed, StonksError(f"start-up failed: {type(exc).__name__}: {exc}",
-                                                                    "see the message above; report it if unclear"))
+        except Exception as exc:  # never a silent freeze on Welcome: say what failed (exit 2 for a full disk, else 1)
+            from stonks_tui.errors import storage_error
+
+            self.call_from_thread(self._startup_failed, storage_error(exc) or StonksError(
+                f"start-up failed: {type(exc).__name__}: {exc}", "see the message above; report it if unclear"))
             return
         self.call_from_thread(self._prepared, unlock, where)
 

@@ -49,3 +49,29 @@ class NotImplementedStep(StepFailed):
 
 class NeedsOperator(StepFailed):
     """The step cannot go on without something only the operator can do; `hint` says exactly what."""
+
+
+# A state directory (or the disk under it) that cannot take a write: full, read-only, over quota, not ours.
+STORAGE_ERRNOS = frozenset({28, 30, 122, 13, 1})  # ENOSPC, EROFS, EDQUOT, EACCES, EPERM
+
+
+def storage_error(exc: BaseException) -> StonksError | None:
+    """An OSError of a file system that refuses writes (or git saying it met one), as the operator's message
+    (exit 2), else None. Nothing is lost on the way: every state file is written whole to a temporary file and
+    renamed, or not at all."""
+    import errno
+    import os
+    import subprocess
+
+    hint = ("free space on that file system (df -h) or make it writable, or point --state-dir (STONKS_STATE_DIR) "
+            "elsewhere; what was written before is intact (state files are replaced whole), and the next run resumes")
+    if isinstance(exc, subprocess.CalledProcessError):
+        said = exc.stderr.decode(errors="replace") if isinstance(exc.stderr, bytes) else str(exc.stderr or "")
+        for code in (errno.ENOSPC, errno.EROFS, errno.EDQUOT):
+            if os.strerror(code) in said:
+                return UsageError(f"{' '.join(map(str, exc.cmd[:2]))} failed: {os.strerror(code)}", hint=hint)
+        return None
+    if not isinstance(exc, OSError) or exc.errno not in STORAGE_ERRNOS:
+        return None
+    return UsageError(f"cannot use {exc.filename}: {exc.strerror}" if exc.filename else exc.strerror or str(exc),
+                      hint=hint)

@@ -88,3 +88,33 @@ def test_a_finalizer_a_controller_adds_is_not_a_change() -> None:
     would = {**live, "metadata": {"name": "live", "finalizers": ["kargo.akuity.io/finalizer"]}}
     assert field_diff(live, would) == []
     assert field_diff(live, {**would, "spec": {"a": 2}}) == ["spec.a: 1 → 2"]
+
+
+def test_a_migration_written_but_not_committed_is_committed_by_the_resume(tmp_path: Path) -> None:
+    """repo-migrate writes its files, then commits: a run that stops in between (a kill; here a git index.lock a
+    crashed git left) leaves them uncommitted. They are the migration's own, so the resume commits them — before,
+    repo-push refused the clone for 'uncommitted changes … the migration commit would sweep in' on every resume.
+    An edit of the operator's (not what the migration wrote) is still refused."""
+    assert cli(tmp_path, "plan").returncode == 0  # the demo's world and clone
+    clone = tmp_path / "demo" / "stonks-oracle"
+    lock = clone / ".git" / "index.lock"
+    lock.touch()
+    stopped = cli(tmp_path, "install", "--yes", "--quiet")
+    assert stopped.returncode == 1 and "✗ repo-migrate  failed: git add failed (exit 128): fatal: Unable to create" \
+        in stopped.stdout
+    assert "remove the .git/index.lock" in stopped.stdout
+    lock.unlink()
+    written = sorted(line[3:] for line in subprocess.run(["git", "-C", str(clone), "status", "--porcelain"],
+                                                         capture_output=True, text=True).stdout.splitlines())
+    assert written == [".woodpecker.yml", "infra/helm/stonks-oracle/values.yaml"]
+    resumed = cli(tmp_path, "install", "--yes", "--quiet")
+    assert resumed.returncode == 0, resumed.stdout[-2000:]
+    log = subprocess.run(["git", "-C", str(clone), "log", "--format=%s"], capture_output=True, text=True).stdout
+    assert log.splitlines()[0].startswith("ci: build with Woodpecker on Gitea")
+    assert not subprocess.run(["git", "-C", str(clone), "status", "--porcelain"], capture_output=True,
+                              text=True).stdout.strip()
+    values = clone / "infra" / "helm" / "stonks-oracle" / "values.yaml"
+    values.write_text(values.read_text() + "# the operator's own edit\n")
+    refused = cli(tmp_path, "install", "--yes", "--quiet")
+    assert refused.returncode == 1 and "has uncommitted changes in infra/helm/stonks-oracle/values.yaml" in \
+        refused.stdout

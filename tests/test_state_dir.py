@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import stat
@@ -70,3 +71,52 @@ def test_a_refused_second_demo_instance_changes_nothing(tmp_path: Path) -> None:
     assert (kubeconfig.read_bytes() if kubeconfig.exists() else b"") == before
     out, _ = first.communicate(timeout=300)
     assert first.returncode == 0, out[-3000:]
+
+
+def _tmpfs(path: Path, size: str) -> None:
+    path.mkdir(mode=0o700)
+    if os.geteuid() != 0 or subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size},mode=0700", "tmpfs",
+                                            str(path)], capture_output=True).returncode != 0:
+        pytest.skip("needs root to mount a small or read-only file system")
+
+
+def _unmount(path: Path) -> None:
+    for _ in range(50):  # the engine process lingers a moment for other clients after its run
+        if subprocess.run(["umount", str(path)], capture_output=True).returncode == 0:
+            return
+        time.sleep(0.2)
+    subprocess.run(["umount", "-l", str(path)], capture_output=True)
+
+
+def test_a_full_or_read_only_state_dir_is_a_message_and_the_next_run_resumes(tmp_path: Path) -> None:
+    disk = tmp_path / "disk"
+    _tmpfs(disk, "40m")
+    try:
+        state = disk / "state"
+        assert cli(state, "install", "--yes", "--quiet").returncode == 0
+        # The disk fills up (logs, another program).
+        with open(disk / "filler", "wb") as filler, contextlib.suppress(OSError):
+            while True:
+                filler.write(b"\0" * (1 << 20))
+        full = cli(state, "install", "--yes", "--quiet")
+        assert full.returncode == 2, full.stdout + full.stderr
+        assert "No space left on device" in full.stderr and "df -h" in full.stderr
+        assert "Traceback" not in full.stdout + full.stderr
+        assert json.loads((state / "stonks-demo" / "install.json").read_bytes())["run"]  # intact, still a journal
+        (disk / "filler").unlink()
+        resumed = cli(state, "install", "--yes", "--quiet")
+        assert resumed.returncode == 0, resumed.stdout[-2000:]
+        for _ in range(100):  # once the engine process, lingering for other clients, has let go of its files
+            if subprocess.run(["mount", "-o", "remount,ro", str(disk)], capture_output=True).returncode == 0:
+                break
+            time.sleep(0.1)
+        else:
+            raise AssertionError("the file system stayed busy: something still writes there")
+        for command in (("install", "--yes"), ("plan",)):  # the demo's world is written as it runs
+            refused = cli(state, *command)
+            assert refused.returncode == 2, (command, refused.stdout + refused.stderr)
+            assert "Read-only file system" in refused.stderr and "Traceback" not in refused.stderr, command
+        for command in (("check",), ("status",)):  # what only reads works from a read-only state dir
+            assert cli(state, *command).returncode == 0, command
+    finally:
+        _unmount(disk)

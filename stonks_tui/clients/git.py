@@ -78,6 +78,9 @@ class Git:
         return {ref: sha for sha, ref in (line.split("\t", 1) for line in out.splitlines() if "\t" in line)
                 if not ref.endswith("^{}")}
 
+    async def git_dir(self) -> Path:
+        return (self.repo / (await self.run("rev-parse", "--git-dir")).strip()).resolve()
+
     async def dirty(self, *paths: str) -> list[str]:
         out = await self.run("status", "--porcelain", "--", *paths)
         return [line[3:] for line in out.splitlines() if line.strip()]
@@ -107,4 +110,10 @@ def diagnose(output: str) -> tuple[str, str]:
                 "resume")
     if "Authentication failed" in output or "The requested URL returned error: 401" in output:
         return ("Gitea refused the credentials", "Gitea refused the token: re-run so the gitea-token step renews it")
+    fatal = next((line for line in output.splitlines() if line.startswith(("fatal:", "error:"))), None)
+    if fatal and "index.lock" in fatal:
+        return fatal, ("another git process is working in the clone, or one crashed there: when none runs, "
+                       "remove the .git/index.lock it names, then resume")
+    if fatal:  # git's own reason; what follows it is advice
+        return fatal, "see the step log"
     return " | ".join(output.strip().splitlines()[-4:]), "see the step log"
