@@ -6,6 +6,7 @@ import contextlib
 import os
 import tempfile
 from pathlib import Path
+from typing import IO
 
 
 def atomic_write_bytes(path: Path, data: bytes, mode: int = 0o600) -> None:
@@ -43,3 +44,20 @@ def remove_stale_temps(path: Path) -> int:
             tmp.unlink()
             removed += 1
     return removed
+
+
+def open_append(path: Path, mode: int = 0o600) -> IO[str]:
+    """A log file opened for appending that is never reached through a link: a link planted where the log goes
+    (to /etc/passwd, another user's file) is refused instead of followed (O_NOFOLLOW)."""
+    import errno
+
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_NOFOLLOW, mode)
+    except OSError as exc:
+        if exc.errno != errno.ELOOP:
+            raise
+        from stonks_tui.errors import UsageError
+
+        raise UsageError(f"{path} is a symbolic link: nothing is written through it",
+                         hint="the state directory holds real files only: remove the link") from None
+    return os.fdopen(fd, "a", encoding="utf-8")

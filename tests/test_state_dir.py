@@ -33,6 +33,18 @@ def test_everything_the_tool_writes_is_private(tmp_path: Path) -> None:
     loose = [f"{stat.filemode(p.lstat().st_mode)} {p.relative_to(state)}" for p in [state, *state.rglob("*")]
              if not p.is_symlink() and p.lstat().st_mode & 0o077]
     assert not loose, loose[:20]  # step logs, cache/, journals, the demo world: 0600 files, 0700 directories
+    # Links planted where the tool writes (a step log, git's askpass helper) are never written through.
+    victim = tmp_path / "victim"
+    victim.write_text("not the tool's\n")
+    planted = [state / "stonks-demo" / "logs" / "install" / "verify.log", *state.rglob("stonks-git-askpass.sh")]
+    assert len(planted) == 2
+    for link in planted:
+        link.unlink()
+        link.symlink_to(victim)
+    again = cli(state, "install", "--yes", "--quiet")
+    assert victim.read_text() == "not the tool's\n"
+    assert again.returncode == 1 and "verify.log is a symbolic link: nothing is written through it" in again.stdout
+    assert not planted[1].is_symlink()  # the askpass helper is written whole and renamed over the link
 
 
 @pytest.mark.parametrize("how", ["group-writable", "another user's"])

@@ -33,9 +33,12 @@ class Git:
         directory = self.askpass_dir or Path(self.repo).parent
         directory.mkdir(parents=True, exist_ok=True)
         path = directory / "stonks-git-askpass.sh"
-        if not path.exists() or path.read_text() != ASKPASS:
-            path.write_text(ASKPASS)  # holds no secret: it echoes variables of the git process it serves
-        path.chmod(0o700)
+        if path.is_symlink() or not path.is_file() or path.read_text() != ASKPASS:
+            from stonks_tui.fsutil import atomic_write_text
+
+            # Holds no secret (it echoes variables of the git process it serves); written whole and renamed, so a
+            # link planted in its place is replaced, never followed.
+            atomic_write_text(path, ASKPASS, mode=0o700)
         return str(path)
 
     async def run(self, *args: str, user: str = "", password: str = "", log: Callable[[str], None] | None = None,

@@ -236,6 +236,8 @@ class Engine:
         fh = self._log_files.get(sid)
         if fh is None:
             self.log_dir.mkdir(parents=True, exist_ok=True)
-            fh = open(self.log_dir / f"{sid}.log", "a", encoding="utf-8")  # noqa: SIM115 - closed in run()
+            from stonks_tui.fsutil import open_append
+
+            fh = open_append(self.log_dir / f"{sid}.log")  # closed in run()
             self._log_files[sid] = fh
         return fh
