@@ -312,8 +312,10 @@ class SecretStore:
             try:
                 values = json.loads(raw) if raw else {}
             except ValueError:
-                raise UsageError(f"the keyring entry {SERVICE}/{self.context} is not readable",
-                                 hint="it was not written by stonks-tui; remove it with your keyring tool") from None
+                raise UsageError(f"the keyring entry {SERVICE}/{self.context} is not stonks-tui's JSON map of secrets",
+                                 hint="if you stored something under that name yourself, keep a copy of it; then "
+                                      "delete the entry with your keyring tool — the next install makes the generated "
+                                      "secrets again and asks for the ones you give") from None
             self._values = {str(k): str(v) for k, v in values.items()} if isinstance(values, dict) else {}
             for value in self._values.values():
                 self.redactor.add(value)

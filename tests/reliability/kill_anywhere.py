@@ -40,6 +40,7 @@ class Outcome:
     kills: int = 0
     runs: int = 0
     captured: list[str] = field(default_factory=list)
+    aimed: list[str] = field(default_factory=list)  # the steps a kill landed inside (kill_inside)
 
 
 def kill_engine(state: Path) -> None:
@@ -91,6 +92,56 @@ def kill_anywhere(state: Path, env: dict[str, str], kills: int, seed: int, windo
         if done.returncode == 0:
             return out
     raise AssertionError(f"the install never finished after {out.kills} kills:\n{out.captured[-1][-3000:]}")
+
+
+def _step_state(state: Path, step: str) -> str:
+    import json
+
+    from stonks_tui.journal import journal_path
+
+    try:
+        data = json.loads(journal_path(state, "stonks-demo", "install").read_text())
+    except (OSError, ValueError):
+        return ""
+    return str(((data.get("steps") or {}).get(step) or {}).get("state", ""))
+
+
+def kill_inside(state: Path, env: dict[str, str], steps: list[str], seed: int, within: float = 0.25) -> Outcome:
+    """For each step in turn: run the install (a resume, after the first) until the journal says that step is
+    running, then SIGKILL the engine within `within` s of its start — a kill inside every step named, not only
+    between steps. A step that finishes before the kill lands, or is done already, is passed by. Then runs until
+    one finishes; the journal is checked after every kill."""
+    from stonks_tui.journal import Journal, journal_path
+
+    rng = random.Random(seed)
+    out = Outcome()
+    for step in steps:
+        if _step_state(state, step) == "done":
+            continue
+        proc = subprocess.Popen(install_argv(state), env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                                text=True)
+        deadline = time.monotonic() + 120
+        while proc.poll() is None and _step_state(state, step) != "running" and time.monotonic() < deadline:
+            time.sleep(0.01)
+        time.sleep(rng.uniform(0, within))
+        out.runs += 1
+        if proc.poll() is None:
+            kill_engine(state)
+            proc.kill()
+            out.kills += 1
+            out.aimed.append(step)
+        text, _ = proc.communicate(timeout=120)
+        out.captured.append(text)
+        path = journal_path(state, "stonks-demo", "install")
+        if path.exists():
+            Journal.open(path, "install", "stonks-demo")
+    for _ in range(3):
+        done = subprocess.run(install_argv(state), env=env, capture_output=True, text=True, timeout=600)
+        out.runs += 1
+        out.captured.append(done.stdout + done.stderr)
+        if done.returncode == 0:
+            return out
+    raise AssertionError(f"the install never finished after kills inside {out.aimed}:\n{out.captured[-1][-3000:]}")
 
 
 def check_final(state: Path, reference: dict, outcome: Outcome) -> None:
