@@ -257,6 +257,20 @@ class ContextLock:
         os.fsync(fd)
         self._fd = fd
 
+    def held(self) -> bool:
+        """Does a process hold this context now? A probe that writes nothing (status: is a foreground run alive?)."""
+        try:
+            dir_fd = os.open(self.path.parent, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW)
+        except OSError:
+            return False
+        try:
+            fcntl.flock(dir_fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return True
+        finally:
+            os.close(dir_fd)  # closing the descriptor releases a flock taken through it
+        return False
+
     def _read_holder(self) -> str:
         with contextlib.suppress(OSError, ValueError):
             fd = os.open(self.path, os.O_RDONLY | os.O_NOFOLLOW)

@@ -80,6 +80,7 @@ def test_detach_returns_and_attach_prints_the_whole_run_then_exits_with_its_code
     assert journal(tmp_path)["run"]["status"] == "running" and journal(tmp_path)["run"]["id"] == run_id
     status = cli(tmp_path, "status")
     assert "running — live" in status.stdout, status.stdout
+    assert f"follow it: `stonks-tui --state-dir {tmp_path} --demo attach`" in status.stdout  # works where shown
     attached = cli(tmp_path, "attach")  # stdout is a pipe: plain lines
     assert attached.returncode == 0, attached.stdout[-2000:] + attached.stderr
     assert f"attached to the install run {run_id}" in attached.stderr

@@ -177,6 +177,17 @@ def test_the_lock_survives_its_file_being_deleted_and_never_follows_a_link(tmp_p
             ContextLock(tmp_path, "homelab").acquire()
 
 
+def test_asking_whether_a_context_is_held_writes_nothing(tmp_path: Path) -> None:
+    """status probes the lock to tell a live foreground run from a dead one: the holder's record stays as written."""
+    assert not ContextLock(tmp_path, "homelab").held()  # no directory yet: nobody
+    with ContextLock(tmp_path, "homelab") as lock:
+        record = lock.path.read_bytes()
+        assert ContextLock(tmp_path, "homelab").held()
+        assert lock.path.read_bytes() == record
+    assert not ContextLock(tmp_path, "homelab").held()
+    ContextLock(tmp_path, "homelab").acquire()  # the probe let go: the lock can be taken
+
+
 def test_journal_file_mode_is_private(tmp_path: Path) -> None:
     j = Journal(tmp_path / "install.json", "install", "ctx")
     j.start_run(["a"])

@@ -148,19 +148,7 @@ class Session:
 
     def command(self, name: str, *, ticks: bool = True) -> str:
         """`stonks-tui <name>` with the options this session was given, so a hint copied from here works here."""
-        words = ["stonks-tui"]
-        if getattr(self.args, "state_dir", None) is not None:
-            words += ["--state-dir", str(self.args.state_dir)]
-        if self.args.demo:
-            words.append("--demo")
-        elif getattr(self.args, "context", None):
-            words += ["--context", self.args.context]
-        if getattr(self.args, "answers", None):
-            words += ["--answers", str(self.args.answers)]
-        import shlex
-
-        text = " ".join(shlex.quote(w) for w in [*words, *name.split()])
-        return f"`{text}`" if ticks else text
+        return command_for(self.args, name, ticks=ticks)
 
     def use_engine_process(self, runner, *, keep_demo: bool = False) -> None:  # type: ignore[no-untyped-def]
         """Runs of `runner` go to an engine process (service/), which outlives this one. The demo's world moves
@@ -233,3 +221,20 @@ def confirm_at_terminal(question: str) -> bool:
     except EOFError:
         return False
     return answer.strip().lower() in ("y", "yes")
+
+
+def command_for(args: argparse.Namespace, name: str, *, ticks: bool = True) -> str:
+    """`stonks-tui <name>` with the options these arguments gave, so a hint copied from here works here."""
+    words = ["stonks-tui"]
+    if getattr(args, "state_dir", None) is not None:
+        words += ["--state-dir", str(args.state_dir)]
+    if args.demo:
+        words.append("--demo")
+    elif getattr(args, "context", None):
+        words += ["--context", args.context]
+    if getattr(args, "answers", None):
+        words += ["--answers", str(args.answers)]
+    import shlex
+
+    text = " ".join(shlex.quote(w) for w in [*words, *name.split()])
+    return f"`{text}`" if ticks else text

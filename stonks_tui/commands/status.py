@@ -6,7 +6,7 @@ import argparse
 from pathlib import Path
 
 from stonks_tui.commands import EXIT_OK
-from stonks_tui.commands.session import safe_context, state_dir_for
+from stonks_tui.commands.session import command_for, safe_context, state_dir_for
 
 
 def cmd_status(args: argparse.Namespace) -> int:
@@ -37,7 +37,7 @@ def cmd_status(args: argparse.Namespace) -> int:
         if dead:
             state_word = "interrupted (its process is gone; the next run resumes it)"
         elif state_word == "running" and live is not None:
-            state_word = f"running — live, engine pid {live.get('pid')}; follow it: stonks-tui attach"
+            state_word = f"running — live, engine pid {live.get('pid')}; follow it: {command_for(args, 'attach')}"
         latest = "latest run: " if index == 0 and len(journals) > 1 else ""
         print(f"{latest}{journal.plan} on {context}: {state_word}\n  run {run.get('id', '?')}, started "
               f"{run.get('started_at')}" + (f", finished {run.get('finished_at')}" if run.get("finished_at") else "")
@@ -62,17 +62,10 @@ def cmd_status(args: argparse.Namespace) -> int:
 def _live_run(state: Path, context: str) -> dict | None:
     """The run being done now for this context: the engine process's record if its socket answers; for a run in a
     foreground process, the context lock being held says it is alive ({} then: no record)."""
-    from stonks_tui.errors import LockHeld
     from stonks_tui.journal import ContextLock, safe_name
     from stonks_tui.service.protocol import live_engine
 
     info = live_engine(state / safe_name(context))
     if info is not None:
         return info
-    if not (state / safe_name(context)).exists():
-        return None
-    try:
-        with ContextLock(state, context):
-            return None
-    except LockHeld:
-        return {}
+    return {} if ContextLock(state, context).held() else None  # a probe: status writes nothing
