@@ -65,7 +65,6 @@ def kill_engine(state: Path) -> None:
 def kill_anywhere(state: Path, env: dict[str, str], kills: int, seed: int, window: float = 10.0) -> Outcome:
     """`kills` runs each killed after a random delay in [0.3, window) s (a run that finished first counts as a
     run, not a kill), then runs until one finishes; checks the journal after every kill."""
-    from stonks_tui.journal import Journal, journal_path
 
     rng = random.Random(seed)
     out = Outcome()
@@ -73,25 +72,39 @@ def kill_anywhere(state: Path, env: dict[str, str], kills: int, seed: int, windo
         proc = subprocess.Popen(install_argv(state), env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                                 text=True)
         time.sleep(rng.uniform(0.3, window))
-        out.runs += 1
-        if proc.poll() is None:
-            kill_engine(state)  # the engine process does the run (issue 16): it is what a kill must hit
-            proc.kill()
-            out.kills += 1
-        text, _ = proc.communicate(timeout=120)
-        out.captured.append(text)
-        path = journal_path(state, "stonks-demo", "install")
-        if path.exists():
-            Journal.open(path, "install", "stonks-demo")  # parses, or raises JournalError naming the file
+        _kill_and_check(state, proc, out)
         if proc.returncode == 0:
             break  # finished before the kill: the world is complete, further kills only re-check
+    return _finish(state, env, out)
+
+
+def _kill_and_check(state: Path, proc: subprocess.Popen, out: Outcome) -> bool:
+    """Kill the run (if it still runs), keep what it printed, check the journal parses. True if a kill landed."""
+    from stonks_tui.journal import Journal, journal_path
+
+    out.runs += 1
+    killed = proc.poll() is None
+    if killed:
+        kill_engine(state)  # the engine process does the run (issue 16): it is what a kill must hit
+        proc.kill()
+        out.kills += 1
+    text, _ = proc.communicate(timeout=120)
+    out.captured.append(text)
+    path = journal_path(state, "stonks-demo", "install")
+    if path.exists():
+        Journal.open(path, "install", "stonks-demo")  # parses, or raises JournalError naming the file
+    return killed
+
+
+def _finish(state: Path, env: dict[str, str], out: Outcome) -> Outcome:
     for _ in range(3):
         done = subprocess.run(install_argv(state), env=env, capture_output=True, text=True, timeout=600)
         out.runs += 1
         out.captured.append(done.stdout + done.stderr)
         if done.returncode == 0:
             return out
-    raise AssertionError(f"the install never finished after {out.kills} kills:\n{out.captured[-1][-3000:]}")
+    raise AssertionError(f"the install never finished after {out.kills} kills (inside {out.aimed}):\n"
+                         f"{out.captured[-1][-3000:]}")
 
 
 def _step_state(state: Path, step: str) -> str:
@@ -111,7 +124,6 @@ def kill_inside(state: Path, env: dict[str, str], steps: list[str], seed: int, w
     running, then SIGKILL the engine within `within` s of its start — a kill inside every step named, not only
     between steps. A step that finishes before the kill lands, or is done already, is passed by. Then runs until
     one finishes; the journal is checked after every kill."""
-    from stonks_tui.journal import Journal, journal_path
 
     rng = random.Random(seed)
     out = Outcome()
@@ -124,24 +136,9 @@ def kill_inside(state: Path, env: dict[str, str], steps: list[str], seed: int, w
         while proc.poll() is None and _step_state(state, step) != "running" and time.monotonic() < deadline:
             time.sleep(0.01)
         time.sleep(rng.uniform(0, within))
-        out.runs += 1
-        if proc.poll() is None:
-            kill_engine(state)
-            proc.kill()
-            out.kills += 1
+        if _kill_and_check(state, proc, out):
             out.aimed.append(step)
-        text, _ = proc.communicate(timeout=120)
-        out.captured.append(text)
-        path = journal_path(state, "stonks-demo", "install")
-        if path.exists():
-            Journal.open(path, "install", "stonks-demo")
-    for _ in range(3):
-        done = subprocess.run(install_argv(state), env=env, capture_output=True, text=True, timeout=600)
-        out.runs += 1
-        out.captured.append(done.stdout + done.stderr)
-        if done.returncode == 0:
-            return out
-    raise AssertionError(f"the install never finished after kills inside {out.aimed}:\n{out.captured[-1][-3000:]}")
+    return _finish(state, env, out)
 
 
 def check_final(state: Path, reference: dict, outcome: Outcome) -> None:
