@@ -20,6 +20,7 @@ from kubernetes import client, config
 from stonks_tui.engine.events import LogLine, StepFinished, StepStarted
 from stonks_tui.service import server
 from stonks_tui.service.client import EngineConnection
+from stonks_tui.service.protocol import read_info
 from stonks_tui.service.server import EngineService
 from stonks_tui.sim.world import World
 from tests.conftest import PYTHON
@@ -76,8 +77,10 @@ async def test_the_first_answer_decides_and_every_client_sees_who_gave_it(tmp_pa
     question = asyncio.ensure_future(service.ask("Clear exactly these ARC finalizers?"))
     await until(lambda: asked(seen["a"]) and asked(seen["b"]))
     qid = asked(seen["a"])[0]["id"]
+    assert read_info(tmp_path)["asking"] == ["Clear exactly these ARC finalizers?"]  # status says the run waits
     conns["b"].answer(qid, True)
     assert await asyncio.wait_for(question, 5) is True
+    assert read_info(tmp_path)["asking"] == []
     conns["a"].answer(qid, False)  # too late: the first answer decided
     follows.append(asyncio.ensure_future(conns["late"].attach([], None, seen["late"].append)))
     await until(lambda: len(seen["late"]) == 2)

@@ -38,6 +38,8 @@ def cmd_status(args: argparse.Namespace) -> int:
             state_word = "interrupted (its process is gone; the next run resumes it)"
         elif state_word == "running" and live is not None:
             state_word = f"running — live, engine pid {live.get('pid')}; follow it: {command_for(args, 'attach')}"
+            for question in live.get("asking") or ():
+                state_word += f"\n  waiting for your answer: {printable(str(question))} (answer it in the attach)"
         latest = "latest run: " if index == 0 and len(journals) > 1 else ""
         print(f"{latest}{journal.plan} on {context}: {state_word}\n  run {run.get('id', '?')}, started "
               f"{run.get('started_at')}" + (f", finished {run.get('finished_at')}" if run.get("finished_at") else "")

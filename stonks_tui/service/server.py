@@ -39,6 +39,7 @@ class EngineService:
         self.ended: bytes | None = None
         self.client_pids: dict[int, int] = {}  # connection -> the client's pid, as it said hello (status, tests)
         self.questions: dict[str, asyncio.Future[bool]] = {}  # open questions to the operator, by id
+        self.asking: dict[str, str] = {}  # their texts, in engine.json too: status says the run waits for you
         self._batch_step: str | None = None  # the backlog's open batch of one step's log lines
         self._batch_lines: list[str] = []
         self._batch_ats: list[float] = []
@@ -58,7 +59,7 @@ class EngineService:
     def _write_info(self) -> None:
         atomic_write_text(self.dir / protocol.INFO_NAME, json.dumps(
             {"pid": os.getpid(), "run_id": self.run_id, "plan": self.plan, "started": self.started,
-             "clients": sorted(set(self.client_pids.values()))}))
+             "clients": sorted(set(self.client_pids.values())), "asking": list(self.asking.values())}))
 
     # -- the engine's listener ----------------------------------------------------------------------------------
     def broadcast(self, event: Event) -> None:
@@ -108,6 +109,8 @@ class EngineService:
         qid = f"q{self._asked}"
         answer: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
         self.questions[qid] = answer
+        self.asking[qid] = text
+        self._write_info()
         self._send(protocol.encode({"type": "question", "id": qid, "text": text}))
         try:
             return await asyncio.wait_for(asyncio.shield(answer), ANSWER_WAIT)
@@ -119,6 +122,9 @@ class EngineService:
             raise
         finally:
             self.questions.pop(qid, None)
+            self.asking.pop(qid, None)
+            if self.server is not None:
+                self._write_info()
 
     def _answered(self, qid: str, yes: bool, pid: int | None, why: str = "") -> None:
         answer = self.questions.pop(qid, None)
