@@ -154,3 +154,17 @@ def test_done(snap_compare, tmp_path: Path, size) -> None:
         await until(pilot, lambda: "Done." in str(pilot.app.screen.query_one("#verify-status").render()))
 
     assert snap_compare(StonksApp(FakeRunner(tmp_path)), terminal_size=size, run_before=steady(run_before))
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_a_question_the_run_asks(snap_compare, tmp_path: Path, size) -> None:
+    runner = FakeRunner(tmp_path)
+
+    async def run_before(pilot) -> None:
+        runner.on_question({"type": "question", "id": "q1", "text": (
+            "Clear exactly these ARC finalizers so arc-runners can finish terminating? AutoscalingRunnerSet "
+            "arc-runner-set (autoscalingrunnerset.actions.github.com/finalizer), EphemeralRunner "
+            "arc-runner-set-x7k2p-runner-abcde (ephemeralrunner.actions.github.com/finalizer)")})
+        await until(pilot, lambda: type(pilot.app.screen).__name__ == "QuestionScreen")
+
+    assert snap_compare(StonksApp(runner), terminal_size=size, run_before=steady(run_before))
