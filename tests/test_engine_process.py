@@ -81,6 +81,15 @@ def test_detach_returns_and_attach_prints_the_whole_run_then_exits_with_its_code
     status = cli(tmp_path, "status")
     assert "running — live" in status.stdout, status.stdout
     assert f"follow it: `stonks-tui --state-dir {tmp_path} --demo attach`" in status.stdout  # works where shown
+    from tests.ptyrun import Terminal
+
+    with Terminal(argv(tmp_path, "attach"), env=_env("0.2")) as term:  # at a terminal: the wizard on the live run
+        wait_for("the wizard's progress on the live run", lambda: (term._read(0.2), "install ·" in term.output)[1],
+                 timeout=30)
+        assert "\x1b[?1049h" in term.output  # the full-screen wizard, not plain lines
+        os.write(term.master, b"\x11")  # ctrl+q: this client leaves, the run goes on
+        assert term.wait(30) == 0
+    assert journal(tmp_path)["run"]["status"] == "running"
     attached = cli(tmp_path, "attach")  # stdout is a pipe: plain lines
     assert attached.returncode == 0, attached.stdout[-2000:] + attached.stderr
     assert f"attached to the install run {run_id}" in attached.stderr
