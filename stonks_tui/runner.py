@@ -100,9 +100,13 @@ class Runner:
         if attached is not None and not attached.done():
             with contextlib.suppress(BaseException):
                 await asyncio.shield(attached)
-        if self._settling is not None:
-            settling, self._settling = self._settling, None
-            await settling
+        settling = self._settling
+        if settling is not None:
+            # Every caller waits for the same settling (a second one used to find nothing to wait for while the
+            # first still waited for the demo's world to come back, and read a world that was not there).
+            await asyncio.shield(settling)
+            if self._settling is settling:
+                self._settling = None
 
     async def describe(self, plan: Plan) -> list[tuple[str, list[Change] | str]]:
         """Each step and what it would change, or why it cannot tell."""
@@ -157,14 +161,22 @@ class Runner:
             if self.after_engine is not None:
                 self.after_engine()
 
+        def settle_soon() -> None:
+            # The stream ended by itself — with the run's end, or the engine gone without one (killed, or its
+            # last line lost): either way the demo's world comes back here and the keyring is read again (a face
+            # went on without a world when only a clean end brought it back). Not awaited: the face shows the end
+            # at once, and what needs the world waits (settled). Set before this task ends, so whoever sees it
+            # done finds the settling (set by the face's continuation, it could be missed: Verify then read a
+            # stale keyring). Not on a detach or a face going away (cancelled): the run goes on there.
+            self._settling = asyncio.ensure_future(asyncio.to_thread(settle))
+
         async def follow() -> Any:
-            seen = await conn.attach(listeners, self.notes, self._question)
-            if seen.exit_code is not None:
-                # The run has ended; the demo's world comes back here, the keyring is read again. Not awaited: the
-                # face shows the end at once, and what needs the world waits (settled). Set before this task
-                # ends, so whoever sees it done finds the settling (set by the face's continuation, it could be
-                # missed: Verify then read a stale keyring).
-                self._settling = asyncio.ensure_future(asyncio.to_thread(settle))
+            try:
+                seen = await conn.attach(listeners, self.notes, self._question)
+            except (ConnectionError, OSError):
+                settle_soon()
+                raise
+            settle_soon()
             return seen
 
         task = asyncio.ensure_future(follow())

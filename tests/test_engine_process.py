@@ -237,3 +237,35 @@ async def test_settled_waits_for_the_engine_to_let_go_even_just_as_its_stream_en
     await runner.settled()
     assert back == ["the world and the keyring are back"]
     await face
+
+
+async def test_every_face_waiting_for_the_engine_waits_until_the_world_is_back_even_after_a_lost_end(
+        tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """Two things seen in CI as Verify finding the whole demo unreachable after a resumed install: a stream that
+    ended without the engine's last line (the engine gone) never brought the demo's world back, and a second face
+    asking settled() while a first one waited found nothing to wait for."""
+    from stonks_tui.runner import Runner
+    from stonks_tui.service import client
+
+    class StreamWithoutItsEnd:
+        def __init__(self, _context_dir: Path) -> None:
+            pass
+
+        async def attach(self, listeners, notes, questions=None):  # type: ignore[no-untyped-def]
+            return client.Attached(exit_code=None, ok=True)  # PlanFinished seen, then the connection closed
+
+        def cancel(self) -> None:
+            pass
+
+    monkeypatch.setattr(client, "EngineConnection", StreamWithoutItsEnd)
+    runner = Runner(None, "ctx", tmp_path, None)  # type: ignore[arg-type]
+    back: list[str] = []
+    runner.after_engine = lambda: (time.sleep(0.3), back.append("the world and the keyring are back"))
+    summary = await runner.attach([])
+    assert summary.vanished
+    first = asyncio.ensure_future(runner.settled())
+    await asyncio.sleep(0.05)  # the first face is waiting
+    await runner.settled()  # a second face (Verify) asks meanwhile
+    assert back == ["the world and the keyring are back"]
+    await first
+

@@ -158,6 +158,11 @@ class EngineService:
             if self.ended is not None:
                 writer.write(self.ended)
                 await writer.drain()
+                # Out of this process's buffer before the client counts as gone: the process exits once none is
+                # left, and what a transport still holds then is lost (drain only waits below its high-water mark).
+                writer.close()
+                with contextlib.suppress(Exception):
+                    await asyncio.wait_for(writer.wait_closed(), LINGER)
         except (ConnectionError, OSError):
             pass
         finally:
