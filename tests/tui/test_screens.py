@@ -445,6 +445,24 @@ async def test_a_start_up_error_ends_the_wizard_with_its_exit_code(tmp_path: Pat
     assert app.return_code == 2 and "nfs_port" in app.startup_error.message
 
 
+@pytest.mark.parametrize("errno_", [28, 30])  # ENOSPC, EROFS
+async def test_a_full_or_read_only_state_dir_ends_the_wizard_with_a_message_not_a_crash(tmp_path: Path,
+                                                                                         errno_: int) -> None:
+    import os
+
+    from stonks_tui.runner import Runner
+
+    def prepare() -> tuple[object, str]:
+        raise OSError(errno_, os.strerror(errno_), str(tmp_path / "demo" / "world.json"))
+
+    app = StonksApp(Runner(None, "fake-context", tmp_path, None), prepare=prepare)  # type: ignore[arg-type]
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot, lambda: app.startup_error is not None)
+    assert app.return_code == 2
+    assert app.startup_error.message == f"cannot use {tmp_path / 'demo' / 'world.json'}: {os.strerror(errno_)}"
+    assert "df -h" in app.startup_error.hint
+
+
 async def test_the_context_picker_prepares_a_session_for_the_chosen_context(tmp_path: Path) -> None:
     from textual.widgets import Select
 
