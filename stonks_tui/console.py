@@ -7,6 +7,7 @@ import queue
 import sys
 import threading
 import time
+from collections import deque
 from collections.abc import Callable
 from typing import Any, TextIO
 
@@ -22,6 +23,9 @@ def _symbols(stream: TextIO) -> dict[str, str]:
             "needs-operator": "??"}
 
 
+HELD_LINES = 2_000  # the newest lines shown after a prompt is answered; the step logs keep them all
+
+
 class ConsolePrinter:
     """Formats engine events as `[12:01:03] ✓ gitea-oauth-app  1.2s`. Log lines only when verbose."""
 
@@ -29,10 +33,32 @@ class ConsolePrinter:
         self.stream = stream or sys.stdout
         self.verbose = verbose
         self.sym = _symbols(self.stream)
+        self.held: deque[str] | None = None  # lines kept back while the operator answers a prompt
+        self.dropped = 0
 
     def _out(self, at: float, text: str) -> None:
         stamp = time.strftime("%H:%M:%S", time.localtime(at))
+        if self.held is not None:
+            if len(self.held) == self.held.maxlen:
+                self.dropped += 1
+            self.held.append(f"[{stamp}] {text}\n")
+            return
         self.stream.write(f"[{stamp}] {text}\n")
+        self.stream.flush()
+
+    def hold(self) -> None:
+        """Keep lines back (a question waits at the prompt: the run's lines would scroll it away)."""
+        if self.held is None:
+            self.held, self.dropped = deque(maxlen=HELD_LINES), 0
+
+    def release(self) -> None:
+        held, self.held = self.held, None
+        if not held:
+            return
+        if self.dropped:
+            self.stream.write(f"… {self.dropped} earlier lines were not kept while you answered (the step logs "
+                              "have them)\n")
+        self.stream.write("".join(held))
         self.stream.flush()
 
     def __call__(self, event: Event) -> None:
@@ -71,9 +97,11 @@ class TerminalQuestions:
     One prompt at a time, read in a daemon thread (the event loop keeps printing the run; a prompt still waiting
     when the process ends does not hold it). A question another client answered first is said and skipped."""
 
-    def __init__(self, answer: Callable[[str, bool], None], stream: TextIO | None = None) -> None:
+    def __init__(self, answer: Callable[[str, bool], None], stream: TextIO | None = None,
+                 printer: ConsolePrinter | None = None) -> None:
         self.answer = answer
         self.stream = stream or sys.stdout
+        self.printer = printer  # held while a question is open, so the prompt stays where it is seen
         self.open: dict[str, str] = {}
         self.waiting: queue.Queue[str] = queue.Queue()
         self.reader: threading.Thread | None = None
@@ -82,6 +110,8 @@ class TerminalQuestions:
         qid = str(msg.get("id"))
         if msg.get("type") == "question":
             self.open[qid] = str(msg.get("text"))
+            if self.printer is not None:
+                self.printer.hold()
             self.waiting.put(qid)
             if self.reader is None:
                 self.reader = threading.Thread(target=self._prompts, args=(asyncio.get_running_loop(),),
@@ -91,6 +121,7 @@ class TerminalQuestions:
             from stonks_tui.service.client import question_note
 
             print(question_note(msg), file=self.stream, flush=True)
+            self._release()
 
     def _prompts(self, loop: asyncio.AbstractEventLoop) -> None:
         while True:
@@ -107,3 +138,8 @@ class TerminalQuestions:
     def _said(self, qid: str, yes: bool) -> None:
         if self.open.pop(qid, None) is not None:
             self.answer(qid, yes)
+            self._release()
+
+    def _release(self) -> None:
+        if not self.open and self.printer is not None:
+            self.printer.release()

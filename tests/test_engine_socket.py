@@ -132,3 +132,35 @@ def test_install_at_a_terminal_is_asked_across_the_engine_and_a_yes_clears_arcs_
         names = {n.metadata.name for n in client.CoreV1Api(c).list_namespace().items}
         c.close()
     assert not {"arc-systems", "arc-runners"} & names
+
+
+async def test_a_prompt_at_the_terminal_holds_the_runs_lines_until_it_is_answered(monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """Log lines of steps still running used to scroll the question away while it waited at the prompt."""
+    import io
+    import threading
+
+    from stonks_tui.console import ConsolePrinter, TerminalQuestions
+
+    out = io.StringIO()
+    printer = ConsolePrinter(out)
+    answers: list[tuple[str, bool]] = []
+    prompted, typed = threading.Event(), threading.Event()
+
+    def operator(prompt: str) -> str:
+        out.write(prompt)
+        prompted.set()
+        typed.wait(5)
+        return "y"
+
+    monkeypatch.setattr("builtins.input", operator)
+    questions = TerminalQuestions(lambda qid, yes: answers.append((qid, yes)), stream=out, printer=printer)
+    printer(LogLine(step_id="woodpecker", line="before the question"))
+    questions({"type": "question", "id": "q1", "text": "Clear exactly these ARC finalizers?"})
+    assert await asyncio.to_thread(prompted.wait, 5)
+    printer(LogLine(step_id="woodpecker", line="while it waits"))
+    assert "while it waits" not in out.getvalue()
+    typed.set()
+    await until(lambda: answers)
+    text = out.getvalue()
+    assert answers == [("q1", True)]
+    assert text.index("before the question") < text.index("ARC finalizers? [y/N]") < text.index("while it waits")

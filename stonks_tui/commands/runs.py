@@ -54,12 +54,13 @@ def run_plan(args: argparse.Namespace, plan_for: str) -> int:
         elif not args.yes and sys.stdin.isatty():
             session.runtime.confirm = confirm_at_terminal
             runner.asks_operator = True  # the engine asks this terminal (or whichever client attaches) mid-run
+        printer = ConsolePrinter(verbose=not args.quiet)
         if not args.foreground:
             session.use_engine_process(runner)
             if runner.asks_operator and not args.detach:
                 from stonks_tui.console import TerminalQuestions
 
-                runner.on_question = TerminalQuestions(runner.answer)
+                runner.on_question = TerminalQuestions(runner.answer, printer=printer)
             if args.detach:
                 pid = runner.start_detached(plan)
                 info = _engine_info(runner)
@@ -68,7 +69,7 @@ def run_plan(args: argparse.Namespace, plan_for: str) -> int:
                 return EXIT_OK
             runner.on_interrupt = _ask_cancel_or_detach if sys.stdin.isatty() else None
         async def run_and_settle():  # type: ignore[no-untyped-def]
-            summary = await runner.run(plan, [ConsolePrinter(verbose=not args.quiet)], install_signals=True)
+            summary = await runner.run(plan, [printer], install_signals=True)
             if not summary.detached:
                 await runner.settled()  # the engine has left (and released the demo's world) before we return
             return summary
@@ -206,12 +207,13 @@ def cmd_attach(args: argparse.Namespace) -> int:
           file=sys.stderr)
     runner.notes = lambda text: print(f"note: {text}")
     runner.on_interrupt = lambda: "detach"  # Ctrl-C in `attach` leaves the run alone
+    printer = ConsolePrinter(verbose=not args.quiet)
     if sys.stdin.isatty():
         from stonks_tui.console import TerminalQuestions
 
-        runner.on_question = TerminalQuestions(runner.answer)  # a question the run asks is answered here
+        runner.on_question = TerminalQuestions(runner.answer, printer=printer)  # a question is answered here
     async def attach_and_settle():  # type: ignore[no-untyped-def]
-        summary = await runner.attach([ConsolePrinter(verbose=not args.quiet)], install_signals=True,
+        summary = await runner.attach([printer], install_signals=True,
                                       pid=int(info.get("pid") or 0) or None)
         if not summary.detached:
             await runner.settled()
