@@ -209,6 +209,23 @@ def test_the_client_follows_the_demo_world_to_a_new_port(demo_session) -> None: 
         squatter.close()
 
 
+def stream_that_ends(exit_code: int | None) -> type:
+    """A stand-in for the engine's connection whose stream ends at once, with `exit_code` (None: no last line)."""
+    from stonks_tui.service import client
+
+    class StreamThatEnds:
+        def __init__(self, _context_dir: Path) -> None:
+            pass
+
+        async def attach(self, listeners, notes, questions=None):  # type: ignore[no-untyped-def]
+            return client.Attached(exit_code=exit_code, ok=True)
+
+        def cancel(self) -> None:
+            pass
+
+    return StreamThatEnds
+
+
 async def test_settled_waits_for_the_engine_to_let_go_even_just_as_its_stream_ends(tmp_path: Path,
                                                                                    monkeypatch) -> None:
     """Verify asked right when the engine's stream had ended, before the face's own continuation ran: it found
@@ -217,17 +234,7 @@ async def test_settled_waits_for_the_engine_to_let_go_even_just_as_its_stream_en
     from stonks_tui.runner import Runner
     from stonks_tui.service import client
 
-    class StreamThatEnds:
-        def __init__(self, _context_dir: Path) -> None:
-            pass
-
-        async def attach(self, listeners, notes, questions=None):  # type: ignore[no-untyped-def]
-            return client.Attached(exit_code=0, ok=True)
-
-        def cancel(self) -> None:
-            pass
-
-    monkeypatch.setattr(client, "EngineConnection", StreamThatEnds)
+    monkeypatch.setattr(client, "EngineConnection", stream_that_ends(exit_code=0))
     runner = Runner(None, "ctx", tmp_path, None)  # type: ignore[arg-type]
     back: list[str] = []
     runner.after_engine = lambda: (time.sleep(0.2), back.append("the world and the keyring are back"))
@@ -247,17 +254,8 @@ async def test_every_face_waiting_for_the_engine_waits_until_the_world_is_back_e
     from stonks_tui.runner import Runner
     from stonks_tui.service import client
 
-    class StreamWithoutItsEnd:
-        def __init__(self, _context_dir: Path) -> None:
-            pass
-
-        async def attach(self, listeners, notes, questions=None):  # type: ignore[no-untyped-def]
-            return client.Attached(exit_code=None, ok=True)  # PlanFinished seen, then the connection closed
-
-        def cancel(self) -> None:
-            pass
-
-    monkeypatch.setattr(client, "EngineConnection", StreamWithoutItsEnd)
+    # PlanFinished seen, then the connection closed without the engine's last line.
+    monkeypatch.setattr(client, "EngineConnection", stream_that_ends(exit_code=None))
     runner = Runner(None, "ctx", tmp_path, None)  # type: ignore[arg-type]
     back: list[str] = []
     runner.after_engine = lambda: (time.sleep(0.3), back.append("the world and the keyring are back"))
