@@ -6,6 +6,8 @@ never a traceback.
 
 from __future__ import annotations
 
+import errno
+
 
 class StonksError(Exception):
     """Base: `message` says what is wrong, `hint` what to do about it."""
@@ -52,14 +54,13 @@ class NeedsOperator(StepFailed):
 
 
 # A state directory (or the disk under it) that cannot take a write: full, read-only, over quota, not ours.
-STORAGE_ERRNOS = frozenset({28, 30, 122, 13, 1})  # ENOSPC, EROFS, EDQUOT, EACCES, EPERM
+STORAGE_ERRNOS = frozenset({errno.ENOSPC, errno.EROFS, errno.EDQUOT, errno.EACCES, errno.EPERM})
 
 
 def storage_error(exc: BaseException) -> StonksError | None:
     """An OSError of a file system that refuses writes (or git saying it met one), as the operator's message
     (exit 2), else None. Nothing is lost on the way: every state file is written whole to a temporary file and
     renamed, or not at all."""
-    import errno
     import os
     import subprocess
 

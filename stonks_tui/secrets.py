@@ -110,6 +110,7 @@ def _desktop_backend() -> Any | None:
 # The Argon2 cost a keyring file was made with is written into it (keyrings.cryptfile keeps none: it always uses
 # its class defaults, t=15 and 64 MiB, ~0.5 s here). A file without the record has those defaults.
 KDF_OPTION = "stonks-kdf"
+KDF_KEY = "stonks_2dkdf"  # as it stands in the file (keyrings.cryptfile's escaping, lower-cased by configparser)
 # For a keyring whose passphrase is public — the demo's fixed one, in this source — key stretching protects
 # nothing, and it cost the demo two derivations per process (~1 s of every command).
 PUBLIC_PASSPHRASE_KDF = {"time_cost": 1, "memory_cost": 2**13}
@@ -223,7 +224,7 @@ def _refuse_damaged_keyring(path: Path) -> None:
         parser = configparser.RawConfigParser()
         parser.read_string(path.read_text(encoding="utf-8"))
         if not parser.has_option("keyring_2Dsetting", "password_20reference"):
-            if parser.sections() == ["keyring_2Dsetting"] and parser.options("keyring_2Dsetting") == ["stonks_2dkdf"]:
+            if parser.sections() == ["keyring_2Dsetting"] and parser.options("keyring_2Dsetting") == [KDF_KEY]:
                 return  # its creation was interrupted after the KDF record: it holds nothing, creating goes on
             raise UsageError(f"keyring {path} is not an encrypted keyring (no passphrase check in it)", hint=hint)
     except (configparser.Error, UnicodeDecodeError, OSError) as exc:

@@ -65,8 +65,8 @@ class EngineConnection:
     async def attach(self, listeners: list[Callable[[Event], None]], notes: Callable[[str], None] | None = None,
                      questions: Callable[[dict[str, Any]], None] | None = None) -> Attached:
         """Replay and follow the run until it ends (or the engine goes away: then exit_code stays None).
-        `questions` gets the engine's questions to the operator and their answers; without it a question is only
-        a note (this client cannot answer)."""
+        `questions` gets the engine's questions to the operator and their answers (the Runner says them as notes
+        to a face that cannot answer)."""
         sock = protocol.connect(self.context_dir / protocol.SOCKET_NAME)
         reader, self.writer = await asyncio.open_unix_connection(sock=sock, limit=1 << 24)
         self.writer.write(protocol.encode({"hello": {"pid": os.getpid()}}))
@@ -94,11 +94,8 @@ class EngineConnection:
                         listener(event)
                 elif kind == "note" and notes is not None:
                     notes(str(msg.get("text", "")))
-                elif kind in ("question", "answered"):
-                    if questions is not None:
-                        questions(msg)
-                    elif notes is not None:
-                        notes(question_note(msg))
+                elif kind in ("question", "answered") and questions is not None:
+                    questions(msg)
                 elif kind == "end":
                     seen.exit_code = int(msg.get("exit_code", 1))
                     break

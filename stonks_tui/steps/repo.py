@@ -53,7 +53,10 @@ class RepoStep(Step):
         if not await git.is_repo():
             raise StepFailed(f"local_clone {clone_path(ctx.settings)} is not a git repository",
                              hint="set local_clone to your stonks-oracle clone (the answers file or the wizard)")
-        dirty = [rel for rel in await git.dirty(VALUES, PIPELINE) if rel not in await self.interrupted_migration(git)]
+        dirty = await git.dirty(VALUES, PIPELINE)
+        if dirty:  # what an interrupted migration of ours wrote is not the operator's: read its record once
+            ours = await self.interrupted_migration(git)
+            dirty = [rel for rel in dirty if rel not in ours]
         if dirty:
             raise StepFailed(f"{clone_path(ctx.settings)} has uncommitted changes in {', '.join(dirty)}, which the "
                              "migration commit would sweep in",
