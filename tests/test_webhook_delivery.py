@@ -61,7 +61,7 @@ def test_simulated_woodpecker_answers_with_the_real_servers_status_codes(tmp_pat
     (forge.Repo fails), no event 422 (Validate), a duplicate name 500 (the store's UNIQUE constraint); activation
     registers the webhook in Gitea."""
     from stonks_tui.sim.gitea import GiteaSim
-    from stonks_tui.sim.services import WoodpeckerSim
+    from stonks_tui.sim.woodpecker import WoodpeckerSim
 
     gitea = GiteaSim(tmp_path, installed=True)
     gitea.state["repos"]["op/app"] = {"id": 7, "owner": "op", "name": "app", "private": True,
@@ -76,12 +76,12 @@ def test_simulated_woodpecker_answers_with_the_real_servers_status_codes(tmp_pat
         assert http.post("/api/repos", params={"forge_remote_id": "7"}).status_code == 200
         assert http.post("/api/repos", params={"forge_remote_id": "7"}).status_code == 409
         hooks = gitea.state["repos"]["op/app"]["hooks"]
-        assert [h["events"] for h in hooks] == [["push", "create", "pull_request"]]
+        assert [h["events"] for h in hooks] == [["push", "create", "pull_request", "release"]]
         assert hooks[0]["config"]["url"].startswith(f"{wp.server.url}/api/hook?access_token=")
         rid = wp.state["repos"]["7"]["id"]
         secret = {"name": "Deploy_Key", "value": "v", "events": ["push"], "images": []}
         assert http.post(f"/api/repos/{rid}/secrets", json={**secret, "events": []}).status_code == 422
-        assert http.post(f"/api/repos/{rid}/secrets", json=secret).json()["name"] == "deploy_key"
+        assert http.post(f"/api/repos/{rid}/secrets", json=secret).json()["name"] == "Deploy_Key"  # 3.16 keeps the case
         assert http.post(f"/api/repos/{rid}/secrets", json=secret).status_code == 500
     finally:
         wp.server.stop()

@@ -27,8 +27,9 @@ from stonks_tui.sim.faults import Faults
 from stonks_tui.sim.gitea import HOMELAB_APP_INI, GiteaSim
 from stonks_tui.sim.kinds import crd
 from stonks_tui.sim.kube_api import KubeApi
-from stonks_tui.sim.services import ArgoCDSim, NfsPort, RegistrySim, WoodpeckerSim
+from stonks_tui.sim.services import ArgoCDSim, NfsPort, RegistrySim
 from stonks_tui.sim.store import Store
+from stonks_tui.sim.woodpecker import WoodpeckerSim
 
 PROFILES = ("fresh-homelab", "gitea-installed", "harbor", "no-rollouts", "webhook-default")
 ARC_FINALIZERS = ("actions.github.com/cleanup-protection", "autoscalingrunnerset.actions.github.com/finalizer",

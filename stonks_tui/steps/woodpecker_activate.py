@@ -72,7 +72,7 @@ class WoodpeckerActivate(Step):
             repo = next((r for r in await wp.forge_repos() if r.get("full_name", "").lower() == full), None)
             has_secret = False
             if repo and repo.get("active") and repo.get("id"):
-                has_secret = any(s["name"] == SECRET_NAME for s in await wp.secrets(int(repo["id"])))
+                has_secret = any(s.get("name") == SECRET_NAME for s in await wp.secrets(int(repo["id"])))
             return repo, has_secret
         except TokenRefused:
             if not forget_refused:

@@ -143,7 +143,7 @@ class World:
         # Woodpecker: its server cannot be built here (the module proxy refuses go.woodpecker-ci.org, 403), so the
         # simulator's Woodpecker API stands in, reading repositories from the real Gitea, answering only once the
         # real woodpecker-server StatefulSet is ready.
-        from stonks_tui.sim.services import WoodpeckerSim
+        from stonks_tui.sim.woodpecker import WoodpeckerSim
 
         self.woodpecker = WoodpeckerSim(GiteaRepos(self.gitea.url), self._woodpecker_ready)  # type: ignore[arg-type]
         self.woodpecker.server.start()
