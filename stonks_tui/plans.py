@@ -21,7 +21,7 @@ from stonks_tui.steps.cluster import (
 )
 from stonks_tui.steps.gitea import GiteaInit, GiteaOAuthApp, GiteaRepo, GiteaTokens
 from stonks_tui.steps.releases import ArgoCD, Kargo, Woodpecker
-from stonks_tui.steps.repo import RepoMigrate, RepoPush
+from stonks_tui.steps.repo import GiteaActionsRestore, RepoMigrate, RepoPush
 from stonks_tui.steps.teardown import (
     ArgoAppsRemove,
     ArgoUninstall,
@@ -61,7 +61,7 @@ INSTALL: tuple[Entry, ...] = (
 )
 
 TEARDOWN: tuple[Entry, ...] = (PvsRetain, KargoResourcesRemove, KargoUninstall, ArgoAppsRemove, ArgoUninstall,
-                               WoodpeckerUninstall, WoodpeckerRbacRemove, NamespacesRemove)
+                               WoodpeckerUninstall, WoodpeckerRbacRemove, NamespacesRemove, GiteaActionsRestore)
 PVS_DELETE: Entry = PvsDelete
 
 

@@ -110,8 +110,12 @@ class Settings:
     registry_url: str = field(default="https://registry.celestium.life",
                               metadata=_meta("registry", "Registry URL probed for /v2/"))
     registry_project: str = field(default="stonks-oracle", metadata=_meta("registry", "Image path prefix"))
-    registry_insecure: bool = field(default=False,
-                                    metadata=_meta("registry", "Registry speaks plain HTTP (buildkit config)"))
+    registry_insecure: bool = field(
+        default=False, metadata=_meta("registry", "Registry speaks plain HTTP, no TLS (buildkit's http = true; Kargo "
+                                                  "reaches plain HTTP only at an IP or localhost)"))
+    registry_skip_tls_verify: bool = field(
+        default=False, metadata=_meta("registry", "Registry's TLS certificate is not verified (a private CA): "
+                                                  "buildkit and Kargo's Warehouse skip the check"))
     # --- NFS ----------------------------------------------------------------------------------------------
     nfs_server: str = field(default="192.168.42.8", metadata=_meta("nfs", "NFS server host or IP"))
     nfs_port: int = field(default=2049, metadata=_meta("nfs", "NFS TCP port preflight probes"))
@@ -149,10 +153,6 @@ class Settings:
     kargo_release: str = field(default="kargo", metadata=_meta("charts", "Kargo release name"))
     kargo_project: str = field(default="stonks-oracle",
                                metadata=_meta("charts", "Kargo project (its namespace holds the Freight)"))
-    kargo_verification: bool = field(
-        default=True,
-        metadata=_meta("charts", "Verify paper and live with the market-hours AnalysisTemplate (needs Argo "
-                                 "Rollouts installed: Kargo's chart does not bring its CRDs)"))
     helm_timeout: str = field(default="10m", metadata=_meta("charts", "helm --timeout for each release"))
     # --- Woodpecker and RBAC ------------------------------------------------------------------------------
     woodpecker_agent_replicas: int = field(default=2, metadata=_meta("rbac", "Woodpecker agent replicas"))
@@ -296,6 +296,8 @@ def read_answers(path: Path) -> dict[str, Any]:
         try:
             if _SECRET_KEY.search(key_s):
                 raise _secret_key_refusal(key_s, f"answers file {path}")
+            if key_s in RETIRED:
+                raise UsageError(f"{key_s}: retired setting in answers file {path}", hint=RETIRED[key_s])
             if key_s not in _FIELD_TYPES:
                 import difflib
 
@@ -321,11 +323,22 @@ def _raise_all(problems: list[UsageError]) -> None:
         raise error
 
 
+# Settings that no longer exist, with what replaced them: an answers file that sets one is refused with this hint
+# (silently ignoring it would let the operator believe it still does something).
+RETIRED = {
+    "kargo_verification": "the market-hours check is no longer an Argo Rollouts verification (Kargo verifies after "
+                          "a promotion, so it blocked nothing): it is a gate step in paper's and live's promotions "
+                          "and needs no Argo Rollouts; delete the line",
+}
+
+
 def env_overrides(environ: dict[str, str] | None = None) -> dict[str, Any]:
     """`STONKS_<FIELD>` variables override the answers file. Other STONKS_ variables are not settings."""
     environ = dict(os.environ if environ is None else environ)
     out: dict[str, Any] = {}
-    problems: list[UsageError] = []
+    problems: list[UsageError] = [UsageError(f"environment variable STONKS_{name.upper()}: retired setting",
+                                             hint=f"unset it: {why}")
+                                  for name, why in RETIRED.items() if f"STONKS_{name.upper()}" in environ]
     for name in FIELD_NAMES:
         var = f"STONKS_{name.upper()}"
         if var in environ:
@@ -493,6 +506,9 @@ def validate(s: Settings) -> list[FieldError]:
     _check_url("gitea_internal_url", s.gitea_internal_url, errors)
     _check_url("gitea_api_url", s.gitea_api_url, errors, required=False)
     _check_url("registry_url", s.registry_url, errors)
+    if s.registry_insecure and s.registry_skip_tls_verify:
+        errors.append(FieldError("registry_skip_tls_verify", "there is no TLS to verify with registry_insecure: "
+                                                             "true (plain HTTP): set one of them"))
     _check_url("woodpecker_url", s.woodpecker_url, errors, required=False)
     _check_url("argocd_url", s.argocd_url, errors, required=False)
     if not 1 <= s.nfs_port <= 65535:

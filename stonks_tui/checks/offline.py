@@ -24,8 +24,36 @@ CUSTOM_REQUIRED: dict[str, tuple[str, ...]] = {
     "ProjectConfig": ("spec.promotionPolicies",),
     "Warehouse": ("spec.subscriptions",),
     "Stage": ("spec.requestedFreight",),
-    "AnalysisTemplate": ("spec.metrics",),
 }
+
+
+def kargo_speaks_plain_http(host: str) -> bool:
+    """go-containerregistry's Registry.Scheme(), which Kargo's Warehouse uses with no option to change it
+    (pkg/image/repository_client.go): plain HTTP only for localhost:port, a loopback or an RFC 1918 address."""
+    import ipaddress
+
+    bare = host.rsplit(":", 1)[0].strip("[]") if host.count(":") <= 1 or host.startswith("[") else host
+    if host.startswith("localhost:") or "127.0.0.1" in host or bare == "::1":
+        return True
+    try:
+        ip = ipaddress.ip_address(bare)
+    except ValueError:
+        return False
+    return any(ip in ipaddress.ip_network(n) for n in ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16"))
+
+
+def registry_for_kargo(s: Settings) -> CheckResult:
+    if s.registry_insecure and not kargo_speaks_plain_http(s.registry_host):
+        return CheckResult("registry-kargo", "fail",
+                           f"registry_insecure says {s.registry_host} speaks plain HTTP, but Kargo's Warehouse "
+                           "speaks plain HTTP only to localhost, a loopback or a private (RFC 1918) address, never "
+                           "to a registry named by DNS: it would find no image",
+                           "serve the registry over TLS (e.g. its Ingress with the cluster issuer) and set "
+                           "registry_insecure: false (registry_skip_tls_verify: true for a private CA), or set "
+                           "registry_host to the registry's IP address and port")
+    how = ("plain HTTP (an address Kargo speaks HTTP to)" if s.registry_insecure else
+           "TLS, certificate not verified" if s.registry_skip_tls_verify else "TLS")
+    return CheckResult("registry-kargo", "pass", f"Kargo's Warehouse reaches {s.registry_host} over {how}")
 
 
 def _get(obj: Any, dotted: str) -> Any:
@@ -171,6 +199,7 @@ def offline_checks(settings: Settings, clone: Path | None = None) -> list[CheckR
                     wrong.append(f"{path}: spec.subscriptions[{i}].image.repoURL = {url}")
                 if "allowTags" in (sub.get("image") or {}) or "semverConstraint" in (sub.get("image") or {}):
                     wrong.append(f"{path}: spec.subscriptions[{i}].image uses removed allowTags/semverConstraint")
+    results.append(registry_for_kargo(s))
     results.append(CheckResult("gitops-sources", "fail" if wrong else "pass",
                                "; ".join(wrong) if wrong else "Argo CD and Kargo point at Gitea and the local registry",
                                "re-render from settings" if wrong else ""))

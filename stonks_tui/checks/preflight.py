@@ -138,26 +138,14 @@ def preflight_checks(ctx: StepContext) -> list[tuple[str, object]]:
             parts.append(f"existing releases adopted (upgraded in place): {', '.join(existing)}")
         return CheckResult("releases", "pass", "; ".join(parts))
 
-    async def rollouts() -> CheckResult:
-        crd = await rt.kube().get("apiextensions.k8s.io/v1", "CustomResourceDefinition",
-                                  "analysistemplates.argoproj.io")
-        if crd is not None:
-            return CheckResult("rollouts", "pass", "Argo Rollouts' AnalysisTemplate kind is served (stage "
-                                                   "verification: market-hours check)")
-        if not s.kargo_verification:
-            return CheckResult("rollouts", "warn", "Argo Rollouts is not installed: paper and live are created "
-                                                   "without the market-hours verification (kargo_verification: false)",
-                               "install Argo Rollouts, set kargo_verification: true, restart kargo-controller, "
-                               "then run install again")
-        return CheckResult("rollouts", "fail", "Argo Rollouts is not installed: Kargo's chart does not bring the "
-                                               "AnalysisTemplate kind the market-hours verification needs, and "
-                                               "Kargo turns verification off when it is missing at its start",
-                           "install Argo Rollouts first (chart argo/argo-rollouts), or set kargo_verification: "
-                           "false to create the stages without verification")
+    async def registry_kargo() -> CheckResult:
+        from stonks_tui.checks.offline import registry_for_kargo
+
+        return registry_for_kargo(s)
 
     return [("cluster", cluster), ("permissions", permissions), ("helm", helm), ("git", git), ("gitea", gitea),
             ("registry", registry), ("nfs", nfs), ("ingress", ingress), ("storage", storage),
-            ("releases", releases), ("rollouts", rollouts)]
+            ("releases", releases), ("registry-kargo", registry_kargo)]
 
 
 async def preflight(ctx: StepContext, timeout: float = 20.0) -> list[CheckResult]:

@@ -8,7 +8,6 @@ import httpx
 
 from stonks_tui.errors import StepFailed
 
-
 PAGE_SIZE = 50  # the server's maximum page (session.Pagination): asking for more still gives 50
 MAX_PAGES = 200
 

@@ -34,10 +34,12 @@ def quantity(value: str) -> float:
 
 class Controllers:
     def __init__(self, store: Store, *, ready_delay: float = 2.0,
-                 repo_exists: Callable[[str], bool] | None = None) -> None:
+                 repo_exists: Callable[[str], bool] | None = None,
+                 repo_head: Callable[[str, str], str] | None = None) -> None:
         self.store = store
         self.ready_delay = ready_delay
         self.repo_exists = repo_exists or (lambda url: False)
+        self.repo_head = repo_head or (lambda url, rev: "")
         self.broken_images: dict[str, str] = {}  # image substring -> waiting reason (ImagePullBackOff...)
         store.on_change.append(self._on_change)
 
@@ -400,12 +402,25 @@ class Controllers:
             app = s.objects[kind.key].get((ns, name))
             if app is None:
                 return
-            url = ((app.get("spec") or {}).get("source") or {}).get("repoURL", "")
+            source = (app.get("spec") or {}).get("source") or {}
+            url = source.get("repoURL", "")
             if self.repo_exists(url):
-                status = {"sync": {"status": "Synced", "comparedTo": {"source": {"repoURL": url}}},
+                # What was synced: the source as it is now, helm parameters (Kargo's image.tag) included.
+                synced = {"repoURL": url, "path": source.get("path", ""),
+                          "targetRevision": source.get("targetRevision", "")}
+                if (source.get("helm") or {}).get("parameters"):
+                    synced["helm"] = {"parameters": [dict(p) for p in source["helm"]["parameters"]]}
+                status = {"sync": {"status": "Synced", "comparedTo": {"source": synced},
+                                   "revision": self.repo_head(url, source.get("targetRevision") or "HEAD")},
                           "health": {"status": "Healthy"}}
+                if app.get("operation"):
+                    status["operationState"] = {"phase": "Succeeded", "operation": app["operation"],
+                                                "syncResult": {"source": synced,
+                                                               "revision": status["sync"]["revision"]}}
             else:
                 status = {"sync": {"status": "Unknown"}, "health": {"status": "Unknown"},
                           "conditions": [{"type": "ComparisonError",
                                           "message": f"failed to list refs: repository not found: {url}"}]}
             s.update_status(kind, ns, name, status)
+            if app.get("operation"):  # done: the operation moves to status.operationState
+                s.mutate(kind, ns, name, lambda o: o.pop("operation", None))

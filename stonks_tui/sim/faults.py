@@ -1,7 +1,7 @@
 """Fault injection for the simulated world: `STONKS_SIM_FAULTS`.
 
 Syntax: rules separated by `;`, each `TARGET:PATTERN=ACTION[xCOUNT]`
-  TARGET   kube | gitea | woodpecker | registry | helm | git
+  TARGET   kube | gitea | woodpecker | registry | helm | git | pipeline (a simulated Woodpecker step, by name)
   PATTERN  a regular expression matched against "METHOD /path" (HTTP) or the argv joined by spaces (helm)
   ACTION   an HTTP status (500), `timeout` (hang past the client's timeout), `drop` (close the connection),
            or `exitN` for executables (exit1)
@@ -39,8 +39,8 @@ def parse(spec: str) -> list[Rule]:
     for i, part in enumerate(p.strip() for p in spec.split(";")):
         if not part:
             continue
-        m = re.match(r"^(kube|gitea|woodpecker|registry|helm|git):(.+)=(\d{3}|timeout|drop|exit\d+)(?:x(\d+|\*))?$",
-                     part)
+        m = re.match(r"^(kube|gitea|woodpecker|registry|helm|git|pipeline):(.+)="
+                     r"(\d{3}|timeout|drop|exit\d+)(?:x(\d+|\*))?$", part)
         if not m:
             raise FaultSpecError(f"STONKS_SIM_FAULTS rule {part!r} is not TARGET:PATTERN=ACTION[xCOUNT]")
         target, pattern, action, count = m.groups()

@@ -140,6 +140,9 @@ class GiteaSim:
                 "html_url": f"{self.server.url}/{full}", "ssh_url": f"ssh://git@127.0.0.1:30022/{full}.git",
                 "clone_url": f"{self.server.url}/{full}.git", "default_branch": repo.get("default_branch", "main"),
                 "created_at": repo["created"], "updated_at": repo["created"], "archived": False,
+                # Gitea 1.27 enables the Actions unit of a new repository (DEFAULT_REPO_UNITS has repo.actions)
+                "has_actions": repo.get("has_actions", True), "has_issues": True, "has_wiki": True,
+                "has_pull_requests": True,
                 "permissions": {"admin": True, "push": True, "pull": True}}
 
     def add_hook(self, owner: str, name: str, config: dict[str, str], events: list[str]) -> dict | None:
@@ -167,6 +170,16 @@ class GiteaSim:
     def repo_exists_for_url(self, url: str) -> bool:
         m = re.search(r"/([^/]+)/([^/]+?)(\.git)?/?$", url)
         return bool(m) and f"{m.group(1).lower()}/{m.group(2).lower()}" in self.state["repos"]
+
+    def repo_head_for_url(self, url: str, rev: str) -> str:
+        """The commit a revision (a branch, HEAD) of the repository at `url` points to, or ""."""
+        m = re.search(r"/([^/]+)/([^/]+?)(\.git)?/?$", url)
+        if not m:
+            return ""
+        path = self.repo_path(m.group(1), m.group(2))
+        done = subprocess.run(["git", "--git-dir", str(path), "rev-parse", "--verify", "-q", f"{rev}^{{commit}}"],
+                              capture_output=True, text=True, timeout=15)
+        return done.stdout.strip() if done.returncode == 0 else ""
 
     def snapshot(self) -> dict:
         import json
@@ -472,6 +485,9 @@ class GiteaHandler(Handler):
                 if body["default_branch"] not in _branches(app.repo_path(repo["owner"], repo["name"])):
                     return self.error(404, "The target couldn't be found.")
                 repo["default_branch"] = body["default_branch"]
+                app.changed()
+            if isinstance(body.get("has_actions"), bool):
+                repo["has_actions"] = body["has_actions"]
                 app.changed()
             return self.reply_json(200, app.repo_json(repo))
         if m and method == "GET":

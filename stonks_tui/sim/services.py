@@ -6,9 +6,12 @@ ingress would (503 otherwise): the product's verify sees the same cause and effe
 
 from __future__ import annotations
 
+import hashlib
+import json
 import re
 import socket
 import threading
+import time
 from collections.abc import Callable
 
 from stonks_tui.sim.faults import Faults
@@ -49,7 +52,26 @@ class RegistrySim:
         self.hang_seconds = 30.0
         self.traffic: list[tuple[str, str]] = []
         self.images: dict[str, list[str]] = {}
+        # what was pushed: repository path -> tag -> {"digest", "at"} (registry:2 keeps a manifest per tag)
+        self.manifests: dict[str, dict[str, dict]] = {}
+        self.lock = threading.Lock()
+        self.on_push: list[Callable[[], None]] = []
         self.server = LoopbackServer(RegistryHandler, self, port)
+
+    def push(self, path: str, tag: str) -> None:
+        """An image pushed (a build step): its manifest's digest differs per push, as a real build's does."""
+        digest = "sha256:" + hashlib.sha256(f"{path}:{tag}:{time.time_ns()}".encode()).hexdigest()
+        with self.lock:
+            self.manifests.setdefault(path, {})[tag] = {"digest": digest, "at": time.time()}
+            tags = self.images.setdefault(path, [])
+            if tag not in tags:
+                tags.append(tag)
+        for hook in self.on_push:
+            hook()
+
+    def tag_list(self, path: str) -> list[tuple[str, str, float]]:
+        with self.lock:
+            return [(tag, m["digest"], m["at"]) for tag, m in (self.manifests.get(path) or {}).items()]
 
 
 class RegistryHandler(Handler):
@@ -57,6 +79,8 @@ class RegistryHandler(Handler):
 
     def do_GET(self) -> None:
         self.dispatch(self.route)
+
+    do_HEAD = do_GET
 
     def route(self) -> None:
         app: RegistrySim = self.app
@@ -72,6 +96,17 @@ class RegistryHandler(Handler):
             return self.reply_json(200, {}, api)
         if path == "/v2/_catalog":
             return self.reply_json(200, {"repositories": sorted(app.images)}, api)
+        m = re.fullmatch(r"/v2/(.+)/manifests/([^/]+)", path)
+        if m:
+            found = (app.manifests.get(m.group(1)) or {}).get(m.group(2))
+            if found is None:
+                return self.reply_json(404, {"errors": [{"code": "MANIFEST_UNKNOWN", "message": "manifest unknown",
+                                                         "detail": {"Tag": m.group(2)}}]}, api)
+            body = json.dumps({"schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json",
+                               "config": {"mediaType": "application/vnd.oci.image.config.v1+json",
+                                          "digest": found["digest"], "size": 2}, "layers": []}).encode()
+            return self.reply(200, body, "application/vnd.oci.image.manifest.v1+json",
+                              {**api, "Docker-Content-Digest": found["digest"]})
         m = re.fullmatch(r"/v2/(.+)/tags/list", path)
         if m and m.group(1) in app.images:
             return self.reply_json(200, {"name": m.group(1), "tags": app.images[m.group(1)]}, api)

@@ -20,6 +20,7 @@ from typing import Any
 from stonks_tui.sim.faults import Faults
 from stonks_tui.sim.gitea import GiteaSim
 from stonks_tui.sim.http import Handler, LoopbackServer
+from stonks_tui.sim.woodpecker_pipelines import Pipelines, read_commit
 
 WOODPECKER_VERSION = "3.16.0"
 PAGE_SIZE = 50  # session.Pagination: maxPageSize, and the default perPage
@@ -59,6 +60,18 @@ class WoodpeckerSim:
         self.state: dict[str, Any] = {"tokens": {}, "repos": {}, "secrets": {}, "next_id": 1}
         self.on_change: list[Callable[[], None]] = []
         self.server = LoopbackServer(WoodpeckerHandler, self, port)
+        # Pipelines run from the repository's .woodpecker.yml; build steps push to the registry the world gives.
+        self.pipelines = Pipelines(lambda path, tag: None, faults, 1.0, self.changed)
+
+    def start_pipeline(self, rec: dict, author: str, event: str, branch: str) -> tuple[int, dict | None]:
+        """(HTTP status, pipeline) for a pipeline of the Woodpecker repository `rec` on `branch`'s head."""
+        owner, name = rec.get("full_name", "/").split("/", 1)
+        head = read_commit(self.gitea.repo_path(owner, name), branch)
+        if head is None:
+            return 500, None  # "could not fetch branch head"
+        sha, config = head
+        pipeline = self.pipelines.create(rec["id"], author, event, branch, sha, config)
+        return (200, pipeline) if pipeline is not None else (204, None)
 
     def mint_token(self, login: str) -> str:
         """A personal token as the UI's user settings make one (tests that start past the OAuth sign-in)."""
@@ -102,8 +115,11 @@ class WoodpeckerHandler(Handler):
             return self.reply(200, b"<html><title>Woodpecker</title></html>", "text/html")
         if path == "/api/hook" and self.command == "POST":
             body = self.body_bytes()
+            event = self.headers.get("X-Gitea-Event", "")
             with app.lock:
-                app.deliveries.append({"event": self.headers.get("X-Gitea-Event", ""), "size": len(body)})
+                app.deliveries.append({"event": event, "size": len(body)})
+                if event == "push":
+                    return self.hook_push(app, body)
             return self.reply(200, b"", "text/plain")
         auth = self.headers.get("Authorization", "")
         login = app.state["tokens"].get(_hash(auth[7:])) if auth.startswith("Bearer ") else None
@@ -134,6 +150,49 @@ class WoodpeckerHandler(Handler):
         m = re.fullmatch(r"/api/repos/(\d+)/secrets(?:/([^/]+))?", path)
         if m:
             return self.repo_secrets(app, int(m.group(1)), m.group(2), query)
+        m = re.fullmatch(r"/api/repos/(\d+)/((?:pipelines|logs)(?:/.*)?)", path)
+        if m:
+            return self.pipelines(app, login, int(m.group(1)), m.group(2))
+        return self.reply(404, b"", "text/plain")
+
+    def hook_push(self, app: WoodpeckerSim, body: bytes) -> None:
+        """A push Gitea delivered: a pipeline for the pushed branch of the active repository it names."""
+        try:
+            payload = json.loads(body or b"{}")
+        except ValueError:
+            return self.reply(400, b"failure to parse hook", "text/plain; charset=utf-8")
+        rid = str((payload.get("repository") or {}).get("id", ""))
+        rec = app.state["repos"].get(rid)
+        ref = str(payload.get("ref", ""))
+        if rec is None or not rec.get("active", True) or not ref.startswith("refs/heads/"):
+            return self.reply(200, b"", "text/plain")
+        sender = str((payload.get("pusher") or {}).get("login") or "")
+        status, pipeline = app.start_pipeline(rec, sender, "push", ref.removeprefix("refs/heads/"))
+        return self.reply_json(200, pipeline) if pipeline else self.reply(status, b"", "text/plain")
+
+    def pipelines(self, app: WoodpeckerSim, login: str, rid: int, rest: str) -> None:
+        rec = next((r for r in app.state["repos"].values() if r["id"] == rid), None)
+        if rec is None:
+            return self.reply(404, b"", "text/plain")
+        if rest == "pipelines" and self.command == "POST":
+            try:
+                body = json.loads(self.body_bytes() or b"{}")
+            except ValueError:
+                return self.reply(400, b"", "text/plain")
+            branch = str(body.get("branch") or "main")
+            status, pipeline = app.start_pipeline(rec, login, "manual", branch)
+            if status == 500:
+                return self.reply(500, b"could not fetch branch head", "text/plain; charset=utf-8")
+            return self.reply_json(200, pipeline) if pipeline else self.reply(204, b"", "text/plain")
+        m = re.fullmatch(r"pipelines/(\d+)", rest)
+        if m and self.command == "GET":
+            with app.pipelines.lock:
+                pipeline = app.pipelines.get(rid, int(m.group(1)))
+                return self.reply_json(200, pipeline) if pipeline else self.reply(404, b"", "text/plain")
+        m = re.fullmatch(r"logs/(\d+)/(\d+)", rest)
+        if m and self.command == "GET":
+            with app.pipelines.lock:
+                return self.reply_json(200, app.pipelines.logs(int(m.group(2))))
         return self.reply(404, b"", "text/plain")
 
     def post_repo(self, app: WoodpeckerSim, gitea_repos: list[dict], query: dict[str, str]) -> None:

@@ -25,11 +25,13 @@ from stonks_tui.fsutil import atomic_write_text
 from stonks_tui.sim.controllers import Controllers
 from stonks_tui.sim.faults import Faults
 from stonks_tui.sim.gitea import HOMELAB_APP_INI, GiteaSim
+from stonks_tui.sim.kargo import KargoSim
 from stonks_tui.sim.kinds import crd
 from stonks_tui.sim.kube_api import KubeApi
 from stonks_tui.sim.services import ArgoCDSim, NfsPort, RegistrySim
 from stonks_tui.sim.store import Store
 from stonks_tui.sim.woodpecker import WoodpeckerSim
+from stonks_tui.sim.woodpecker_pipelines import Pipelines
 
 PROFILES = ("fresh-homelab", "gitea-installed", "harbor", "no-rollouts", "webhook-default")
 ARC_FINALIZERS = ("actions.github.com/cleanup-protection", "autoscalingrunnerset.actions.github.com/finalizer",
@@ -111,12 +113,18 @@ class World:
                               speed=self.speed, port=ports.get("gitea", 0),
                               app_ini=HOMELAB_APP_INI.split("[webhook]")[0] if profile == "webhook-default"
                               else HOMELAB_APP_INI)
-        self.controllers = Controllers(self.store, repo_exists=self.gitea.repo_exists_for_url)
+        self.controllers = Controllers(self.store, repo_exists=self.gitea.repo_exists_for_url,
+                                       repo_head=self.gitea.repo_head_for_url)
         self.woodpecker = WoodpeckerSim(self.gitea, lambda: self._ready("woodpecker", "statefulsets",
                                                                          "woodpecker-server"), self.faults,
                                         ports.get("woodpecker", 0))
         self.argocd = ArgoCDSim(lambda: self._ready("argocd", "deployments", "argocd-server"), ports.get("argocd", 0))
         self.registry = RegistrySim(harbor=profile == "harbor", faults=self.faults, port=ports.get("registry", 0))
+        # The delivery chain: pipelines push to the registry, Kargo's Warehouse finds the image there.
+        self.woodpecker.pipelines = Pipelines(self.registry.push, self.faults, self.speed, self.woodpecker.changed)
+        self.kargo = KargoSim(self.store, self.registry.tag_list,
+                              lambda: self._ready("kargo", "deployments", "kargo-controller"))
+        self.registry.on_push.append(self.kargo.poke)
         self.nfs = NfsPort(ports.get("nfs", 0))
         self._save_lock = threading.Lock()
         self._dirty = threading.Event()
@@ -173,11 +181,13 @@ class World:
         self.store.persist = self.save
         self.gitea.on_change.append(self.save)
         self.woodpecker.on_change.append(self.save)
+        self.registry.on_push.append(self.save)
         self.flush()
         self._saver.start()
         self.write_kubeconfig()
         # Controllers catch up with whatever was in flight when a previous run died.
         self.store.scheduler.after(0, self.controllers.resync)
+        self.store.scheduler.after(0, self.kargo.poke)
         return self
 
     def stop(self) -> None:
@@ -233,11 +243,15 @@ class World:
         with self._save_lock:
             kube = self.store.snapshot()
             gitea = self.gitea.snapshot()
-            with self.woodpecker.lock:
+            with self.woodpecker.lock, self.woodpecker.pipelines.lock:
                 woodpecker = json.loads(json.dumps(self.woodpecker.state))
+                pipelines = json.loads(json.dumps(self.woodpecker.pipelines.state))
+            with self.registry.lock:
+                registry = json.loads(json.dumps({"images": self.registry.images,
+                                                  "manifests": self.registry.manifests}))
             data = {"format": "stonks-tui-sim-world", "version": 1, "profile": self.profile, "ports": self.ports(),
-                    "kube": kube,
-                    "gitea": gitea, "woodpecker": woodpecker, "registry": {"images": self.registry.images}}
+                    "kube": kube, "gitea": gitea, "woodpecker": woodpecker, "pipelines": pipelines,
+                    "registry": registry}
             atomic_write_text(self.state_file, json.dumps(data))
 
     def load(self) -> None:
@@ -247,6 +261,9 @@ class World:
             self.gitea.restore(data["gitea"])
             self.woodpecker.state.update(data.get("woodpecker") or {})
             self.registry.images.update((data.get("registry") or {}).get("images") or {})
+            self.registry.manifests.update((data.get("registry") or {}).get("manifests") or {})
+            self.woodpecker.pipelines.state.update(data.get("pipelines") or {})
+            self.woodpecker.pipelines.interrupted()
         except (ValueError, KeyError, TypeError, AttributeError, UnicodeDecodeError) as exc:
             raise WorldDamaged(f"{self.state_file} is not a simulated world this version can load "
                                f"({type(exc).__name__}: {str(exc)[:80]})") from None

@@ -142,26 +142,14 @@ class ArgoApps(ManifestStep):
 class KargoResources(ManifestStep):
     id, title, needs = "kargo-resources", "Kargo project, warehouse and stages", ("kargo", "argocd-apps")
     files = ("kargo/project.yaml", "kargo/project-config.yaml", "kargo/warehouse.yaml",
-             "kargo/market-hours-check.yaml", "kargo/stages/beta.yaml", "kargo/stages/paper.yaml",
-             "kargo/stages/live.yaml")
+             "kargo/stages/beta.yaml", "kargo/stages/paper.yaml", "kargo/stages/live.yaml")
 
     async def objects(self, ctx: StepContext) -> list[dict]:
         # The design keeps Freight in the live namespace, which already exists: Kargo adopts an existing
         # namespace only when it carries the project label, so label it (nothing else about it changes).
         label = {"apiVersion": "v1", "kind": "Namespace", "metadata": {
             "name": ctx.settings.kargo_project, "labels": {"kargo.akuity.io/project": "true"}}}
-        objs = await super().objects(ctx)
-        if not ctx.settings.kargo_verification:
-            # Without Argo Rollouts there is no AnalysisTemplate kind: the stages go in without verification
-            # (preflight and the plan say so), rather than a refused apply or stages Kargo marks as errored.
-            objs = [without_verification(o) for o in objs if o["kind"] != "AnalysisTemplate"]
-        return [label, *objs]
-
-
-def without_verification(obj: dict) -> dict:
-    if obj["kind"] != "Stage" or "verification" not in obj.get("spec", {}):
-        return obj
-    return {**obj, "spec": {k: v for k, v in obj["spec"].items() if k != "verification"}}
+        return [label, *await super().objects(ctx)]
 
 
 __all__ = ["ArgoApps", "ArgoRepoSecret", "KargoResources", "Namespaces", "PersistentVolumes",

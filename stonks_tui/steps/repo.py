@@ -84,6 +84,17 @@ class RepoStep(Step):
         remote = await git.remote_refs(remote_url(ctx.settings), user, token)
         return sorted(ref for ref, sha in local.items() if remote.get(ref) != sha)
 
+    def gitea_api(self, ctx: StepContext) -> Any:
+        return runtime(ctx).gitea(ctx.settings)
+
+    @staticmethod
+    def repo_api(ctx: StepContext) -> str:
+        return f"/api/v1/repos/{ctx.settings.effective_repo_owner}/{ctx.settings.repo_name}"
+
+    @staticmethod
+    def api_auth(ctx: StepContext) -> Any:
+        return token_auth(ctx)
+
 
 class RepoPush(RepoStep):
     id, title, needs = "repo-push", "Push the local clone to Gitea", ("gitea-repo",)
@@ -123,17 +134,6 @@ class RepoPush(RepoStep):
                                            body={"default_branch": "main"}, what="make main the default branch")
             ctx.log("made main the repository's default branch on Gitea")
 
-    def gitea_api(self, ctx: StepContext) -> Any:
-        return runtime(ctx).gitea(ctx.settings)
-
-    @staticmethod
-    def repo_api(ctx: StepContext) -> str:
-        return f"/api/v1/repos/{ctx.settings.effective_repo_owner}/{ctx.settings.repo_name}"
-
-    @staticmethod
-    def api_auth(ctx: StepContext) -> Any:
-        return token_auth(ctx)
-
     async def default_branch(self, ctx: StepContext) -> str | None:
         resp = await self.gitea_api(ctx).request("GET", self.repo_api(ctx), auth=self.api_auth(ctx),
                                                  what="read the repository")
@@ -172,8 +172,35 @@ class RepoMigrate(RepoStep):
                                                      lineterm=""))
         return out
 
+    async def actions_on(self, ctx: StepContext) -> bool | None:
+        """Whether Gitea Actions is on for the repository (None: Gitea does not say, e.g. before 1.21)."""
+        resp = await self.gitea_api(ctx).request("GET", self.repo_api(ctx), auth=self.api_auth(ctx),
+                                                 what="read the repository")
+        value = resp.json().get("has_actions") if resp.status_code == 200 else None
+        return value if isinstance(value, bool) else None
+
+    async def actions_off(self, ctx: StepContext) -> None:
+        """Gitea 1.27 enables Actions by default: the repository's .github/workflows/ci.yml would queue a run on
+        every push whose statuses stay pending for ever (no runner) beside Woodpecker's. The unit is turned off
+        through the API; the workflow files stay. What was found is recorded so teardown can put it back."""
+        if await self.actions_on(ctx) is not True:
+            return
+        rt = runtime(ctx)
+        if rt.state_dir is not None:
+            import json
+
+            from stonks_tui.fsutil import atomic_write_text
+
+            atomic_write_text(rt.state_dir / ACTIONS_RECORD, json.dumps(
+                {"repo": f"{ctx.settings.effective_repo_owner}/{ctx.settings.repo_name}", "had_actions": True}))
+        await self.gitea_api(ctx).json("PATCH", self.repo_api(ctx), auth=self.api_auth(ctx),
+                                       body={"has_actions": False}, what="turn Gitea Actions off for the repository")
+        ctx.log("turned Gitea Actions off for the repository (its .github/workflows stay; Woodpecker runs the CI)")
+
     async def check(self, ctx: StepContext) -> CheckResult:
         git = await self.require_clone(ctx)
+        if await self.actions_on(ctx):
+            return NotDone("Gitea Actions is on for the repository (every push would queue a run no runner takes)")
         changed = self.diffs(ctx)
         if changed:
             return NotDone(f"to change: {', '.join(changed)}")
@@ -215,11 +242,55 @@ class RepoMigrate(RepoStep):
         record.unlink(missing_ok=True)
         user, token = self.creds(ctx)
         await git.run("push", REMOTE, "main", user=user, password=token, log=ctx.log)
+        await self.actions_off(ctx)
 
     async def describe(self, ctx: StepContext) -> list[Change]:
         if not await self.git(ctx).is_repo():
             return [Change("create", "File", str(clone_path(ctx.settings)), "not a git repository")]
-        return [Change("update" if (clone_path(ctx.settings) / rel).exists() else "create", "File", rel,
+        try:
+            on = await self.actions_on(ctx) if ctx.secrets.get(ADMIN_TOKEN[0]) else True
+        except StepFailed:
+            on = True  # Gitea not reachable yet: the install will turn it off
+        actions = [Change("update" if on else "unchanged", "GiteaRepo",
+                          f"{ctx.settings.effective_repo_owner}/{ctx.settings.repo_name}",
+                          "Gitea Actions off (.github/workflows stay; teardown turns it back on)")]
+        return actions + [Change("update" if (clone_path(ctx.settings) / rel).exists() else "create", "File", rel,
                        f"{sum(1 for line in lines if line[:1] in '+-' and line[:3] not in ('+++', '---'))} lines",
                        tuple(lines))
                 for rel, lines in self.diffs(ctx).items()] or [Change("unchanged", "File", f"{VALUES}, {PIPELINE}")]
+
+
+ACTIONS_RECORD = "gitea-actions.json"  # in the context's state dir: Actions was on when the migration found it
+
+
+class GiteaActionsRestore(RepoMigrate):
+    """Teardown: Gitea Actions back on for the repository if the migration turned it off (the record says)."""
+
+    id, title, needs = "gitea-actions-restore", "Gitea Actions back as found", ()
+
+    def record(self, ctx: StepContext) -> Path | None:
+        rt = runtime(ctx)
+        return rt.state_dir / ACTIONS_RECORD if rt.state_dir is not None else None
+
+    async def check(self, ctx: StepContext) -> CheckResult:
+        record = self.record(ctx)
+        if record is None or not record.exists():
+            return Done()
+        return NotDone("Gitea Actions was on before the install turned it off")
+
+    async def apply(self, ctx: StepContext) -> None:
+        record = self.record(ctx)
+        if record is None or not record.exists():
+            return
+        if await self.actions_on(ctx) is False:
+            await self.gitea_api(ctx).json("PATCH", self.repo_api(ctx), auth=self.api_auth(ctx),
+                                           body={"has_actions": True}, what="turn Gitea Actions back on")
+            ctx.log("turned Gitea Actions back on for the repository, as the install found it")
+        record.unlink(missing_ok=True)
+
+    async def describe(self, ctx: StepContext) -> list[Change]:
+        record = self.record(ctx)
+        name = f"{ctx.settings.effective_repo_owner}/{ctx.settings.repo_name}"
+        if record is None or not record.exists():
+            return [Change("unchanged", "GiteaRepo", name, "Gitea Actions as found")]
+        return [Change("update", "GiteaRepo", name, "Gitea Actions back on, as the install found it")]

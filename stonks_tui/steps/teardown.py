@@ -7,9 +7,11 @@ to a claim in a namespace that goes is made Retain first, so deleting the claim 
 
 from __future__ import annotations
 
+from stonks_tui.clients.kube import FIELD_MANAGER
 from stonks_tui.engine.step import Change, CheckResult, Done, NotDone, Step, StepContext
 from stonks_tui.errors import StepFailed
-from stonks_tui.inventory import describe_pv, existing_pvs, teardown_namespaces, volumes_of
+from stonks_tui.inventory import describe_pv, existing_pvs, made_by_install, teardown_namespaces, volumes_of
+from stonks_tui.market_hours import BREAK_GLASS_CONFIGMAP
 from stonks_tui.steps.common import rendered, runtime
 from stonks_tui.words import count
 
@@ -118,7 +120,27 @@ class DeleteObjects(TeardownStep):
 class KargoResourcesRemove(DeleteObjects):
     id, title, needs = "kargo-resources-remove", "Remove Kargo resources", ("pvs-retain",)
     files = ("kargo/stages/live.yaml", "kargo/stages/paper.yaml", "kargo/stages/beta.yaml", "kargo/warehouse.yaml",
-             "kargo/market-hours-check.yaml", "kargo/project-config.yaml", "kargo/project.yaml")
+             "kargo/project-config.yaml", "kargo/project.yaml")
+
+    async def targets(self, ctx: StepContext) -> list[dict]:
+        # Beside the rendered objects: the break-glass ConfigMap (made by `break-glass`, marked as ours) and the
+        # market-hours AnalysisTemplate installs before the gate became a promotion step left in the project.
+        out = await super().targets(ctx)
+        kube = runtime(ctx).kube()
+        project = ctx.settings.kargo_project
+        glass = await kube.get("v1", "ConfigMap", BREAK_GLASS_CONFIGMAP, project)
+        if glass is not None and made_by_install(glass):
+            out.insert(0, {"apiVersion": "v1", "kind": "ConfigMap",
+                           "metadata": {"name": BREAK_GLASS_CONFIGMAP, "namespace": project}})
+        try:
+            legacy = await kube.get("argoproj.io/v1alpha1", "AnalysisTemplate", "market-hours-check", project)
+        except Exception:  # the kind is not served (no Argo Rollouts): nothing of that kind can be left
+            legacy = None
+        managers = {m.get("manager") for m in ((legacy or {}).get("metadata") or {}).get("managedFields") or []}
+        if legacy is not None and FIELD_MANAGER in managers:  # applied by stonks-tui, not the operator's own
+            out.insert(0, {"apiVersion": "argoproj.io/v1alpha1", "kind": "AnalysisTemplate",
+                           "metadata": {"name": "market-hours-check", "namespace": project}})
+        return out
 
     def deletable(self, ctx: StepContext, obj: dict) -> bool:
         # The Project's namespace may be one this tool keeps (the design puts Freight in the live namespace):
