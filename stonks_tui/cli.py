@@ -21,7 +21,7 @@ __all__ = ["Session", "build_parser", "dispatch", "main"]
 
 
 def dispatch(args: argparse.Namespace) -> int:
-    from stonks_tui.commands import inspect, runs, secret_commands, status, wizard
+    from stonks_tui.commands import delivery, inspect, runs, secret_commands, status, wizard
 
     match args.command:
         case "install" | "teardown":
@@ -32,6 +32,10 @@ def dispatch(args: argparse.Namespace) -> int:
             return runs.cmd_attach(args)
         case "status":
             return status.cmd_status(args)
+        case "verify" if args.delivery:
+            return delivery.cmd_verify_delivery(args)
+        case "break-glass":
+            return delivery.cmd_break_glass(args)
         case "plan" | "check" | "verify" | "render" | "settings":
             return getattr(inspect, f"cmd_{args.command}")(args)
         case "secrets":

@@ -110,7 +110,7 @@ def with_break_glass(data: dict[str, str] | None, stage: str, *, by: str, reason
 def describe(utc: datetime, data: dict[str, str] | None, stage: str) -> str:
     ny = new_york(utc)
     state = "open" if market_open(utc) else "closed"
-    when = f"{ny:%a %H:%M} New York"
+    when = f"{ny:%a %H:%M} New York by this machine's clock; Kargo's controller decides by its own"
     glass = break_glass(data, stage)
     if glass is not None and glass.active(utc):
         return (f"the market is {state} ({when}); break-glass for {stage} by {glass.by} until {glass.until}: "

@@ -291,6 +291,38 @@ class Runner:
         finally:
             await self._close(ctx)
 
+    async def delivery(self, promote: str | None, report: Any) -> list[Any]:
+        """verify --delivery: the chain from a pipeline to beta (and `promote`'s stage when asked)."""
+        await self.settled()
+        from stonks_tui.checks.delivery import prove
+
+        ctx = self._context("install")
+        try:
+            return await prove(ctx, report, promote=promote)
+        finally:
+            await self._close(ctx)
+
+    async def break_glass(self, stage: str, *, by: str, reason: str, minutes: int, now: Any) -> dict:
+        """Open (or, minutes=0, end) the market-hours gate of `stage`: the ConfigMap the gate's expression reads."""
+        await self.settled()
+        from stonks_tui.inventory import MANAGED_BY
+        from stonks_tui.market_hours import AUDIT_KEY, BREAK_GLASS_CONFIGMAP, audit_trail, with_break_glass
+        from stonks_tui.runtime import runtime
+
+        ctx = self._context("install")
+        try:
+            kube = runtime(ctx).kube()
+            project = self.settings.kargo_project
+            live = await kube.get("v1", "ConfigMap", BREAK_GLASS_CONFIGMAP, project)
+            data = with_break_glass((live or {}).get("data"), stage, by=by, reason=reason, minutes=minutes, now=now)
+            await kube.apply({"apiVersion": "v1", "kind": "ConfigMap",
+                              "metadata": {"name": BREAK_GLASS_CONFIGMAP, "namespace": project,
+                                           "labels": {MANAGED_BY[0]: MANAGED_BY[1]}},
+                              "data": data})
+            return audit_trail({AUDIT_KEY: data[AUDIT_KEY]})[-1]
+        finally:
+            await self._close(ctx)
+
     async def preflight(self) -> list[Any]:
         await self.settled()
         from stonks_tui.checks.preflight import preflight

@@ -75,9 +75,25 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_parser("check", parents=[common], help="offline checks of everything that would be applied",
                    description="Render every manifest, values file and pipeline from the settings and check them "
                                "offline (schemas, chart keys, the pipeline); nothing is contacted.")
-    sub.add_parser("verify", parents=[common], help="live checks of the installed system",
-                   description="Check the installed system live (read-only): Gitea, Woodpecker and its webhook, Argo "
-                               "CD, Kargo, the registry, TLS, volumes. After a teardown: what it keeps.")
+    p = sub.add_parser("verify", parents=[common], help="live checks of the installed system",
+                       description="Check the installed system live (read-only): Gitea, Woodpecker and its webhook, "
+                                   "Argo CD, Kargo, the registry, TLS, volumes. After a teardown: what it keeps. With "
+                                   "--delivery: prove the chain — a pipeline started on main, its image in the "
+                                   "registry, Kargo's Freight, beta promoted and synced with that tag, paper's gate.")
+    p.add_argument("--delivery", action="store_true",
+                   help="start a pipeline and follow the commit to beta (changes: a pipeline run, a Promotion)")
+    p.add_argument("--promote", choices=("paper", "live"), default=None,
+                   help="with --delivery: also promote the Freight into this stage (the market-hours gate applies)")
+    p = sub.add_parser("break-glass", parents=[common], help="let promotions into paper or live run during market "
+                                                           "hours for a while (recorded)",
+                       description="Open the market-hours gate of a stage for a while: promotions into it may run "
+                                   "09:30-16:00 New York time until the window ends by itself. Who, when, why and "
+                                   "until when are recorded in the ConfigMap the gate reads (market-hours-break-glass "
+                                   "in the Kargo project) and shown by status.")
+    p.add_argument("--stage", required=True, choices=("paper", "live"))
+    p.add_argument("--reason", required=True, help="why (recorded with your name)")
+    p.add_argument("--for", dest="duration", default="30m", help="how long: 30m, 2h, 1h30m (at most 24h)")
+    p.add_argument("--end", action="store_true", help="end the stage's window now")
     p = sub.add_parser("teardown", parents=[common], help="reverse the install; PersistentVolumes are kept",
                        description="Remove what the install made — Kargo's resources and release, Argo CD, Woodpecker, "
                                    "the agents' cluster RBAC, the namespaces it created — and keep the pipeline "

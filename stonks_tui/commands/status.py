@@ -55,6 +55,13 @@ def cmd_status(args: argparse.Namespace) -> int:
                     print(f"              hint: {printable(rec.hint)}")
     if not shown:
         print(f"No run recorded for context {context} (state dir {state}).")
+    from stonks_tui.commands.delivery import audit_lines
+
+    glass = audit_lines(state, context)
+    if glass:
+        print("market-hours break-glass (newest last; the gate reads ConfigMap market-hours-break-glass):")
+        for line in glass:
+            print(printable(line))
     key = state / safe_context(context) / "github-deploy-key.pub"
     if key.is_file():
         print(f"GitHub mirror deploy key (public; add it with write access on GitHub): {key}")

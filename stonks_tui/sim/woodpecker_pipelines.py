@@ -186,6 +186,9 @@ class Pipelines:
         for command in spec.get("commands") or []:
             self._log(child, f"+ {command}".replace("${CI_COMMIT_SHA}", sha))
         settings = spec.get("settings") or {}
+        if spec.get("image") == BUILDX:
+            self._log(child, f"building {settings.get('repo')} from {settings.get('dockerfile')} "
+                             f"(context {settings.get('context')})")
         if spec.get("image") == BUILDX and code == 0:
             repo = str(settings.get("repo", ""))
             path = repo.split("/", 1)[1] if "/" in repo else repo
