@@ -87,10 +87,8 @@ def seed_demo_secrets(store: Any, demo: Demo, admin_user: str) -> None:
     """Operator-provided secrets the demo makes up (once; kept in the demo keyring like real ones)."""
     if not store.get("gitea-admin-password"):
         store.set("gitea-admin-password", "Demo-" + secrets.token_urlsafe(18))
-    if not store.get("woodpecker-token") and os.environ.get("STONKS_SIM_WOODPECKER_TOKEN", "1") != "0":
-        # What an operator does by hand after the first OAuth login: create a personal token in the UI.
-        # (STONKS_SIM_WOODPECKER_TOKEN=0 leaves it to the operator, to show the "needs you" path.)
-        store.set("woodpecker-token", demo.world.woodpecker.mint_token(admin_user))
+    # No Woodpecker token is made up: the install signs in through the simulated Gitea for one, as it does on a
+    # real cluster (STONKS_SIM_GITEA_2FA=1 has the admin enrolled in 2FA, to show the "needs you" fallback).
 
 
 def demo_passphrase() -> str:

@@ -25,26 +25,30 @@ def cli(state: Path, *args: str, **env_extra: str) -> subprocess.CompletedProces
 
 
 def test_needs_operator_then_resume_with_token_and_a_setting_change_updates(tmp_path: Path) -> None:
-    first = cli(tmp_path, "install", "--yes", "--quiet", STONKS_SIM_WOODPECKER_TOKEN="0")
+    """Where Gitea cannot be signed in to without a person (the admin enrolled in 2FA), the step says so and every
+    fallback works: a token given by the operator, a refused one asked for again."""
+    twofa = {"STONKS_SIM_GITEA_2FA": "1"}
+    first = cli(tmp_path, "install", "--yes", "--quiet", **twofa)
     assert first.returncode == 1
-    assert "needs you: Woodpecker needs a personal API token" in first.stdout
-    assert "STONKS_WOODPECKER_TOKEN" in first.stdout and "log in through Gitea" in first.stdout
+    assert ("needs you: stonks-tui cannot sign in to Woodpecker for you: Gitea requires two-factor authentication "
+            "(2FA) for gitea_admin") in first.stdout
+    assert "STONKS_WOODPECKER_TOKEN" in first.stdout and "secrets rotate woodpecker-token" in first.stdout
     journal = json.loads((tmp_path / "stonks-demo" / "install.json").read_text())
     assert journal["steps"]["woodpecker-activate"]["state"] == "needs-operator"
     assert journal["steps"]["verify"]["state"] == "pending"
-    half = cli(tmp_path, "plan", STONKS_SIM_WOODPECKER_TOKEN="0")  # plan on a half-installed world
-    assert "woodpecker-activate: 1 change\n" in half.stdout and "needs your Woodpecker token" in half.stdout
+    half = cli(tmp_path, "plan", **twofa)  # plan on a half-installed world
+    assert "woodpecker-activate: 1 change\n" in half.stdout and "signs in through Gitea as gitea_admin" in half.stdout
     assert "install plan: 1 change (1 to create) in 1 step of 19" in half.stdout
     assert half.stdout.count("nothing to change") == 18, half.stdout
-    refused = cli(tmp_path, "install", "--yes", "--quiet", STONKS_WOODPECKER_TOKEN="wp_a-token-Woodpecker-refuses")
+    refused = cli(tmp_path, "install", "--yes", "--quiet", STONKS_WOODPECKER_TOKEN="wp_a-token-Woodpecker-refuses",
+                  **twofa)
     assert refused.returncode == 1  # a wrong token leads back to where a new one is given, not to a dead end
-    assert "Woodpecker refused the stored personal token (HTTP 401); it was removed from the keyring" in refused.stdout
+    assert "Gitea requires two-factor authentication (2FA)" in refused.stdout
     assert f"stonks-tui --state-dir {tmp_path} --demo secrets rotate woodpecker-token" in refused.stdout
-    assert "unset STONKS_WOODPECKER_TOKEN" in refused.stdout
-    assert "woodpecker-token" not in cli(tmp_path, "secrets", "list", STONKS_SIM_WOODPECKER_TOKEN="0").stdout
+    assert "woodpecker-token" not in cli(tmp_path, "secrets", "list", **twofa).stdout
     with World(tmp_path / "demo", speed=0.0, faults="") as world:  # the operator logs in and makes a token
         token = world.woodpecker.mint_token("gitea_admin")
-    second = cli(tmp_path, "install", "--yes", "--quiet", STONKS_WOODPECKER_TOKEN=token)
+    second = cli(tmp_path, "install", "--yes", "--quiet", STONKS_WOODPECKER_TOKEN=token, **twofa)
     assert second.returncode == 0, second.stdout[-2000:]
     assert token not in second.stdout
 

@@ -22,6 +22,8 @@ from typing import Any
 from urllib.parse import parse_qs
 
 from stonks_tui.sim.faults import Faults
+from stonks_tui.sim.gitea_web import Web, web_paths
+from stonks_tui.sim.gitea_web import handle as web_handle
 from stonks_tui.sim.http import Handler, LoopbackServer
 
 GITEA_VERSION = "1.27.1"
@@ -78,6 +80,7 @@ class GiteaSim:
         self.state: dict[str, Any] = {"installed": installed, "install_pending_until": 0.0, "users": {},
                                       "tokens": [], "apps": [], "repos": {}, "next_ids": {}, "app_ini": app_ini}
         self.on_change: list[Any] = []
+        self.web = Web()  # sign-in sessions, OAuth grants and codes (gitea_web.py)
         self.server = LoopbackServer(GiteaHandler, self, port)
 
     def record(self, exchange: dict[str, Any]) -> None:
@@ -229,6 +232,9 @@ class GiteaSim:
             tok = self._token(value.strip())
             if tok:
                 return self.state["users"].get(tok["user"].lower()), "token", tok["scopes"]
+            oauth_user = self.web.oauth_tokens.get(_hash(value.strip()))
+            if oauth_user:  # an OAuth2 access token (Woodpecker's, for its user)
+                return self.state["users"].get(oauth_user), "token", ["all"]
             return None, "bad", []
         return None, "bad", []
 
@@ -304,6 +310,8 @@ class GiteaHandler(Handler):
                 return self.reply(200, b"<html><title>Gitea</title><body>Explore</body></html>", "text/html")
             if path.startswith("/api/v1"):
                 return self.api(path[len("/api/v1"):], query)
+            if path in web_paths():
+                return web_handle(self, path, query)
             self.reply(404, b"Not found", "text/html")
 
     # -- installer mode -----------------------------------------------------------------------------------

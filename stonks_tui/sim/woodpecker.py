@@ -20,6 +20,7 @@ from typing import Any
 from stonks_tui.sim.faults import Faults
 from stonks_tui.sim.gitea import GiteaSim
 from stonks_tui.sim.http import Handler, LoopbackServer
+from stonks_tui.sim.woodpecker_login import Login
 from stonks_tui.sim.woodpecker_pipelines import Pipelines, read_commit
 
 WOODPECKER_VERSION = "3.16.0"
@@ -49,7 +50,7 @@ def page_of(items: list[Any], query: dict[str, str]) -> list[Any] | None:
 
 class WoodpeckerSim:
     def __init__(self, gitea: GiteaSim, ready: Callable[[], bool], faults: Faults | None = None,
-                 port: int = 0) -> None:
+                 port: int = 0, forge: Callable[[], dict[str, Any] | None] | None = None) -> None:
         self.gitea = gitea
         self.ready = ready
         self.faults = faults
@@ -57,8 +58,9 @@ class WoodpeckerSim:
         self.traffic: list[tuple[str, str]] = []
         self.deliveries: list[dict[str, Any]] = []  # what Gitea delivered to /api/hook
         self.lock = threading.RLock()
-        self.state: dict[str, Any] = {"tokens": {}, "repos": {}, "secrets": {}, "next_id": 1}
+        self.state: dict[str, Any] = {"repos": {}, "secrets": {}, "next_id": 1}
         self.on_change: list[Callable[[], None]] = []
+        self.forge = forge or (lambda: None)
         self.server = LoopbackServer(WoodpeckerHandler, self, port)
         # Pipelines run from the repository's .woodpecker.yml; build steps push to the registry the world gives.
         self.pipelines = Pipelines(lambda path, tag: None, faults, 1.0, self.changed)
@@ -73,13 +75,15 @@ class WoodpeckerSim:
         pipeline = self.pipelines.create(rec["id"], author, event, branch, sha, config)
         return (200, pipeline) if pipeline is not None else (204, None)
 
+    @property
+    def login(self) -> Login:
+        """Users, sessions and tokens (woodpecker_login.py), on the state that is saved with the world."""
+        return Login(self.state, self.forge, self.changed)
+
     def mint_token(self, login: str) -> str:
-        """A personal token as the UI's user settings make one (tests that start past the OAuth sign-in)."""
-        value = "wp_" + secrets.token_urlsafe(24)
+        """A user's personal token, as if they had signed in once (tests that start past the OAuth sign-in)."""
         with self.lock:
-            self.state["tokens"][_hash(value)] = login
-        self.changed()
-        return value
+            return self.login.personal_token(self.login.user(login, admin=True))
 
     def changed(self) -> None:
         for hook in self.on_change:
@@ -113,6 +117,16 @@ class WoodpeckerHandler(Handler):
                                          "version": WOODPECKER_VERSION})
         if path in ("/", "/login"):
             return self.reply(200, b"<html><title>Woodpecker</title></html>", "text/html")
+        if path == "/authorize" and self.command == "GET":
+            with app.lock:
+                status, headers = app.login.authorize(query)
+            return self.reply(status, b"", "text/html; charset=utf-8", headers)
+        if path == "/web-config.js" and self.command == "GET":
+            with app.lock:
+                text = app.login.web_config(self.headers.get("Cookie"))
+            return self.reply(200, text.encode(), "text/javascript; charset=utf-8")
+        if path == "/api/user/token" and self.command in ("POST", "DELETE"):
+            return self.user_token(app)
         if path == "/api/hook" and self.command == "POST":
             body = self.body_bytes()
             event = self.headers.get("X-Gitea-Event", "")
@@ -122,11 +136,26 @@ class WoodpeckerHandler(Handler):
                     return self.hook_push(app, body)
             return self.reply(200, b"", "text/plain")
         auth = self.headers.get("Authorization", "")
-        login = app.state["tokens"].get(_hash(auth[7:])) if auth.startswith("Bearer ") else None
-        if login is None:
-            return self.reply(401, b"Unauthorized", "text/plain")
         with app.lock:
-            return self.api(app, login, path, query)
+            user = app.login.from_token(auth[7:], ("user",)) if auth.startswith("Bearer ") else None
+            if user is None:
+                return self.reply(401, b"Unauthorized", "text/plain")
+            return self.api(app, user["login"], path, query)
+
+    def user_token(self, app: WoodpeckerSim) -> None:
+        """POST: the signed-in user's personal token; DELETE: a new one (the old is refused from then on). A
+        session (user_sess) needs the CSRF token of web-config.js; a Bearer token does not."""
+        with app.lock:
+            auth = self.headers.get("Authorization", "")
+            user = app.login.from_token(auth[7:], ("user",)) if auth.startswith("Bearer ") else None
+            if user is None:
+                user = app.login.from_cookie(self.headers.get("Cookie"))
+                if user is not None and not app.login.csrf_ok(user, self.headers.get("X-CSRF-TOKEN")):
+                    return self.reply(401, b"Unauthorized", "text/plain; charset=utf-8")
+            if user is None:
+                return self.reply(401, b"User not authorized", "text/plain; charset=utf-8")
+            token = app.login.personal_token(user) if self.command == "POST" else app.login.reset_token(user)
+            return self.reply(200, token.encode(), "text/plain; charset=utf-8")
 
     def api(self, app: WoodpeckerSim, login: str, path: str, query: dict[str, str]) -> None:
         method = self.command

@@ -117,7 +117,10 @@ class World:
                                        repo_head=self.gitea.repo_head_for_url)
         self.woodpecker = WoodpeckerSim(self.gitea, lambda: self._ready("woodpecker", "statefulsets",
                                                                          "woodpecker-server"), self.faults,
-                                        ports.get("woodpecker", 0))
+                                        ports.get("woodpecker", 0), forge=self._woodpecker_forge)
+        # The switch that has the admin enrolled in two-factor authentication: the token's fallback path.
+        if os.environ.get("STONKS_SIM_GITEA_2FA") == "1":
+            self.gitea.web.require_2fa.add("*")
         self.argocd = ArgoCDSim(lambda: self._ready("argocd", "deployments", "argocd-server"), ports.get("argocd", 0))
         self.registry = RegistrySim(harbor=profile == "harbor", faults=self.faults, port=ports.get("registry", 0))
         # The delivery chain: pipelines push to the registry, Kargo's Warehouse finds the image there.
@@ -277,6 +280,33 @@ class World:
             return False
         want = int((obj.get("spec") or {}).get("replicas", 1))
         return int((obj.get("status") or {}).get("readyReplicas") or 0) >= want > 0
+
+    def _woodpecker_forge(self) -> dict[str, Any] | None:
+        """Woodpecker's forge settings as its server process has them: the environment of the woodpecker-server
+        StatefulSet (values) and of the woodpecker-gitea-oauth Secret (envFrom). The cluster-internal Gitea URL
+        resolves, as cluster DNS would, to the simulated Gitea."""
+        sts_kind = self.store.kinds[("apps", "v1", "statefulsets")]
+        secret_kind = self.store.kinds[("", "v1", "secrets")]
+        with self.store.lock:
+            sts = next((o for (_, name), o in self.store.objects[sts_kind.key].items()
+                        if name == "woodpecker-server"), None)
+            if sts is None:
+                return None
+            ns = sts["metadata"]["namespace"]
+            container = ((sts["spec"].get("template") or {}).get("spec") or {}).get("containers", [{}])[0]
+            env = {e["name"]: str(e.get("value", "")) for e in container.get("env") or [] if "name" in e}
+            for ref in container.get("envFrom") or []:
+                name = (ref.get("secretRef") or {}).get("name", "")
+                secret = self.store.objects[secret_kind.key].get((ns, name))
+                for key, value in ((secret or {}).get("data") or {}).items():
+                    env[key] = base64.b64decode(value).decode()
+        if not env.get("WOODPECKER_GITEA_CLIENT"):
+            return None
+        return {"client_id": env["WOODPECKER_GITEA_CLIENT"], "client_secret": env.get("WOODPECKER_GITEA_SECRET", ""),
+                "gitea_url": self.gitea.server.url,
+                "oauth_host": env.get("WOODPECKER_EXPERT_FORGE_OAUTH_HOST") or self.gitea.server.url,
+                "host": env.get("WOODPECKER_HOST", ""), "open": env.get("WOODPECKER_OPEN") == "true",
+                "admins": env.get("WOODPECKER_ADMIN", "").split(",")}
 
     def _arc_controller(self, etype: str, kind: Any, obj: dict) -> None:
         """ARC's controller, while it runs: a deleted AutoscalingRunnerSet takes its runner sets, runners and

@@ -1,7 +1,10 @@
 """Activate the repository in Woodpecker and give it the GitHub mirror's deploy key.
 
-Woodpecker's API needs a personal token, which exists only after the operator has logged in once through
-Gitea. Without one the step ends as "needs the operator" with exact instructions — not a failure, not a skip.
+Woodpecker's API needs a personal token, which exists only after a sign-in through Gitea. The step makes that
+sign-in itself with the Gitea admin's credentials from the keyring (clients/woodpecker_signin.py) and keeps the
+token in the keyring; a token Woodpecker refuses (401) is fetched again the same way. Only where Gitea cannot be
+signed in to without a person (2FA, a CAPTCHA, ...) does the step end as "needs the operator", saying which and
+how to give a token instead — not a failure, not a skip.
 """
 
 from __future__ import annotations
@@ -60,12 +63,54 @@ class WoodpeckerActivate(Step):
             hint=f"open {url}, log in through Gitea as {ctx.settings.gitea_admin_user}, create a token under your "
                  f"user settings, then {how}")
 
+    async def _sign_in(self, ctx: StepContext, refused: str = "") -> str:
+        """Woodpecker's personal token through the OAuth sign-in with the admin's credentials; kept in the keyring.
+        Where that cannot work, "needs you" saying why, with today's ways to give a token."""
+        from stonks_tui.clients.woodpecker_signin import SignInImpossible, fetch_token
+
+        s = ctx.settings
+        password = ctx.secrets.get("gitea-admin-password")
+        if not password:
+            raise self._needs_token(ctx, refused)
+        try:
+            token = await fetch_token(woodpecker_url=s.effective_woodpecker_url, gitea_url=s.gitea_public_url,
+                                      woodpecker_host_url=f"https://{s.woodpecker_host}", user=s.gitea_admin_user,
+                                      password=password, log=ctx.log)
+        except SignInImpossible as exc:
+            rt = runtime(ctx)
+            how = (f"create a token in {s.effective_woodpecker_url} (log in, user settings) and give it: the "
+                   f"wizard's Woodpecker screen, {rt.cmd('secrets rotate woodpecker-token')}, or "
+                   f"STONKS_WOODPECKER_TOKEN=<token> {rt.cmd('install', ticks=False)}")
+            raise NeedsOperator(f"stonks-tui cannot sign in to Woodpecker for you: {exc.message}",
+                                hint=how) from None
+        ctx.secrets.set("woodpecker-token", token)
+        ctx.log("Woodpecker's personal token obtained through Gitea's sign-in (in the keyring)")
+        return token
+
     async def _state(self, ctx: StepContext, *, forget_refused: bool = True) -> tuple[dict | None, bool]:
-        """(the repository as Woodpecker lists it, whether it has the mirror's secret). A refused token is removed
-        from the keyring (`forget_refused`; describe is read-only and keeps it)."""
+        """(the repository as Woodpecker lists it, whether it has the mirror's secret). Without a token the step
+        signs in for one; a refused token is removed from the keyring and fetched again (`forget_refused`:
+        describe is read-only and does neither)."""
         token = ctx.secrets.get("woodpecker-token")
         if not token:
-            raise self._needs_token(ctx)
+            if not forget_refused:
+                raise self._needs_token(ctx)
+            token = await self._sign_in(ctx)
+        try:
+            return await self._read(ctx, token)
+        except TokenRefused:
+            if not forget_refused:
+                raise
+            ctx.secrets.delete("woodpecker-token")  # a refused credential is never kept
+            ctx.log("Woodpecker refused the stored token (HTTP 401): signing in again for a new one")
+            token = await self._sign_in(ctx, refused="HTTP 401")
+        try:
+            return await self._read(ctx, token)
+        except TokenRefused:
+            ctx.secrets.delete("woodpecker-token")
+            raise self._needs_token(ctx, refused="HTTP 401, even right after signing in") from None
+
+    async def _read(self, ctx: StepContext, token: str) -> tuple[dict | None, bool]:
         wp = runtime(ctx).woodpecker(ctx.settings, token)
         try:
             full = f"{ctx.settings.effective_repo_owner}/{ctx.settings.repo_name}".lower()
@@ -74,11 +119,6 @@ class WoodpeckerActivate(Step):
             if repo and repo.get("active") and repo.get("id"):
                 has_secret = any(s.get("name") == SECRET_NAME for s in await wp.secrets(int(repo["id"])))
             return repo, has_secret
-        except TokenRefused:
-            if not forget_refused:
-                raise
-            ctx.secrets.delete("woodpecker-token")  # a refused credential leads back to where a new one is given
-            raise self._needs_token(ctx, refused="HTTP 401") from None
         finally:
             await wp.aclose()
 
@@ -127,12 +167,13 @@ class WoodpeckerActivate(Step):
     async def describe(self, ctx: StepContext) -> list[Change]:
         if not ctx.secrets.get("woodpecker-token"):
             return [Change("create", "WoodpeckerRepo", f"{ctx.settings.effective_repo_owner}/{ctx.settings.repo_name}",
-                           "needs your Woodpecker token first (log in once through Gitea)")]
+                           f"activate; Woodpecker's token first: signs in through Gitea as "
+                           f"{ctx.settings.gitea_admin_user} (token kept in the keyring)")]
         try:
             repo, has_secret = await self._state(ctx, forget_refused=False)
         except TokenRefused:
             return [Change("create", "WoodpeckerRepo", f"{ctx.settings.effective_repo_owner}/{ctx.settings.repo_name}",
-                           "Woodpecker refuses the stored token (HTTP 401): you will be asked for a new one")]
+                           "Woodpecker refuses the stored token (HTTP 401): a new one is fetched by signing in")]
         except Exception:
             return [Change("create", "WoodpeckerRepo", "activation + deploy key", "after Woodpecker is up")]
         out = [Change("unchanged" if repo and repo.get("active") else "create", "WoodpeckerRepo",
