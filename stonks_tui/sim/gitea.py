@@ -174,6 +174,12 @@ class GiteaSim:
         m = re.search(r"/([^/]+)/([^/]+?)(\.git)?/?$", url)
         return bool(m) and f"{m.group(1).lower()}/{m.group(2).lower()}" in self.state["repos"]
 
+    def read_commit(self, owner: str, name: str, branch: str) -> tuple[str, str] | None:
+        """(head commit, .woodpecker.yml) of a branch: what Woodpecker reads from its forge for a pipeline."""
+        from stonks_tui.sim.woodpecker_pipelines import read_commit
+
+        return read_commit(self.repo_path(owner, name), branch)
+
     def repo_head_for_url(self, url: str, rev: str) -> str:
         """The commit a revision (a branch, HEAD) of the repository at `url` points to, or ""."""
         m = re.search(r"/([^/]+)/([^/]+?)(\.git)?/?$", url)

@@ -167,7 +167,7 @@ class KargoSim:
             self.discover()
             self.auto_promote()
             self.run_promotions()
-        except Exception:
+        except Exception:  # a controller logs and retries; the world must not stop
             self.store.scheduler.after(2.0, self.poke)
 
     def objects(self, plural: str, ns: str | None = None) -> list[Obj]:

@@ -21,7 +21,7 @@ from stonks_tui.sim.faults import Faults
 from stonks_tui.sim.gitea import GiteaSim
 from stonks_tui.sim.http import Handler, LoopbackServer
 from stonks_tui.sim.woodpecker_login import Login
-from stonks_tui.sim.woodpecker_pipelines import Pipelines, read_commit
+from stonks_tui.sim.woodpecker_pipelines import Pipelines
 
 WOODPECKER_VERSION = "3.16.0"
 PAGE_SIZE = 50  # session.Pagination: maxPageSize, and the default perPage
@@ -68,7 +68,10 @@ class WoodpeckerSim:
     def start_pipeline(self, rec: dict, author: str, event: str, branch: str) -> tuple[int, dict | None]:
         """(HTTP status, pipeline) for a pipeline of the Woodpecker repository `rec` on `branch`'s head."""
         owner, name = rec.get("full_name", "/").split("/", 1)
-        head = read_commit(self.gitea.repo_path(owner, name), branch)
+        try:
+            head = self.gitea.read_commit(owner, name, branch)  # the forge: the simulated or (tier) the real Gitea
+        except Exception:  # the forge failing is the server's "could not fetch branch head"
+            head = None
         if head is None:
             return 500, None  # "could not fetch branch head"
         sha, config = head

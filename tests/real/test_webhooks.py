@@ -6,6 +6,7 @@ alike, and its hint must be the setting that turns one into the other.
 
 from __future__ import annotations
 
+import json
 import sqlite3
 import time
 from collections.abc import Iterator
@@ -69,3 +70,10 @@ def test_verify_predicts_the_real_giteas_delivery_and_its_hint_fixes_it(world_de
     delivered = _test_delivery(world)
     assert delivered["succeeded"], delivered
     assert [d["event"] for d in world.woodpecker.deliveries] == ["push"]
+    # The push reached Woodpecker, which starts a pipeline of the pushed commit from its .woodpecker.yml (read
+    # from the real Gitea): the stand-in answers the delivery with the pipeline, as the real server does.
+    runs = [p for r in world.woodpecker.pipelines.state["pipelines"].values() for p in r]
+    assert [(p["event"], p["branch"]) for p in runs] == [("push", "main")], runs
+    head = httpx.get(f"{world.gitea.url}/api/v1/repos/gitea_admin/stonks-oracle/branches/main",
+                     auth=("gitea_admin", ADMIN_PASSWORD), timeout=10).json()["commit"]["id"]
+    assert runs[0]["commit"] == head and "build-query-api" in json.dumps(runs[0])

@@ -91,6 +91,17 @@ class GiteaRepos:
         return {"repos": {str(x["id"]): {"id": x["id"], "owner": x["owner"]["login"], "name": x["name"],
                                          "private": x["private"]} for x in repos}}
 
+    def read_commit(self, owner: str, name: str, branch: str) -> tuple[str, str] | None:
+        """(head commit, .woodpecker.yml) of a branch, from the real Gitea's API, as Woodpecker's forge reads them."""
+        auth = ("gitea_admin", ADMIN_PASSWORD)
+        head = httpx.get(f"{self.url}/api/v1/repos/{owner}/{name}/branches/{branch}", auth=auth, timeout=10)
+        if head.status_code != 200:
+            return None
+        sha = head.json()["commit"]["id"]
+        config = httpx.get(f"{self.url}/api/v1/repos/{owner}/{name}/raw/.woodpecker.yml", params={"ref": sha},
+                           auth=auth, timeout=10)
+        return sha, config.text if config.status_code == 200 else ""
+
     def add_hook(self, owner: str, name: str, config: dict[str, str], events: list[str]) -> None:
         """Woodpecker's activation registers its webhook in the real Gitea (as the repository's admin)."""
         r = httpx.post(f"{self.url}/api/v1/repos/{owner}/{name}/hooks", auth=("gitea_admin", ADMIN_PASSWORD),
@@ -142,10 +153,12 @@ class World:
         self.extras += [self.registry.server, self.nfs]
         # Woodpecker: its server cannot be built here (the module proxy refuses go.woodpecker-ci.org, 403), so the
         # simulator's Woodpecker API stands in, reading repositories from the real Gitea, answering only once the
-        # real woodpecker-server StatefulSet is ready.
+        # real woodpecker-server StatefulSet is ready. Its sign-in is the real OAuth exchange with the real Gitea,
+        # with the client the install put in the cluster's Secret: the install gets its token through it.
         from stonks_tui.sim.woodpecker import WoodpeckerSim
 
-        self.woodpecker = WoodpeckerSim(GiteaRepos(self.gitea.url), self._woodpecker_ready)  # type: ignore[arg-type]
+        self.woodpecker = WoodpeckerSim(GiteaRepos(self.gitea.url), self._woodpecker_ready,  # type: ignore[arg-type]
+                                        forge=self._woodpecker_forge)
         self.woodpecker.server.start()
         self.extras.append(self.woodpecker.server)
         from stonks_tui.sim.services import ArgoCDSim  # Argo CD's UI /healthz: no Argo CD runs on kwok either
@@ -167,6 +180,22 @@ class World:
         assert self.gitea is not None
         self.gitea.restart()
         self.gitea.su_shim(self.root / "pod-bin")
+
+    def _woodpecker_forge(self) -> dict[str, Any] | None:
+        """Woodpecker's forge settings as its server has them: the real StatefulSet's env and the Secret it reads."""
+        import base64
+
+        sts = self.cluster.get("/apis/apps/v1/namespaces/woodpecker/statefulsets/woodpecker-server") or {}
+        containers = (((sts.get("spec") or {}).get("template") or {}).get("spec") or {}).get("containers") or [{}]
+        env = {e["name"]: str(e.get("value", "")) for e in containers[0].get("env") or [] if "value" in e}
+        secret = self.cluster.get("/api/v1/namespaces/woodpecker/secrets/woodpecker-gitea-oauth") or {}
+        env.update({k: base64.b64decode(v).decode() for k, v in (secret.get("data") or {}).items()})
+        if not env.get("WOODPECKER_GITEA_CLIENT") or self.gitea is None:
+            return None
+        return {"client_id": env["WOODPECKER_GITEA_CLIENT"], "client_secret": env.get("WOODPECKER_GITEA_SECRET", ""),
+                "gitea_url": self.gitea.url, "oauth_host": env.get("WOODPECKER_EXPERT_FORGE_OAUTH_HOST", ""),
+                "host": env.get("WOODPECKER_HOST", ""), "open": env.get("WOODPECKER_OPEN") == "true",
+                "admins": env.get("WOODPECKER_ADMIN", "").split(",")}
 
     def _woodpecker_ready(self) -> bool:
         return self._ready("StatefulSet", "woodpecker", "woodpecker-server")
@@ -214,10 +243,6 @@ class World:
 
         return make_clone(self.root / "stonks-oracle")
 
-    @cached_property
-    def woodpecker_token(self) -> str:
-        """The personal token the operator makes in Woodpecker's UI after the first login."""
-        return self.woodpecker.mint_token("gitea_admin")
 
     def env(self, **extra: str) -> dict[str, str]:
         base = {k: v for k, v in os.environ.items() if not k.startswith(("STONKS_", "KUBE", "HELM_"))}
@@ -231,7 +256,6 @@ class World:
             "STONKS_REGISTRY_URL": self.registry.server.url, "STONKS_REGISTRY_HOST": "127.0.0.1:30500",
             "STONKS_REGISTRY_INSECURE": "true", "STONKS_NFS_SERVER": "127.0.0.1",
             "STONKS_NFS_PORT": str(self.nfs.port), "STONKS_WOODPECKER_URL": self.woodpecker.server.url,
-            "STONKS_WOODPECKER_TOKEN": self.woodpecker_token,
             "STONKS_ARGOCD_URL": self.argocd.server.url, "STONKS_HELM_TIMEOUT": "3m",
             "STONKS_WOODPECKER_CHART": self.charts.tgz("woodpecker"), "STONKS_KARGO_CHART": self.charts.tgz("kargo"),
             "STONKS_ARGOCD_CHART_REPO": self.charts.url,
