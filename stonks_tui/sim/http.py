@@ -96,7 +96,8 @@ class Handler(BaseHTTPRequestHandler):
         # connection it would be parsed as the next request (found by the differential test: a 501).
         self.body_bytes()
         self.send_response(code)
-        self.send_header("Content-Type", content_type)
+        if content_type:  # "" = no Content-Type, as Go's AbortWithStatus sends an empty answer
+            self.send_header("Content-Type", content_type)
         self.send_header("Content-Length", str(len(body)))
         for key, value in (headers or {}).items():
             self.send_header(key, value)

@@ -26,9 +26,6 @@ from stonks_tui.sim.woodpecker_pipelines import Pipelines
 WOODPECKER_VERSION = "3.16.0"
 PAGE_SIZE = 50  # session.Pagination: maxPageSize, and the default perPage
 HOOK_EVENTS = ["push", "create", "pull_request", "release"]  # forge/gitea Activate
-# model.WebhookEvent's order (sortEvents sorts by it): the answer lists a secret's events in this order.
-EVENT_ORDER = ["push", "pull_request", "pull_request_closed", "pull_request_metadata", "tag", "release",
-               "deployment", "cron", "manual"]
 
 
 def _hash(value: str) -> str:
@@ -94,10 +91,10 @@ class WoodpeckerSim:
 
 
 def secret_json(sec: dict[str, Any], repo_id: int) -> dict[str, Any]:
-    """model.Secret.Copy(): no value; events sorted in WebhookEvent order."""
-    events = sorted(sec.get("events") or [], key=lambda e: EVENT_ORDER.index(e) if e in EVENT_ORDER else 99)
-    return {"id": sec["id"], "org_id": 0, "repo_id": repo_id, "name": sec["name"], "images": sec.get("images") or [],
-            "events": events, "note": sec.get("note", "")}
+    """model.Secret.Copy(): no value; events sorted as text (WebhookEventList.Less); images null when none were
+    given (a nil slice), as the real 3.16.0 answered."""
+    return {"id": sec["id"], "org_id": 0, "repo_id": repo_id, "name": sec["name"], "images": sec.get("images"),
+            "events": sorted(sec.get("events") or []), "note": sec.get("note", "")}
 
 
 class WoodpeckerHandler(Handler):
@@ -114,7 +111,7 @@ class WoodpeckerHandler(Handler):
         if not app.ready():
             return self.reply(503, b"no available server", "text/plain")
         if path == "/healthz":
-            return self.reply(204)
+            return self.reply(204, b"", "")
         if path == "/version":
             return self.reply_json(200, {"source": "https://github.com/woodpecker-ci/woodpecker",
                                          "version": WOODPECKER_VERSION})
@@ -185,7 +182,7 @@ class WoodpeckerHandler(Handler):
         m = re.fullmatch(r"/api/repos/(\d+)/((?:pipelines|logs)(?:/.*)?)", path)
         if m:
             return self.pipelines(app, login, int(m.group(1)), m.group(2))
-        return self.reply(404, b"", "text/plain")
+        return self.reply(404, b"", "")
 
     def hook_push(self, app: WoodpeckerSim, body: bytes) -> None:
         """A push Gitea delivered: a pipeline for the pushed branch of the active repository it names."""
@@ -205,7 +202,7 @@ class WoodpeckerHandler(Handler):
     def pipelines(self, app: WoodpeckerSim, login: str, rid: int, rest: str) -> None:
         rec = next((r for r in app.state["repos"].values() if r["id"] == rid), None)
         if rec is None:
-            return self.reply(404, b"", "text/plain")
+            return self.reply(404, b"", "")
         if rest == "pipelines" and self.command == "POST":
             try:
                 body = json.loads(self.body_bytes() or b"{}")
@@ -220,12 +217,12 @@ class WoodpeckerHandler(Handler):
         if m and self.command == "GET":
             with app.pipelines.lock:
                 pipeline = app.pipelines.get(rid, int(m.group(1)))
-                return self.reply_json(200, pipeline) if pipeline else self.reply(404, b"", "text/plain")
+                return self.reply_json(200, pipeline) if pipeline else self.reply(404, b"", "")
         m = re.fullmatch(r"logs/(\d+)/(\d+)", rest)
         if m and self.command == "GET":
             with app.pipelines.lock:
                 return self.reply_json(200, app.pipelines.logs(int(m.group(2))))
-        return self.reply(404, b"", "text/plain")
+        return self.reply(404, b"", "")
 
     def post_repo(self, app: WoodpeckerSim, gitea_repos: list[dict], query: dict[str, str]) -> None:
         # PostRepo: no id 400; active 409; an id its forge does not know 500 (forge.Repo fails).
@@ -255,7 +252,7 @@ class WoodpeckerHandler(Handler):
     def repo_secrets(self, app: WoodpeckerSim, rid: int, name: str | None, query: dict[str, str]) -> None:
         method = self.command
         if not any(r["id"] == rid for r in app.state["repos"].values()):
-            return self.reply(404, b"", "text/plain")  # session.SetRepo: AbortWithStatus, no body
+            return self.reply(404, b"", "")  # session.SetRepo: AbortWithStatus, no body
         store: dict[str, dict] = app.state["secrets"].setdefault(str(rid), {})
         if method == "GET" and not name:
             ordered = sorted(store.values(), key=lambda s: s["name"])  # SecretList orders by name
@@ -263,10 +260,10 @@ class WoodpeckerHandler(Handler):
             return self.reply_json(200, listed)
         if method == "GET":
             sec = store.get(name or "")
-            return self.reply_json(200, secret_json(sec, rid)) if sec else self.reply(404, b"", "text/plain")
+            return self.reply_json(200, secret_json(sec, rid)) if sec else self.reply(404, b"", "")
         if method == "DELETE":
             if store.pop(name or "", None) is None:
-                return self.reply(404, b"", "text/plain")
+                return self.reply(404, b"", "")
             app.changed()
             return self.reply(204, b"", "text/plain")
         try:
@@ -276,7 +273,7 @@ class WoodpeckerHandler(Handler):
         if method == "PATCH":
             sec = store.get(name or "")
             if sec is None:
-                return self.reply(404, b"", "text/plain")  # handleDBError: AbortWithStatus
+                return self.reply(404, b"", "")  # handleDBError: AbortWithStatus
             if body.get("value"):
                 sec["value_hash"] = _hash(body["value"])
             for key in ("events", "images"):
@@ -297,13 +294,13 @@ class WoodpeckerHandler(Handler):
                 return self.reply(422, b"Error inserting secret. invalid secret event: no event specified",
                                   "text/plain; charset=utf-8")
             if sec_name in store:
-                return self.reply(500, f'Error inserting secret "{sec_name}". UNIQUE constraint failed: '
-                                       "secrets.repo_id, secrets.name".encode(), "text/plain; charset=utf-8")
+                return self.reply(500, f'Error inserting secret "{sec_name}". on insert duplicate based on '
+                                       "constraints was detected".encode(), "text/plain; charset=utf-8")
             app.state["next_secret_id"] = app.state.get("next_secret_id", 1) + 1
             sec = {"id": app.state["next_secret_id"] - 1, "name": sec_name,
-                   "events": body["events"], "images": body.get("images") or [], "note": body.get("note", ""),
+                   "events": body["events"], "images": body.get("images"), "note": body.get("note", ""),
                    "value_hash": _hash(body["value"])}
             store[sec_name] = sec
             app.changed()
             return self.reply_json(200, secret_json(sec, rid))
-        return self.reply(404, b"", "text/plain")
+        return self.reply(404, b"", "")
