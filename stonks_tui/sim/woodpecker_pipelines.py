@@ -97,7 +97,7 @@ class Pipelines:
             runs = self.state["pipelines"].setdefault(str(repo_id), [])
             number = len(runs) + 1
             now = int(time.time())
-            pid = 1
+            pid = 2  # the workflow is pid 1; its steps follow, the clone first (as 3.16.0 numbers them)
             children = []
             clone = {"id": self._id(), "pid": pid, "ppid": 1, "name": "clone", "state": "pending", "exit_code": 0,
                      "type": "clone", "uuid": f"sim-{number}-clone"}
@@ -117,6 +117,8 @@ class Pipelines:
                         "workflows": [{"id": self._id(), "pipeline_id": 0, "pid": 1, "name": "woodpecker",
                                        "state": "pending", "children": children}]}
             pipeline["workflows"][0]["pipeline_id"] = pipeline["id"]
+            for child in children:
+                child["pipeline_id"] = pipeline["id"]
             runs.append(pipeline)
         self.changed()
         threading.Thread(target=self._run, args=(repo_id, number, [{}, *chosen]), name=f"sim-pipeline-{number}",
