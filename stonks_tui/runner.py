@@ -319,7 +319,14 @@ class Runner:
                               "metadata": {"name": BREAK_GLASS_CONFIGMAP, "namespace": project,
                                            "labels": {MANAGED_BY[0]: MANAGED_BY[1]}},
                               "data": data})
-            return audit_trail({AUDIT_KEY: data[AUDIT_KEY]})[-1]
+            entry = audit_trail({AUDIT_KEY: data[AUDIT_KEY]})[-1]
+            # Beside the journals too, for `status` (which reads no cluster): this machine's break-glasses.
+            import json
+
+            audit = self.state_dir / safe_name(self.context) / "break-glass.jsonl"
+            with open(audit, "a", encoding="utf-8") as fh:
+                fh.write(json.dumps(entry) + "\n")
+            return entry
         finally:
             await self._close(ctx)
 

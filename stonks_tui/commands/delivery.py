@@ -14,11 +14,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from stonks_tui.commands import EXIT_FAILED, EXIT_OK, EXIT_USAGE
-from stonks_tui.commands.session import Session, safe_context, state_dir_for
+from stonks_tui.commands.session import Session, safe_context
 from stonks_tui.market_hours import GATED_STAGES
 
 MAX_MINUTES = 24 * 60
-AUDIT_FILE = "break-glass.jsonl"  # beside the journals: what this machine's operators opened, for `status`
+AUDIT_FILE = "break-glass.jsonl"  # beside the journals (Runner.break_glass writes it), for `status`
 
 
 def parse_minutes(text: str) -> int:
@@ -81,9 +81,6 @@ def cmd_break_glass(args: argparse.Namespace) -> int:
         now = datetime.now(UTC)
         by = operator()
         entry = asyncio.run(runner.break_glass(args.stage, by=by, reason=reason, minutes=minutes, now=now))
-        audit = state_dir_for(args) / safe_context(runner.context) / AUDIT_FILE
-        with open(audit, "a", encoding="utf-8") as fh:
-            fh.write(json.dumps(entry) + "\n")
         if minutes:
             print(f"break-glass: promotions into {args.stage} may run until {entry['until']} (UTC), opened by {by}: "
                   f"{reason}. It ends by itself; `break-glass --stage {args.stage} --end --reason …` ends it now.")

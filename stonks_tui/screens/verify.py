@@ -14,7 +14,8 @@ from stonks_tui.screens.title_bar import TitleBar
 
 class VerifyScreen(Screen[None]):
     BINDINGS = [Binding("r", "rerun", "Re-run"), Binding("c", "copy_key", "Copy deploy key"),
-                Binding("escape", "back", "Back"), Binding("q", "app.quit", "Quit")]
+                Binding("d", "delivery", "Prove delivery"), Binding("escape", "back", "Back"),
+                Binding("q", "app.quit", "Quit")]
 
     def __init__(self, *, done: bool = False) -> None:
         super().__init__()
@@ -48,7 +49,7 @@ class VerifyScreen(Screen[None]):
         if self.done and not failed:
             text = (f"Done. Woodpecker: https://{s.woodpecker_host} · Argo CD: https://{s.argocd_host} · "
                     f"Gitea: {s.gitea_public_url} · secrets: {runner.command('secrets')} · next: push a commit to run "
-                    "the pipeline")
+                    "the pipeline, or d to prove the delivery now")
             public = runner.journal("install").steps.get("woodpecker-activate")
             key = public.outputs.get("github_deploy_public_key") if public else None
             if key:
@@ -64,7 +65,14 @@ class VerifyScreen(Screen[None]):
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action == "copy_key":
             return bool(self.deploy_key)  # offered only when there is one
+        if action == "delivery":
+            return not self.app.runner.torn_down()  # type: ignore[attr-defined]  # nothing to deliver after one
         return True
+
+    def action_delivery(self) -> None:
+        from stonks_tui.screens.delivery import DeliveryScreen
+
+        self.app.push_screen(DeliveryScreen())
 
     def action_copy_key(self) -> None:
         self.app.copy_to_clipboard(self.deploy_key)

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import subprocess
 
-from tests.real.world import World
+import httpx
+
+from tests.real.world import ADMIN_PASSWORD, World
 
 
 def show(proc: subprocess.CompletedProcess) -> str:
@@ -17,10 +19,21 @@ def ok(proc: subprocess.CompletedProcess) -> subprocess.CompletedProcess:
     return proc
 
 
+def has_actions(world: World) -> bool:
+    assert world.gitea is not None
+    repo = httpx.get(f"{world.gitea.url}/api/v1/repos/gitea_admin/stonks-oracle", auth=("gitea_admin", ADMIN_PASSWORD),
+                     timeout=10).json()
+    return bool(repo["has_actions"])
+
+
 def test_install_plan_verify_teardown_reinstall(world: World) -> None:
-    """A full install on a fresh homelab; `plan` then has nothing to change and `verify` passes; `teardown` keeps
-    the PVs; a second install binds the Released PVs again."""
-    ok(world.cli("install", "--yes"))
+    """A full install on a fresh homelab — Woodpecker's token fetched through the real Gitea's sign-in, Gitea
+    Actions turned off for the repository; `plan` then has nothing to change and `verify` passes; `teardown` keeps
+    the PVs and turns Actions back on; a second install binds the Released PVs again."""
+    first = ok(world.cli("install", "--yes"))
+    assert "signing in to Gitea as gitea_admin (for Woodpecker's token)" in first.stdout
+    assert "granting Woodpecker access to the account" in first.stdout  # the real Gitea's grant page, once
+    assert not has_actions(world)  # Gitea 1.27 had it on for the new repository
     # The NetworkPolicy selects the real chart's server pod (and lets its agents in on gRPC).
     policy = world.cluster.get("/apis/networking.k8s.io/v1/namespaces/woodpecker/networkpolicies/"
                                "allow-traefik-to-woodpecker")
@@ -39,6 +52,7 @@ def test_install_plan_verify_teardown_reinstall(world: World) -> None:
     assert "install plan: nothing to change (19 steps checked)" in plan.stdout, plan.stdout
     ok(world.cli("verify"))
     ok(world.cli("teardown", "--yes"))
+    assert has_actions(world)  # put back as the install found it
     pvs = {pv["metadata"]["name"]: pv for pv in world.cluster.get("/api/v1/persistentvolumes")["items"]}
     for name in ("pipeline-argocd-pv", "pipeline-kargo-pv", "pipeline-woodpecker-pv"):
         assert name in pvs and pvs[name]["spec"]["persistentVolumeReclaimPolicy"] == "Retain"

@@ -55,6 +55,9 @@ class Script:
     refused_tokens: tuple[str, ...] = ()  # Woodpecker tokens Woodpecker answers 401 to
 
 
+SHA = "c37718593d32b0861452550f1b923c983ed075c4"
+
+
 class FakeRunner(Runner):
     """The Runner's own plans, journal and log paths; the rest scripted."""
 
@@ -89,6 +92,39 @@ class FakeRunner(Runner):
 
     async def kept_pvs(self) -> list[tuple[str, str]]:
         return list(PVS)
+
+    delivery_calls: list[str | None]
+    break_glasses: list[tuple[str, str, int]]
+
+    async def delivery(self, promote: str | None, report: Any) -> list[Any]:
+        """The links of a proof, reported one by one as the real one reports them (scripted)."""
+        import asyncio
+
+        from stonks_tui.checks.delivery import Link
+
+        self.__dict__.setdefault("delivery_calls", []).append(promote)
+        links = [Link("pipeline", "run", f"#7 started on main at {SHA[:12]} (http://127.0.0.1:38000)"),
+                 Link("  build-query-api", "run", "success"),
+                 Link("pipeline", "pass", f"#7 succeeded for {SHA} (19 steps)"),
+                 Link("image", "pass", f"registry.celestium.life/stonks-oracle/query-api:{SHA} (sha256:5f1c…)"),
+                 Link("freight", "pass", "3328fba7a5dd (sim-3328fb) from Warehouse stonks-images"),
+                 Link("beta", "pass", "Promotion beta.1a23b4d88a2.3328fba Succeeded"),
+                 Link("beta-app", "pass", f"stonks-beta Synced and Healthy, image.tag={SHA}"),
+                 Link("paper-gate", "info", "the market is open (Wed 11:00 New York by this machine's clock; "
+                                            "Kargo's controller decides by its own): a promotion into paper is "
+                                            "refused until 16:00 New York"),
+                 Link("paper", "info", "not promoted (ask with --promote paper); Kargo never promotes it by itself")]
+        done = []
+        for link in links:
+            await asyncio.sleep(0)
+            report(link)
+            if link.status != "run":
+                done.append(link)
+        return done
+
+    async def break_glass(self, stage: str, *, by: str, reason: str, minutes: int, now: Any) -> dict:
+        self.__dict__.setdefault("break_glasses", []).append((stage, reason, minutes))
+        return {"stage": stage, "by": by, "reason": reason, "until": "2026-12-02T16:30:00Z"}
 
     async def describe(self, plan: Plan) -> list[tuple[str, list[Change] | str]]:
         special: dict[str, list[Change]] = {

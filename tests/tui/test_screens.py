@@ -521,3 +521,34 @@ async def test_a_question_the_run_asks_is_answered_here_or_closes_when_answered_
         await settle(pilot, lambda: name(app) == "WelcomeScreen")  # answered by another client: closed here
         assert answers == [("q1", True)]
         await settle(pilot, lambda: any("answered no by client pid 4242" in str(n.message) for n in app._notifications))
+
+
+async def test_done_proves_the_delivery_in_its_pane_and_opens_a_break_glass(runner: FakeRunner) -> None:
+    """d on the Done screen runs the proof in its own pane (each link as reported); b asks for a reason and a
+    length, refuses an empty reason on the screen, and opens the gate with them; escape goes back."""
+    from textual.widgets import RichLog
+
+    from stonks_tui.screens.verify import VerifyScreen
+
+    app = StonksApp(runner)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await app.push_screen(VerifyScreen(done=True))
+        await settle(pilot, lambda: "Done." in text(app, "#verify-status"))
+        await pilot.press("d")
+        await settle(pilot, lambda: name(app) == "DeliveryScreen" and "proven" in text(app, "#delivery-status"))
+        lines = "\n".join(strip.text for strip in app.screen.query_one("#delivery-log", RichLog).lines)
+        assert "PASS beta-app: stonks-beta Synced and Healthy" in lines and "INFO paper-gate:" in lines
+        assert runner.delivery_calls == [None]
+        await pilot.press("p")  # prove again, promoting into paper
+        await settle(pilot, lambda: runner.delivery_calls == [None, "paper"] and "proven" in
+                     text(app, "#delivery-status"))
+        await pilot.press("b")
+        await settle(pilot, lambda: name(app) == "BreakGlassScreen")
+        await pilot.press("ctrl+s")
+        await settle(pilot, lambda: "reason" in text(app, "#bg-error"))
+        assert not getattr(runner, "break_glasses", [])
+        await pilot.press(*"hotfix [risk] engine", "ctrl+s")  # brackets are text, not markup
+        await settle(pilot, lambda: name(app) == "DeliveryScreen")
+        assert runner.break_glasses == [("paper", "hotfix [risk] engine", 30)]
+        await pilot.press("escape")
+        await settle(pilot, lambda: name(app) == "VerifyScreen")

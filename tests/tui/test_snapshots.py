@@ -168,3 +168,14 @@ def test_a_question_the_run_asks(snap_compare, tmp_path: Path, size) -> None:
         await until(pilot, lambda: type(pilot.app.screen).__name__ == "QuestionScreen")
 
     assert snap_compare(StonksApp(runner), terminal_size=size, run_before=steady(run_before))
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_delivery_proof(snap_compare, tmp_path: Path, size) -> None:
+    from stonks_tui.screens.delivery import DeliveryScreen
+
+    async def run_before(pilot) -> None:
+        await pilot.app.push_screen(DeliveryScreen())
+        await until(pilot, lambda: "delivery proven" in str(pilot.app.screen.query_one("#delivery-status").render()))
+
+    assert snap_compare(StonksApp(FakeRunner(tmp_path)), terminal_size=size, run_before=steady(run_before))
