@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import base64
 import fnmatch
+import json
 import subprocess
 import threading
 import time
@@ -120,10 +121,11 @@ class Pipelines:
             for child in children:
                 child["pipeline_id"] = pipeline["id"]
             runs.append(pipeline)
+            answer = json.loads(json.dumps(pipeline))  # the answer as created: the run changes the record at once
         self.changed()
         threading.Thread(target=self._run, args=(repo_id, number, [{}, *chosen]), name=f"sim-pipeline-{number}",
                          daemon=True).start()
-        return pipeline
+        return answer
 
     def interrupted(self) -> None:
         """After a restart: what was running when the world stopped was killed (its agent went with it)."""

@@ -151,6 +151,21 @@ class KargoResources(ManifestStep):
             "name": ctx.settings.kargo_project, "labels": {"kargo.akuity.io/project": "true"}}}
         return [label, *await super().objects(ctx)]
 
+    async def describe(self, ctx: StepContext) -> list[Change]:
+        # What each Stage does, said where it is created or changed (the plan is where an operator reads it).
+        said = {"beta": "every new image, promoted by itself; sets the chart's image.tag from the Freight",
+                "paper": "promoted only when asked; sets image.tag; refused 09:30-16:00 New York on weekdays (no "
+                         "exchange holidays known) unless a break-glass is open",
+                "live": "promoted only when asked, never by itself; sets image.tag; the same market-hours gate"}
+        out = []
+        for change in await super().describe(ctx):
+            name = change.name.rsplit("/", 1)[-1]
+            if change.kind == "Stage" and change.action in ("create", "update") and name in said:
+                change = Change(change.action, change.kind, change.name,
+                                "; ".join(x for x in (change.detail, said[name]) if x))
+            out.append(change)
+        return out
+
 
 __all__ = ["ArgoApps", "ArgoRepoSecret", "KargoResources", "Namespaces", "PersistentVolumes",
            "WoodpeckerAgentRbac", "WoodpeckerNetworkPolicy", "object_change"]

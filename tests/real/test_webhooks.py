@@ -40,8 +40,10 @@ def _test_delivery(world: World) -> dict:
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
         with sqlite3.connect(db) as conn:
+            # Gitea marks a task is_delivered *before* it sends it (MarkTaskDelivered) and writes the answer
+            # afterwards (UpdateHookTask): read the row once the answer is there (a slower receiver lost the race).
             row = conn.execute("SELECT is_succeed, response_content FROM hook_task WHERE id > ? AND is_delivered = 1 "
-                               "ORDER BY id DESC LIMIT 1", (before,)).fetchone()
+                               "AND response_content != '' ORDER BY id DESC LIMIT 1", (before,)).fetchone()
         if row:
             return {"succeeded": bool(row[0]), "response": row[1] or ""}
         time.sleep(0.3)
