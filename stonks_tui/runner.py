@@ -298,9 +298,23 @@ class Runner:
 
         ctx = self._context("install")
         try:
-            return await prove(ctx, report, promote=promote)
+            links = await prove(ctx, report, promote=promote)
         finally:
             await self._close(ctx)
+        if promote:  # what was asked and what Kargo answered, beside the break-glasses, for `status`
+            import json
+            import time
+
+            from stonks_tui.commands.delivery import operator
+
+            outcome = next((link for link in links if link.name == promote), None)
+            if outcome is not None:
+                entry = {"at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "stage": promote,
+                         "by": operator(), "action": "promoted" if outcome.status == "pass" else "refused",
+                         "reason": outcome.detail[:300]}
+                with open(self.state_dir / safe_name(self.context) / "break-glass.jsonl", "a", encoding="utf-8") as fh:
+                    fh.write(json.dumps(entry) + "\n")
+        return links
 
     async def break_glass(self, stage: str, *, by: str, reason: str, minutes: int, now: Any) -> dict:
         """Open (or, minutes=0, end) the market-hours gate of `stage`: the ConfigMap the gate's expression reads."""

@@ -163,7 +163,12 @@ def test_a_commit_reaches_beta_in_the_demo_and_the_gate_holds_paper(tmp_path: Pa
     assert allowed.returncode == 0, allowed.stdout[-2000:]
     assert "PASS paper: Promotion paper." in allowed.stdout
     status = _cli(state, "status").stdout
-    assert "market-hours break-glass" in status and "paper: active until" in status and "hotfix for risk" in status
+    assert "market-hours gate" in status and "paper: break-glass active until" in status
+    assert "hotfix for risk" in status
+    # both the refusal and the promotion the break-glass let through, in order
+    refused_at = status.index("paper: promotion refused")
+    assert refused_at < status.index("paper: break-glass active") < status.index("paper: promotion promoted")
+    assert "US market hours" in status
     assert _cli(state, "break-glass", "--stage", "paper", "--reason", "x", "--for", "3d").returncode == 2
     plan = _cli(state, "plan")
     assert "nothing to change" in plan.stdout.splitlines()[-1]  # Kargo's image.tag is not drift of ours

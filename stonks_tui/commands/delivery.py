@@ -102,9 +102,13 @@ def audit_lines(state: Path, context: str, limit: int = 10) -> list[str]:
     for row in rows[-limit:]:
         if not isinstance(row, dict):
             continue
+        if row.get("action") in ("promoted", "refused"):  # a promotion asked by verify --delivery --promote
+            out.append(f"  {row.get('at')} {row.get('stage')}: promotion {row.get('action')} (asked by "
+                       f"{row.get('by')}): {row.get('reason')}")
+            continue
         state_word = "ended" if row.get("action") == "close" else (
             "active" if str(row.get("until", "")) > now else "expired")
-        out.append(f"  {row.get('at')} {row.get('stage')}: {state_word} until {row.get('until')}, by "
+        out.append(f"  {row.get('at')} {row.get('stage')}: break-glass {state_word} until {row.get('until')}, by "
                    f"{row.get('by')}: {row.get('reason')}")
     return out
 

@@ -59,7 +59,8 @@ def cmd_status(args: argparse.Namespace) -> int:
 
     glass = audit_lines(state, context)
     if glass:
-        print("market-hours break-glass (newest last; the gate reads ConfigMap market-hours-break-glass):")
+        print("market-hours gate, from this machine (newest last; the gate reads ConfigMap "
+              "market-hours-break-glass in the Kargo project):")
         for line in glass:
             print(printable(line))
     key = state / safe_context(context) / "github-deploy-key.pub"
