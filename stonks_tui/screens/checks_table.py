@@ -8,7 +8,9 @@ from typing import Any
 
 from textual.app import ComposeResult
 from textual.containers import Vertical
-from textual.widgets import DataTable, Static
+from textual.widgets import DataTable
+
+from stonks_tui.screens.literal import Static, cell
 
 MARKS = {"pass": "✓", "warn": "!", "fail": "✗"}
 ORDER = {"fail": 0, "warn": 1, "pass": 2}
@@ -38,7 +40,7 @@ class ChecksView(Vertical):
         table = self.query_one(DataTable)
         table.clear()
         for r in self.results:
-            table.add_row(MARKS[r.status], r.name, r.reason, r.fix)
+            table.add_row(*map(cell, (MARKS[r.status], r.name, r.reason, r.fix)))
         self._detail(0)
         return sum(r.status == "fail" for r in results), sum(r.status == "warn" for r in results)
 

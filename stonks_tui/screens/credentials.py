@@ -12,8 +12,9 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
-from textual.widgets import Footer, Input, Label, Static
+from textual.widgets import Footer, Input
 
+from stonks_tui.screens.literal import Label, Static
 from stonks_tui.screens.title_bar import TitleBar
 from stonks_tui.settings import Settings, save_answers, validate
 

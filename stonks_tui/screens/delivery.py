@@ -13,8 +13,9 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen, Screen
-from textual.widgets import Footer, Input, Label, RadioButton, RadioSet, RichLog, Static
+from textual.widgets import Footer, Input, RadioButton, RadioSet, RichLog
 
+from stonks_tui.screens.literal import Label, Static
 from stonks_tui.screens.title_bar import TitleBar
 
 

@@ -12,10 +12,11 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import VerticalScroll
 from textual.screen import ModalScreen, Screen
-from textual.widgets import DataTable, Footer, Static
+from textual.widgets import DataTable, Footer
 
 from stonks_tui.engine.step import Change
 from stonks_tui.plan_summary import summarise
+from stonks_tui.screens.literal import Static, cell
 from stonks_tui.screens.title_bar import TitleBar
 from stonks_tui.words import count
 
@@ -83,7 +84,7 @@ class PlanScreen(Screen[None]):
         self.shown = [i for i, row in enumerate(self.rows) if self.show_unchanged or row[1] != "unchanged"]
         for i in self.shown:
             sid, action, _change, text = self.rows[i]
-            table.add_row(sid, SYMBOLS.get(action, "?"), text)
+            table.add_row(*map(cell, (sid, SYMBOLS.get(action, "?"), text)))
         hidden = len(self.rows) - len(self.shown)
         todo = any(row[1] != "unchanged" for row in self.rows)
         keys = " · enter starts, escape goes back" if todo else " · enter runs the checks anyway"

@@ -16,7 +16,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
-from textual.widgets import DataTable, Footer, Log, Static
+from textual.widgets import DataTable, Footer, Log
 
 from stonks_tui.engine.events import (
     Event,
@@ -29,6 +29,7 @@ from stonks_tui.engine.events import (
 )
 from stonks_tui.engine.plan import Plan
 from stonks_tui.errors import StonksError
+from stonks_tui.screens.literal import Static, cell
 from stonks_tui.screens.title_bar import TitleBar
 from stonks_tui.screens.wrap import wrap_lines
 
@@ -111,7 +112,7 @@ class ProgressScreen(Screen[None]):
             table.add_column("step", key="step")
             table.add_column("time", key="time")
             for step in self.plan:
-                table.add_row(ICONS["pending"], step.id, "", key=step.id)
+                table.add_row(ICONS["pending"], cell(step.id), "", key=step.id)
             yield table
             with Vertical(id="progress-right"):
                 yield Log(id="log", max_lines=MAX_LINES, auto_scroll=True)
@@ -253,7 +254,7 @@ class ProgressScreen(Screen[None]):
         rows = self.workloads.get(self.selected or "", {})
         table.clear()
         for name, (ready, wanted) in sorted(rows.items()):
-            table.add_row(f"{'✓' if ready >= wanted else '…'} {ready}/{wanted}", name)
+            table.add_row(cell(f"{'✓' if ready >= wanted else '…'} {ready}/{wanted}"), cell(name))
         table.set_class(bool(rows), "shown")
 
     def pane_width(self) -> int:

@@ -13,7 +13,9 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
 from textual.screen import ModalScreen
-from textual.widgets import Footer, Static
+from textual.widgets import Footer
+
+from stonks_tui.screens.literal import Static
 
 if TYPE_CHECKING:
     from textual.app import App

@@ -7,9 +7,10 @@ from __future__ import annotations
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.screen import Screen
-from textual.widgets import DataTable, Footer, Static
+from textual.widgets import DataTable, Footer
 
 from stonks_tui.journal import DONE
+from stonks_tui.screens.literal import Static, cell
 from stonks_tui.screens.title_bar import TitleBar
 
 STATE_WORDS = {"done": "done", "failed": "failed", "interrupted": "interrupted", "running": "interrupted",
@@ -32,8 +33,8 @@ class ResumeScreen(Screen[None]):
         table.add_columns("", "step", "state", "tries", "last error")
         for sid, rec in journal.steps.items():
             mark = "✓" if rec.state == DONE else ("·" if rec.state == "pending" else "✗")
-            table.add_row(mark, sid, STATE_WORDS.get(rec.state, rec.state), str(rec.attempts),
-                          (rec.last_error or "")[:120])
+            table.add_row(*map(cell, (mark, sid, STATE_WORDS.get(rec.state, rec.state), str(rec.attempts),
+                                      (rec.last_error or "")[:120])))
         yield table
         last = [rec for rec in journal.steps.values() if rec.last_error and rec.state != DONE]
         if last:

@@ -15,9 +15,10 @@ from textual.binding import Binding
 from textual.containers import Horizontal, VerticalScroll
 from textual.screen import Screen
 from textual.widget import Widget
-from textual.widgets import Footer, Input, Label, Select, Static, Switch
+from textual.widgets import Footer, Input, Select, Switch
 
 from stonks_tui.errors import UsageError
+from stonks_tui.screens.literal import Label, Static
 from stonks_tui.screens.title_bar import TitleBar
 from stonks_tui.settings import CHOICES, FIELD_NAMES, GROUP_TITLES, Settings, coerce, save_answers, validate
 from stonks_tui.words import count, verb

@@ -11,8 +11,9 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
 from textual.screen import Screen
-from textual.widgets import Footer, Input, Static
+from textual.widgets import Footer, Input
 
+from stonks_tui.screens.literal import Static
 from stonks_tui.screens.title_bar import TitleBar
 
 

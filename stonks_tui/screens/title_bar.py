@@ -7,7 +7,7 @@ NoMatches and stops the app (Textual 8.2). This line has no watcher: the title i
 
 from __future__ import annotations
 
-from textual.widgets import Static
+from stonks_tui.screens.literal import Static
 
 
 class TitleBar(Static):

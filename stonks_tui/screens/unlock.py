@@ -14,9 +14,10 @@ from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.screen import Screen
-from textual.widgets import Footer, Input, Static
+from textual.widgets import Footer, Input
 
 from stonks_tui.errors import StonksError
+from stonks_tui.screens.literal import Static
 
 
 class UnlockScreen(Screen[None]):

@@ -6,9 +6,10 @@ from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.screen import Screen
-from textual.widgets import Footer, Static, TextArea
+from textual.widgets import Footer, TextArea
 
 from stonks_tui.screens.checks_table import ChecksView
+from stonks_tui.screens.literal import Static
 from stonks_tui.screens.title_bar import TitleBar
 
 

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from textual.app import ComposeResult
 from textual.screen import Screen
-from textual.widgets import Footer, OptionList, Select, Static
+from textual.widgets import Footer, OptionList, Select
 from textual.widgets.option_list import Option
 
+from stonks_tui.screens.literal import Static
 from stonks_tui.screens.title_bar import TitleBar
 
 INTRO = (  # one paragraph: the Static wraps it to the terminal's width

@@ -8,8 +8,9 @@ from __future__ import annotations
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.screen import Screen
-from textual.widgets import Footer, Input, Static
+from textual.widgets import Footer, Input
 
+from stonks_tui.screens.literal import Static
 from stonks_tui.screens.title_bar import TitleBar
 
 TOKEN = "woodpecker-token"

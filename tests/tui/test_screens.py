@@ -147,7 +147,7 @@ async def test_prerequisites_block_next_until_a_settings_fix_passes(tmp_path: Pa
         await pilot.press("i")
         await settle(pilot, lambda: name(app) == "PrerequisitesScreen" and app.screen.results)
         table = app.screen.query_one("#prereq", DataTable)
-        assert table.get_row_at(0)[:2] == ["✗", "nfs"]  # failures first, with their fix
+        assert [str(c) for c in table.get_row_at(0)[:2]] == ["✗", "nfs"]  # failures first, with their fix
         assert "fail" in text(app, "#prereq-status")
         await pilot.press("enter")
         assert name(app) == "PrerequisitesScreen"  # Next is refused while a check fails
@@ -300,7 +300,7 @@ async def test_cancel_interrupts_and_the_resume_screen_picks_it_up(tmp_path: Pat
         # back home: the journal has an unfinished run, so Resume is on top of Welcome
         await settle(pilot, lambda: name(app) == "ResumeScreen")
         rows = app.screen.query_one("#resume-steps", DataTable)
-        assert rows.get_row_at(0)[1:3] == ["arc-removal", "interrupted"]
+        assert [str(c) for c in rows.get_row_at(0)[1:3]] == ["arc-removal", "interrupted"]
         await pilot.press("escape")
         await settle(pilot, lambda: name(app) == "WelcomeScreen")
         options = [o.id for o in app.screen.query_one(OptionList).options]
@@ -552,3 +552,40 @@ async def test_done_proves_the_delivery_in_its_pane_and_opens_a_break_glass(runn
         assert runner.break_glasses == [("paper", "hotfix [risk] engine", 30)]
         await pilot.press("escape")
         await settle(pilot, lambda: name(app) == "VerifyScreen")
+
+
+async def test_remote_text_paths_and_check_results_are_shown_literally(runner: FakeRunner) -> None:
+    """Text from elsewhere read as markup crashed the wizard (`[/]` in a journal's last error on Resume, a
+    Gitea hook message `details in [/var/log/x.log]`) or vanished (`[webhook]` in the Verify table). Each is
+    shown as it is, on every screen that shows such text, and in notifications."""
+    from textual.widgets import DataTable
+
+    from stonks_tui.checks.result import CheckResult
+    from stonks_tui.screens.resume import ResumeScreen
+    from stonks_tui.screens.verify import VerifyScreen
+
+    results = [CheckResult("webhook", "fail", "Gitea refuses [webhook] deliveries; details in [/var/log/x.log]",
+                           "set [security] ALLOWED_HOST_LIST [/]")]
+
+    async def verify() -> list[CheckResult]:
+        return results
+
+    runner.verify = verify  # type: ignore[method-assign]
+    journal = runner.journal("install")
+    journal.mark("repo-push", "failed", error="pre-receive hook: details in [/var/log/x.log] [/]")
+    app = StonksApp(runner)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await app.push_screen(VerifyScreen())
+        await settle(pilot, lambda: "checks" in text(app, "#verify-status"))
+        row = [str(c) for c in app.screen.query_one(DataTable).get_row_at(0)]
+        assert row[2] == "Gitea refuses [webhook] deliveries; details in [/var/log/x.log]"
+        assert row[3] == "set [security] ALLOWED_HOST_LIST [/]"
+        assert "[/var/log/x.log]" in text(app, ".check-detail")
+        app.notify("saved to /tmp/[/]/answers.yaml")
+        await pilot.pause(0.1)
+        await app.push_screen(ResumeScreen())
+        await settle(pilot, lambda: name(app) == "ResumeScreen")
+        cells = [str(c) for r in range(app.screen.query_one(DataTable).row_count)
+                 for c in app.screen.query_one(DataTable).get_row_at(r)]
+        assert "pre-receive hook: details in [/var/log/x.log] [/]" in cells
+        assert app.return_code in (None, 0) and app.is_running
