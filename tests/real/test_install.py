@@ -34,6 +34,22 @@ def test_install_plan_verify_teardown_reinstall(world: World) -> None:
     assert "signing in to Gitea as gitea_admin (for Woodpecker's token)" in first.stdout
     assert "granting Woodpecker access to the account" in first.stdout  # the real Gitea's grant page, once
     assert not has_actions(world)  # Gitea 1.27 had it on for the new repository
+    # The real CRDs (../shared/upstream) validate and prune: what the install wrote survives them whole.
+    crd = world.cluster.get("/apis/apiextensions.k8s.io/v1/customresourcedefinitions/stages.kargo.akuity.io")
+    assert "promotionTemplate" in crd["spec"]["versions"][0]["schema"]["openAPIV3Schema"]["properties"]["spec"][
+        "properties"]  # the real, structural schema (not the test charts' permissive one)
+    from stonks_tui.render import render
+    from stonks_tui.settings import Settings
+
+    rendered = {o["metadata"]["name"]: o for _, o in render(Settings()).all_objects() if o["kind"] == "Stage"}
+    for stage in ("beta", "paper", "live"):
+        live = world.cluster.get(f"/apis/kargo.akuity.io/v1alpha1/namespaces/stonks-oracle/stages/{stage}")
+        wrote = rendered[stage]["spec"]["promotionTemplate"]["spec"]["steps"]
+        kept = live["spec"]["promotionTemplate"]["spec"]["steps"]
+        assert [s.get("if") for s in kept] == [s.get("if") for s in wrote]
+        assert [s.get("as") for s in kept] == [s.get("as") for s in wrote]
+        assert [s["uses"] for s in kept] == [s["uses"] for s in wrote]
+        assert kept[-1]["config"]["apps"][0]["sources"][0]["helm"]["images"][0]["key"] == "image.tag"
     # The NetworkPolicy selects the real chart's server pod (and lets its agents in on gRPC).
     policy = world.cluster.get("/apis/networking.k8s.io/v1/namespaces/woodpecker/networkpolicies/"
                                "allow-traefik-to-woodpecker")

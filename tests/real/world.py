@@ -32,6 +32,30 @@ def helm_binary(which: str = "helm") -> Path:
     return COMPONENTS[which].binary("helm")
 
 
+# The real CRDs (../shared/upstream/crds, as the upstream charts ship them) replace the test charts' permissive
+# ones when the charts are packaged: the API server then validates, defaults and prunes what the install writes.
+REAL_CRDS = {"kargo": "kargo-v1.11.0", "argo-cd": "argo-cd-7.9.1", "argo-rollouts": "argo-rollouts-2.39.6",
+             "gha-runner-scale-set-controller": "arc-gha-0.12.1"}
+
+
+def with_real_crds(charts: Path, into: Path) -> Path:
+    from tests.conftest import SHARED
+
+    source = SHARED / "upstream" / "crds"
+    if not source.is_dir():
+        raise RuntimeError(f"{source} is missing: the tier installs the real CRDs from ../shared/upstream")
+    shutil.rmtree(into, ignore_errors=True)
+    shutil.copytree(charts, into)
+    for chart, crds in REAL_CRDS.items():
+        (into / chart / "templates" / "crds.yaml").unlink(missing_ok=True)
+        target = into / chart / "crds"
+        shutil.rmtree(target, ignore_errors=True)
+        target.mkdir()
+        for crd in sorted((source / crds).glob("*.yaml")):
+            shutil.copy2(crd, target / crd.name)  # crds/: installed as they are, never templated
+    return into
+
+
 class ChartRepo:
     """A classic helm repository on 127.0.0.1: the test charts packaged and indexed by the real helm."""
 
@@ -47,7 +71,7 @@ class ChartRepo:
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
         helm = str(helm_binary())
         env = {**os.environ, "HOME": str(self.root), "HELM_CACHE_HOME": str(self.root / "cache")}
-        for chart in sorted(CHARTS.iterdir()):
+        for chart in sorted(with_real_crds(CHARTS, self.root / "charts").iterdir()):
             subprocess.run([helm, "package", str(chart), "-d", str(self.dir)], check=True, capture_output=True,
                            env=env)
         subprocess.run([helm, "repo", "index", str(self.dir), "--url", self.url], check=True, capture_output=True,
