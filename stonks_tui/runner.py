@@ -143,8 +143,9 @@ class Runner:
                                         "ask": self.asks_operator})
 
     async def attach(self, listeners: list[Listener], *, install_signals: bool = False,
-                     pid: int | None = None) -> RunSummary:
-        """Follow the engine process's run (its backlog, then live) until it ends or this client detaches."""
+                     pid: int | None = None, follower: bool = False) -> RunSummary:
+        """Follow the engine process's run (its backlog, then live) until it ends or this client detaches.
+        A `follower` (attach) going away — SIGTERM, SIGHUP — only detaches: the run is cancelled only when asked."""
         from stonks_tui.engine.engine import RunSummary
         from stonks_tui.service.client import EngineConnection, wait_gone
         from stonks_tui.service.protocol import read_info
@@ -207,7 +208,7 @@ class Runner:
             import signal
 
             loop.add_signal_handler(signal.SIGINT, interrupt)
-            loop.add_signal_handler(signal.SIGTERM, conn.cancel)
+            loop.add_signal_handler(signal.SIGTERM, detach if follower else conn.cancel)
             loop.add_signal_handler(signal.SIGHUP, detach)  # the terminal went: this client goes, the run does not
         try:
             seen = await task

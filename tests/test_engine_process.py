@@ -267,3 +267,22 @@ async def test_every_face_waiting_for_the_engine_waits_until_the_world_is_back_e
     assert back == ["the world and the keyring are back"]
     await first
 
+
+
+def test_a_follower_going_away_never_cancels_the_run(tmp_path: Path) -> None:
+    """`timeout 15 stonks-tui attach --plain` sent SIGTERM to the follower, which cancelled the whole install and
+    left releases pending. A follower going away (SIGTERM, like SIGHUP) only detaches; the run finishes."""
+    first = subprocess.Popen(argv(tmp_path, "install", "--yes", "--detach"), env=_env("1"), stdout=subprocess.PIPE,
+                             stderr=subprocess.STDOUT, text=True)
+    first.communicate(timeout=60)
+    engine_info(tmp_path)
+    wait_for("a step running", lambda: any(r["state"] == "running" for r in journal(tmp_path)["steps"].values()))
+    follower = subprocess.Popen(argv(tmp_path, "attach", "--plain"), env=_env("1"), stdout=subprocess.PIPE,
+                                stderr=subprocess.STDOUT, text=True)
+    wait_for("the follower attached", lambda: len(engine_info(tmp_path).get("clients", [])) >= 1)
+    follower.send_signal(signal.SIGTERM)
+    out, _ = follower.communicate(timeout=60)
+    assert "Detached: the run goes on." in out, out[-1500:]
+    assert "cancel asked" not in out
+    wait_for("the run to finish", lambda: journal(tmp_path)["run"]["status"] != "running", timeout=240)
+    assert journal(tmp_path)["run"]["status"] == "done"

@@ -213,7 +213,7 @@ def cmd_attach(args: argparse.Namespace) -> int:
 
         runner.on_question = TerminalQuestions(runner.answer, printer=printer)  # a question is answered here
     async def attach_and_settle():  # type: ignore[no-untyped-def]
-        summary = await runner.attach([printer], install_signals=True,
+        summary = await runner.attach([printer], install_signals=True, follower=True,
                                       pid=int(info.get("pid") or 0) or None)
         if not summary.detached:
             await runner.settled()
