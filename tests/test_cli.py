@@ -90,6 +90,11 @@ def test_install_runs_journals_and_status_reports(cli_env: dict[str, str], tmp_p
     assert journal["run"]["status"] == "failed" and journal["context"] == "homelab"
     r = cli("status", env=cli_env)
     assert r.returncode == 0 and "install on homelab: failed" in r.stdout and "last error" in r.stdout
+    # A journal that knows no start, pid or host (an older or hand-made one) says so, never "None".
+    journal["run"] = {k: v for k, v in journal["run"].items() if k not in ("started_at", "pid", "host")}
+    (tmp_path / "state" / "homelab" / "install.json").write_text(json.dumps(journal))
+    r = cli("status", env=cli_env)
+    assert r.returncode == 0 and "None" not in r.stdout and "not started" in r.stdout, r.stdout
 
 
 def test_second_instance_on_same_context_exits_3(cli_env: dict[str, str], tmp_path: Path) -> None:
@@ -134,6 +139,9 @@ def test_check_refuses_bad_settings_and_passes_good_ones(cli_env: dict[str, str]
     r = cli("check", env=cli_env)
     assert r.returncode == 0, r.stdout
     assert "PASS manifests" in r.stdout and "PASS images" in r.stdout
+    warned = r.stdout.count("\nWARN ") + r.stdout.startswith("WARN ")
+    assert warned == 1, r.stdout  # the pipeline is not generated here (no clone): one warning, said in the singular
+    assert r.stdout.rstrip().endswith("failed, 1 warning"), r.stdout[-200:]
 
 
 def test_global_options_work_after_the_command(cli_env: dict[str, str]) -> None:

@@ -78,7 +78,8 @@ def cmd_check(args: argparse.Namespace) -> int:
     for r in results:
         print(r.line())
     failed = sum(r.status == "fail" for r in results)
-    print(f"\n{len(results)} checks: {failed} failed, {sum(r.status == 'warn' for r in results)} warnings")
+    warned = sum(r.status == "warn" for r in results)
+    print(f"\n{count(len(results), 'check')}: {failed} failed, {count(warned, 'warning')}")
     return EXIT_FAILED if failed else EXIT_OK
 
 
@@ -94,7 +95,8 @@ def cmd_verify(args: argparse.Namespace) -> int:
         for r in results:
             print(session.redactor(r.line()))
         failed = sum(r.status == "fail" for r in results)
-        print(f"\n{len(results)} live checks: {failed} failed, {sum(r.status == 'warn' for r in results)} warnings")
+        print(f"\n{count(len(results), 'live check')}: {failed} failed, "
+              f"{count(sum(r.status == 'warn' for r in results), 'warning')}")
         return EXIT_FAILED if failed else EXIT_OK
     finally:
         session.close()

@@ -8,6 +8,7 @@ import sys
 
 from stonks_tui.commands import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK
 from stonks_tui.commands.session import Session, confirm_at_terminal, context_of, state_dir_for
+from stonks_tui.words import count
 
 
 def run_plan(args: argparse.Namespace, plan_for: str) -> int:
@@ -44,7 +45,7 @@ def run_plan(args: argparse.Namespace, plan_for: str) -> int:
                 print(f"preflight: {len(failed)} of {len(results)} checks failed; nothing was applied.")
                 return EXIT_FAILED
             print(f"preflight: {len(results)} checks passed" +
-                  (f" ({sum(r.status == 'warn' for r in results)} warnings)" if any(
+                  (f" ({count(sum(r.status == 'warn' for r in results), 'warning')})" if any(
                       r.status == "warn" for r in results) else ""))
         if plan_for == "teardown" and args.delete_pvs:
             runner.extra["confirmed_pv_names"] = typed_pvs

@@ -41,9 +41,12 @@ def cmd_status(args: argparse.Namespace) -> int:
             for question in live.get("asking") or ():
                 state_word += f"\n  waiting for your answer: {printable(str(question))} (answer it in the attach)"
         latest = "latest run: " if index == 0 and len(journals) > 1 else ""
-        print(f"{latest}{journal.plan} on {context}: {state_word}\n  run {run.get('id', '?')}, started "
-              f"{run.get('started_at')}" + (f", finished {run.get('finished_at')}" if run.get("finished_at") else "")
-              + f", pid {run.get('pid')} on {run.get('host')}")
+        # Only what the journal knows (a run that never started has no time, pid or host: no "None" printed).
+        known = [f"started {run['started_at']}" if run.get("started_at") else "not started",
+                 f"finished {run['finished_at']}" if run.get("finished_at") else "",
+                 f"pid {run['pid']}" + (f" on {run['host']}" if run.get("host") else "") if run.get("pid") else ""]
+        print(f"{latest}{journal.plan} on {context}: {state_word}\n  run {run.get('id', '?')}, "
+              + ", ".join(k for k in known if k))
         for sid, rec in journal.steps.items():
             when = rec.finished_at or rec.started_at or ""
             tries = f" after {rec.attempts} attempts" if rec.attempts > 1 else ""
