@@ -294,6 +294,11 @@ class Controllers:
         app_kind = s.kinds.get(("argoproj.io", "v1alpha1", "applications"))
         for (ns, name) in list(s.objects[app_kind.key]) if app_kind is not None else ():
             s.scheduler.after(0.05, lambda ns=ns, name=name: self.sync_application(app_kind, ns, name))
+        # Kargo's controller, starting, finishes what it was doing: a Stage deleted just before the world stopped
+        # still carries its finalizer, and only the controller takes it off (its delete event is long gone).
+        stage_kind = s.kinds.get(("kargo.akuity.io", "v1alpha1", "stages"))
+        for stage in list(s.objects[stage_kind.key].values()) if stage_kind is not None else ():
+            s.scheduler.after(0.05, lambda stage=stage: self.kargo_stage(stage_kind, stage))
 
     def reconcile_all_workloads(self) -> None:
         s = self.store

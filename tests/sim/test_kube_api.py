@@ -260,3 +260,25 @@ async def test_exec_of_a_command_the_image_lacks_says_so(world: World) -> None:
     code, _ = await kube.exec("git-server", name, ["gitea", "--version"])
     assert code == 1  # an exit code is still an exit code
     kube.close()
+
+
+def test_a_stage_deleted_just_before_a_stop_is_finished_after_restart(tmp_path: Path) -> None:
+    """Issue 25: a kill during kargo-resources-remove left the simulated Stages Terminating with Kargo's
+    finalizer for ever (the controller reacted to the delete event only). Kargo's controller, starting, finishes."""
+    from kubernetes import config
+
+    from stonks_tui.sim.kinds import crd
+
+    with World(tmp_path / "w", speed=0.0, faults="") as w:
+        c = config.new_client_from_config(config_file=str(w.kubeconfig))
+        client.ApiextensionsV1Api(c).create_custom_resource_definition(crd("kargo.akuity.io", "stages", "Stage"))
+        c.close()
+        wait_until(lambda: ("kargo.akuity.io", "stages") in w.store.objects)
+        stage = {"apiVersion": "kargo.akuity.io/v1alpha1", "kind": "Stage", "metadata": {
+            "name": "paper", "namespace": "stonks-oracle", "uid": "u3", "resourceVersion": "1",
+            "deletionTimestamp": "2026-12-03T10:00:00Z", "finalizers": ["kargo.akuity.io/finalizer"]},
+            "spec": {"requestedFreight": []}}
+        w.store.objects[("kargo.akuity.io", "stages")][("stonks-oracle", "paper")] = stage  # no event: the kill
+        w.flush()
+    with World(tmp_path / "w", speed=0.0, faults="") as w:
+        wait_until(lambda: ("stonks-oracle", "paper") not in w.store.objects[("kargo.akuity.io", "stages")])
