@@ -307,9 +307,22 @@ class SecretStore:
         self._writer: threading.Thread | None = None
         self.write_error: Exception | None = None
 
+    def _read_entry(self) -> str | None:
+        """The context's entry as stored; a damaged one (a truncated file, a changed character: it no longer
+        decrypts) is a message naming it, never a traceback — and never written over."""
+        try:
+            return self.backend.get_password(SERVICE, self.context)
+        except (ValueError, KeyError, TypeError) as exc:  # binascii, JSON and AES-GCM's MAC failure among them
+            where = getattr(self, "where", "") or "the keyring"
+            raise UsageError(f"the keyring entry {SERVICE}/{self.context} in {where} is damaged: it does not decrypt "
+                             f"({type(exc).__name__})",
+                             hint="restore the file from a backup; or move it aside — the next run starts a new "
+                                  "keyring, makes the generated secrets again and asks again for the ones you "
+                                  "gave (the Gitea admin password, a Woodpecker token)") from None
+
     def _load(self) -> dict[str, str]:
         if self._values is None:
-            raw = self.backend.get_password(SERVICE, self.context)
+            raw = self._read_entry()
             try:
                 values = json.loads(raw) if raw else {}
             except ValueError:
@@ -350,7 +363,7 @@ class SecretStore:
             fd = os.open(self.lock_path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o600)
             fcntl.flock(fd, fcntl.LOCK_EX)
         try:
-            raw = self.backend.get_password(SERVICE, self.context)
+            raw = self._read_entry()
             try:
                 current = json.loads(raw) if raw else {}
             except ValueError:

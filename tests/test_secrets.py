@@ -181,3 +181,28 @@ def test_a_keyring_whose_creation_stopped_after_its_kdf_record_is_created_again(
     store.flush()
     assert open_store(tmp_path, "d", Redactor(), isolated=True, passphrase="stonks-demo-keyring",
                       interactive=False).get("gitea-token") == "tok-demo-123456"
+
+
+@pytest.mark.parametrize("damage", ["truncated", "one-character"])
+def test_a_damaged_keyring_entry_is_a_message_and_stays_as_it_was(tmp_path: Path, damage: str) -> None:
+    """Issue 25: a truncated keyring file, or one base64 character changed in the entry, was a traceback."""
+    import os
+    import subprocess
+    import sys
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith("STONKS_") and k != "PYTHON_KEYRING_BACKEND"}
+    argv = [sys.executable, "-m", "stonks_tui", "--state-dir", str(tmp_path), "--demo", "secrets", "list"]
+    assert subprocess.run(argv, env=env, capture_output=True, text=True, timeout=120).returncode == 0
+    path = tmp_path / "demo" / "secrets.cryptfile"
+    text = path.read_text()
+    if damage == "truncated":
+        text = text[: len(text) * 3 // 4]
+    else:
+        at = text.index("stonks_2ddemo = \n\t") + len("stonks_2ddemo = \n\t") + 30
+        text = text[:at] + ("A" if text[at] != "A" else "B") + text[at + 1:]
+    path.write_text(text)
+    r = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=120)
+    assert r.returncode == 2, r.stdout + r.stderr
+    assert "Traceback" not in r.stderr and "is damaged: it does not decrypt" in r.stderr, r.stderr
+    assert "restore the file from a backup" in r.stderr
+    assert path.read_text() == text  # nothing written over it
