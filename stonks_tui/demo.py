@@ -42,6 +42,13 @@ def start_demo(state_dir: Path, *, profile: str | None = None, wait: float = 0.0
     if chosen not in PROFILES:
         raise UsageError(f"STONKS_SIM_PROFILE: {chosen!r} is not a simulated world", hint="one of "
                          + ", ".join(PROFILES))
+    from stonks_tui.sim.faults import FaultSpecError, parse
+
+    try:  # before the world takes its directory: a bad rule is a message, not a traceback
+        parse(os.environ.get("STONKS_SIM_FAULTS", ""))
+    except FaultSpecError as exc:
+        raise UsageError(str(exc), hint="rules are TARGET:PATTERN=ACTION[xCOUNT] separated by ';', e.g. "
+                                        "gitea:POST /api/v1/user/repos=500x2 (docs/architecture.md)") from None
     import time
 
     deadline = time.monotonic() + wait

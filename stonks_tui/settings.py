@@ -14,6 +14,7 @@ import dataclasses
 import ipaddress
 import os
 import re
+import stat
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
@@ -231,13 +232,16 @@ def _coerce(name: str, value: Any, source: str) -> Any:
         raise UsageError(f"{name}: expected true or false, got {value!r} ({source})",
                          hint=f"set {name} to true or false")
     if want is int:
-        if isinstance(value, bool):
-            raise UsageError(f"{name}: expected a whole number, got {value!r} ({source})")
-        try:
-            return int(str(value).strip())
-        except ValueError:
-            raise UsageError(f"{name}: expected a whole number, got {str(value)[:60]!r} ({source})",
-                             hint=f"set {name} to a number") from None
+        # Digits 0-9 as people write them, at most 12 of them: int() would also take `2_049`, non-ASCII digits
+        # and thousands of digits (a YAML integer that long cannot even be printed back).
+        if isinstance(value, int) and not isinstance(value, bool) and abs(value) < 10**12:
+            return value
+        shown = "a number too long to show" if isinstance(value, int) and not isinstance(value, bool) else \
+            repr(str(value)[:60])
+        if isinstance(value, str) and re.fullmatch(r"[+-]?[0-9]{1,12}", value.strip()):
+            return int(value.strip())
+        raise UsageError(f"{name}: expected a whole number written with the digits 0-9 (at most 12), got {shown} "
+                         f"({source})", hint=f"set {name} to a number such as 2049") from None
     if isinstance(value, (dict, list)):
         raise UsageError(f"{name}: expected a plain value, got a {type(value).__name__} ({source})",
                          hint=f"write {name}: <value> on one line")
@@ -263,10 +267,19 @@ def _secret_key_refusal(key: str, source: str) -> UsageError:
 def read_answers(path: Path) -> dict[str, Any]:
     """Read an answers file into {field: value}; unknown or secret-looking keys are errors naming the key."""
     try:
-        if path.stat().st_size > ANSWERS_MAX_BYTES:
-            raise UsageError(f"answers file {path} is {path.stat().st_size} bytes; an answers file is at most "
-                             f"{ANSWERS_MAX_BYTES // 1024} KiB", hint="it holds one setting: value per line")
-        raw = path.read_bytes()
+        # A regular file only, read non-blocking and bounded: a FIFO would hang the read, /dev/zero never end it.
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+        try:
+            if not stat.S_ISREG(os.fstat(fd).st_mode):
+                raise UsageError(f"answers file {path} is not a regular file (a pipe, a device or a directory)",
+                                 hint="give the path of a YAML file")
+            with os.fdopen(os.dup(fd), "rb") as fh:
+                raw = fh.read(ANSWERS_MAX_BYTES + 1)
+        finally:
+            os.close(fd)
+        if len(raw) > ANSWERS_MAX_BYTES:
+            raise UsageError(f"answers file {path} is over {ANSWERS_MAX_BYTES // 1024} KiB; an answers file is at "
+                             f"most that", hint="it holds one setting: value per line")
     except FileNotFoundError:
         raise UsageError(f"answers file {path} does not exist", hint="check the --answers path") from None
     except OSError as exc:
@@ -280,6 +293,9 @@ def read_answers(path: Path) -> dict[str, Any]:
         data = yaml.safe_load(text)
     except RecursionError:
         raise UsageError(f"answers file {path} nests too deeply", hint="it holds one setting: value per line") from None
+    except ValueError:  # a YAML integer of thousands of digits (Python's int limit)
+        raise UsageError(f"answers file {path} holds a number too long to read",
+                         hint="numbers in settings have at most 12 digits") from None
     except yaml.YAMLError as exc:
         where = getattr(exc, "problem_mark", None)
         at = f" at line {where.line + 1}, column {where.column + 1}" if where else ""

@@ -46,7 +46,12 @@ def parse(spec: str) -> list[Rule]:
         target, pattern, action, count = m.groups()
         if not re.match(r"^(\d{3}|timeout|drop|exit\d+)$", action):
             raise FaultSpecError(f"STONKS_SIM_FAULTS rule {part!r}: action must be a status, timeout, drop or exitN")
-        rules.append(Rule(target, re.compile(pattern), action, None if count == "*" else int(count or 1), i))
+        try:
+            compiled = re.compile(pattern)
+        except re.error as exc:
+            raise FaultSpecError(f"STONKS_SIM_FAULTS rule {part!r}: the pattern is not a regular expression "
+                                 f"({exc})") from None
+        rules.append(Rule(target, compiled, action, None if count == "*" else int(count or 1), i))
     return rules
 
 

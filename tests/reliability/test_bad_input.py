@@ -75,6 +75,25 @@ def test_bad_answers_exit_2_name_the_setting_and_apply_nothing(tmp_path: Path, c
     assert_nothing_applied(tmp_path / "state")
 
 
+@pytest.mark.parametrize("kind", ["fifo", "device", "huge-integer"])
+def test_an_answers_file_that_is_no_file_or_holds_an_endless_number(tmp_path: Path, kind: str) -> None:
+    """Issue 25: a FIFO as answers file hung, /dev/zero read without end, a 5000-digit YAML integer was a
+    traceback. Each is a message naming the file, exit 2, at once."""
+    import os
+
+    answers = tmp_path / "answers.yaml"
+    if kind == "fifo":
+        os.mkfifo(answers)
+    elif kind == "device":
+        answers = Path("/dev/zero")
+    else:
+        answers.write_text("woodpecker_agent_replicas: " + "9" * 5000 + "\n")
+    r = run(tmp_path / "state", answers)
+    assert r.returncode == 2, (r.stdout[-1000:], r.stderr[-1000:])
+    assert f"answers file {answers}" in r.stderr and "Traceback" not in r.stderr + r.stdout, r.stderr
+    assert_nothing_applied(tmp_path / "state")
+
+
 def test_non_utf8_answers_and_a_bad_environment_value(tmp_path: Path) -> None:
     answers = tmp_path / "answers.yaml"
     answers.write_bytes(b"nfs_server: \xff\xfe\n")
@@ -91,6 +110,12 @@ def test_non_utf8_answers_and_a_bad_environment_value(tmp_path: Path) -> None:
     ("STONKS_CONCURRENCY", "0", "STONKS_CONCURRENCY"),
     ("STONKS_GITEA_ADMIN_PASSWORD", "short", "STONKS_GITEA_ADMIN_PASSWORD: 5 characters; a secret needs at least 8"),
     ("STONKS_WOODPECKER_HOSTT", "ci.example.test", "did you mean STONKS_WOODPECKER_HOST?"),
+    # issue 25: digits int() takes but people do not write, thousands of digits, a fault rule that is no regex
+    ("STONKS_NFS_PORT", "2_049", "nfs_port: expected a whole number written with the digits 0-9"),
+    ("STONKS_NFS_PORT", "２０４９", "nfs_port: expected a whole number written with the digits 0-9"),
+    ("STONKS_WOODPECKER_AGENT_REPLICAS", "9" * 5000, "woodpecker_agent_replicas: expected a whole number"),
+    ("STONKS_SIM_FAULTS", "kube:([=500", "the pattern is not a regular expression"),
+    ("STONKS_SIM_FAULTS", "bogus", "is not TARGET:PATTERN=ACTION[xCOUNT]"),
 ])
 def test_bad_stonks_variables_exit_2_before_anything_runs(tmp_path: Path, var: str, value: str, needle: str) -> None:
     answers = tmp_path / "answers.yaml"
