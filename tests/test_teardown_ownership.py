@@ -71,3 +71,72 @@ def test_delete_pvs_without_every_name_typed_is_refused_before_anything_runs(tmp
     assert "not a pipeline PV: pipeline-argcd-pv" in r.stderr
     assert not (tmp_path / "stonks-demo" / "teardown.json").exists()  # no step ran, no journal
     assert not list((tmp_path / "stonks-demo").glob("logs/teardown/*.log"))
+
+
+def test_the_live_namespace_stays_clean_of_kargos_finalizers_and_is_never_deleted(tmp_path: Path) -> None:
+    """Issue 24: Kargo's management controller puts its finalizer on the Project and its namespace (the live
+    one) and takes it off only when the Project goes while it runs; a Project deleted without
+    kargo.akuity.io/keep-namespace takes its namespace with it. The install's Project carries the annotation and
+    teardown deletes it while Kargo runs: the live namespace stays, with its content, and no Kargo finalizer."""
+    up = cli(tmp_path, "install", "--yes", "--quiet")
+    assert up.returncode == 0, up.stdout[-3000:]
+    with World(tmp_path / "demo", speed=0.0, faults="") as w:
+        c = config.new_client_from_config(config_file=str(w.kubeconfig))
+        core = client.CoreV1Api(c)
+        core.create_namespaced_config_map("stonks-oracle", {"metadata": {"name": "live-settings"}, "data": {"a": "1"}})
+        wait = __import__("time").monotonic() + 10
+        while "kargo.akuity.io/finalizer" not in (core.read_namespace("stonks-oracle").metadata.finalizers or []):
+            assert __import__("time").monotonic() < wait, "Kargo's controller put no finalizer on the namespace"
+            __import__("time").sleep(0.05)
+        c.close()
+    down = cli(tmp_path, "teardown", "--yes")
+    assert down.returncode == 0, down.stdout[-3000:]
+    with World(tmp_path / "demo", speed=0.0, faults="") as w:
+        c = config.new_client_from_config(config_file=str(w.kubeconfig))
+        core = client.CoreV1Api(c)
+        live = core.read_namespace("stonks-oracle")
+        assert live.metadata.deletion_timestamp is None and not (live.metadata.finalizers or [])
+        assert core.read_namespaced_config_map("live-settings", "stonks-oracle").data == {"a": "1"}
+        projects = client.CustomObjectsApi(c).list_cluster_custom_object("kargo.akuity.io", "v1alpha1", "projects")
+        assert projects["items"] == []
+        c.close()
+
+
+def test_the_simulated_kargo_deletes_a_projects_namespace_unless_told_to_keep_it(tmp_path: Path) -> None:
+    """Kargo v1.11.0's management controller (projects.go): the simulator does what it does, so a missing
+    keep-namespace annotation would show in the tests as the live namespace gone."""
+    from stonks_tui.sim.kinds import crd
+
+    with World(tmp_path / "demo", speed=0.0, faults="") as w:
+        store = w.store
+        c = config.new_client_from_config(config_file=str(w.kubeconfig))
+        client.ApiextensionsV1Api(c).create_custom_resource_definition(
+            crd("kargo.akuity.io", "projects", "Project", namespaced=False))
+        c.close()
+        import time
+
+        deadline = time.monotonic() + 5
+        while ("kargo.akuity.io", "projects") not in store.objects:
+            assert time.monotonic() < deadline
+            time.sleep(0.02)
+        kind = store.kinds[("kargo.akuity.io", "v1alpha1", "projects")]
+        ns_kind = store.kinds[("", "v1", "namespaces")]
+        w.kargo.management_ready = lambda: True  # its Deployment is not installed in this bare world
+        for name, keep in (("kept", True), ("gone", False)):
+            store.create(ns_kind, "", {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}})
+            meta: dict = {"name": name}
+            if keep:
+                meta["annotations"] = {"kargo.akuity.io/keep-namespace": "true"}
+            store.create(kind, "", {"apiVersion": "kargo.akuity.io/v1alpha1", "kind": "Project", "metadata": meta})
+        w.kargo.manage_projects()
+        for name in ("kept", "gone"):
+            assert "kargo.akuity.io/finalizer" in store.find(ns_kind, "", name)["metadata"]["finalizers"]
+            store.delete(kind, "", name)
+        w.kargo.manage_projects()
+        deadline = time.monotonic() + 5
+        while store.find(ns_kind, "", "gone") is not None:
+            assert time.monotonic() < deadline, "the namespace of a Project without keep-namespace stayed"
+            time.sleep(0.02)
+        assert store.find(ns_kind, "", "kept") is not None
+        assert not store.find(ns_kind, "", "kept")["metadata"].get("finalizers")
+        assert store.find(kind, "", "kept") is None and store.find(kind, "", "gone") is None

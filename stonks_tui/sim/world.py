@@ -126,7 +126,9 @@ class World:
         # The delivery chain: pipelines push to the registry, Kargo's Warehouse finds the image there.
         self.woodpecker.pipelines = Pipelines(self.registry.push, self.faults, self.speed, self.woodpecker.changed)
         self.kargo = KargoSim(self.store, self.registry.tag_list,
-                              lambda: self._ready("kargo", "deployments", "kargo-controller"))
+                              lambda: self._ready("kargo", "deployments", "kargo-controller"),
+                              management_ready=lambda: self._ready("kargo", "deployments",
+                                                                   "kargo-management-controller"))
         self.registry.on_push.append(self.kargo.poke)
         self.nfs = NfsPort(ports.get("nfs", 0))
         self._save_lock = threading.Lock()
@@ -191,6 +193,7 @@ class World:
         # Controllers catch up with whatever was in flight when a previous run died.
         self.store.scheduler.after(0, self.controllers.resync)
         self.store.scheduler.after(0, self.kargo.poke)
+        self.store.scheduler.after(0.05, self.kargo.manage_projects)
         return self
 
     def stop(self) -> None:

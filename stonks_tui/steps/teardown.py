@@ -15,6 +15,8 @@ from stonks_tui.market_hours import BREAK_GLASS_CONFIGMAP
 from stonks_tui.steps.common import rendered, runtime
 from stonks_tui.words import count
 
+KEEP_NAMESPACE = "kargo.akuity.io/keep-namespace"
+
 WAIT = 300.0
 DELETE_WAIT = 120.0
 # Who removes a finalizer: named when a deletion waits on one, so the operator knows what to look at.
@@ -142,11 +144,19 @@ class KargoResourcesRemove(DeleteObjects):
                            "metadata": {"name": "market-hours-check", "namespace": project}})
         return out
 
-    def deletable(self, ctx: StepContext, obj: dict) -> bool:
-        # The Project's namespace may be one this tool keeps (the design puts Freight in the live namespace):
-        # deleting the Project could take that namespace with it, so then the Project stays.
-        kept = {ctx.settings.live_namespace, ctx.settings.gitea_namespace}
-        return not (obj["kind"] == "Project" and ctx.settings.kargo_project in kept)
+    async def apply(self, ctx: StepContext) -> None:
+        # The Project's namespace is the live one (the design keeps Freight there): deleting the Project without
+        # Kargo's keep-namespace annotation would have Kargo delete that namespace. The install's Project carries
+        # it; one made by an older install gets it first. Deleted while Kargo runs, the Project takes Kargo's
+        # finalizers off itself and the namespace, which stays, clean.
+        kube = runtime(ctx).kube()
+        project = ctx.settings.kargo_project
+        live = await kube.get("kargo.akuity.io/v1alpha1", "Project", project)
+        if live is not None and ((live["metadata"].get("annotations") or {}).get(KEEP_NAMESPACE) != "true"):
+            await kube.patch("kargo.akuity.io/v1alpha1", "Project", project, None,
+                             {"metadata": {"annotations": {KEEP_NAMESPACE: "true"}}})
+            ctx.log(f"annotated Project {project} {KEEP_NAMESPACE}=true: its namespace stays when it goes")
+        await super().apply(ctx)
 
 
 class ArgoAppsRemove(DeleteObjects):
