@@ -9,6 +9,7 @@ import os
 import subprocess
 from pathlib import Path
 
+import pytest
 from kubernetes import client, config
 
 from stonks_tui.sim.world import World
@@ -18,6 +19,13 @@ from tests.conftest import PYTHON
 def cli(state: Path, *args: str) -> subprocess.CompletedProcess:
     env = {k: v for k, v in os.environ.items() if not k.startswith("STONKS_") and k != "PYTHON_KEYRING_BACKEND"}
     env.update({"STONKS_SIM_SPEED": "0", "PYTHONUNBUFFERED": "1"})
+    return subprocess.run([PYTHON, "-m", "stonks_tui", "--state-dir", str(state), "--demo", *args], env=env,
+                          capture_output=True, text=True, timeout=300)
+
+
+def cli_env(state: Path, extra: dict[str, str], *args: str) -> subprocess.CompletedProcess:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("STONKS_") and k != "PYTHON_KEYRING_BACKEND"}
+    env.update({"STONKS_SIM_SPEED": "0", "PYTHONUNBUFFERED": "1", **extra})
     return subprocess.run([PYTHON, "-m", "stonks_tui", "--state-dir", str(state), "--demo", *args], env=env,
                           capture_output=True, text=True, timeout=300)
 
@@ -140,3 +148,29 @@ def test_the_simulated_kargo_deletes_a_projects_namespace_unless_told_to_keep_it
         assert store.find(ns_kind, "", "kept") is not None
         assert not store.find(ns_kind, "", "kept")["metadata"].get("finalizers")
         assert store.find(kind, "", "kept") is None and store.find(kind, "", "gone") is None
+
+
+@pytest.mark.parametrize("manager", ["running", "gone"])
+def test_kargos_finalizer_on_its_controller_account_never_hangs_the_teardown(tmp_path: Path, manager: str) -> None:
+    """Issue 24: Kargo's management controller holds kargo-controller (its ServiceAccount) with its finalizer and
+    helm deletes the Deployments first, so `helm uninstall kargo --wait` sat out its whole timeout and the kargo
+    namespace stayed Terminating. The account goes first, while the controller runs; without the controller,
+    exactly that finalizer is cleared (teardown --yes consents) and said."""
+    up = cli(tmp_path, "install", "--yes", "--quiet")
+    assert up.returncode == 0, up.stdout[-3000:]
+    if manager == "gone":
+        with World(tmp_path / "demo", speed=0.0, faults="") as w:
+            deploy = w.store.kinds[("apps", "v1", "deployments")]
+            w.store.mutate(deploy, "kargo", "kargo-management-controller", lambda o: o["spec"].update(replicas=0))
+            w.store.update_status(deploy, "kargo", "kargo-management-controller", {"replicas": 0,
+                                                                                   "readyReplicas": 0})
+    env = {"STONKS_HELM_TIMEOUT": "30s"}  # the old code waited out helm's --timeout: fail fast if it does
+    down = cli_env(tmp_path, env, "teardown", "--yes")
+    assert down.returncode == 0, down.stdout[-3000:]
+    if manager == "running":
+        assert "gone      ServiceAccount kargo/kargo-controller" in down.stdout and "cleared" not in down.stdout
+    else:
+        assert "cleared   kargo.akuity.io/finalizer on ServiceAccount kargo/kargo-controller" in down.stdout
+    with World(tmp_path / "demo", speed=0.0, faults="") as w:
+        ns_kind = w.store.kinds[("", "v1", "namespaces")]
+        assert w.store.find(ns_kind, "", "kargo") is None  # not left Terminating

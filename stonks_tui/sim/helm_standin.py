@@ -252,6 +252,10 @@ def render_chart(chart: str, release: str, ns: str, values: dict) -> tuple[str, 
                               env_from=env_from))
         for dep in ("kargo-controller", "kargo-management-controller", "kargo-webhooks-server"):
             objs.append(_workload("Deployment", dep, ns, release, "ghcr.io/akuity/kargo:v1.11.0", 1))
+        # The controller's ServiceAccount, labelled as the real chart labels it: Kargo's management controller
+        # puts its finalizer on it (and helm deletes it after the Deployments, as the real helm orders kinds).
+        objs.append({"apiVersion": "v1", "kind": "ServiceAccount",
+                     "metadata": _meta("kargo-controller", ns, release, _labels(release, "kargo", "controller"))})
         return "kargo", "1.11.0", "v1.11.0", crds, objs
     raise HelmError(f'chart "{chart}" not found in the simulated repositories')
 
@@ -461,15 +465,30 @@ def cmd_uninstall(kube: Kube, pos: list[str], flags: dict[str, Any]) -> int:
         raise HelmError(f"uninstall: Release not loaded: {release}: release: not found")
     _restatus(kube, found[0], "uninstalling")
     _pause(0.2)
-    for res in found[0].get("sim_resources", []):
-        if res["kind"] == "CustomResourceDefinition":
-            continue  # helm never deletes CRDs
+    # helm's uninstall order (releaseutil.UninstallOrder): workloads before ServiceAccounts and RBAC.
+    resources = [r for r in found[0].get("sim_resources", []) if r["kind"] != "CustomResourceDefinition"]
+    later = ("ServiceAccount", "Secret", "ConfigMap", "Service", "Namespace")
+    resources.sort(key=lambda r: r["kind"] in later)
+    for res in resources:
         kube.delete(Kube.path(res["apiVersion"], res["kind"], res.get("namespace"), res["name"]))
     body = kube.get(f"/api/v1/namespaces/{ns}/secrets?labelSelector=owner%3Dhelm,name%3D{release}") or {"items": []}
     for item in body["items"]:
         kube.delete(f"/api/v1/namespaces/{ns}/secrets/{item['metadata']['name']}")
     if flags.get("--wait"):
+        # --wait waits for every deleted resource to be gone (pkg/action/uninstall.go), up to --timeout: an object
+        # a finalizer holds keeps it waiting, and then uninstall fails.
         _pause(0.5)
+        deadline = time.monotonic() + _parse_duration(str(flags.get("--timeout", "5m0s")))
+        while True:
+            left = [r for r in resources if kube.get(Kube.path(r["apiVersion"], r["kind"], r.get("namespace"),
+                                                               r["name"])) is not None]
+            if not left:
+                break
+            if time.monotonic() > deadline:
+                print(f'Error: uninstallation completed with 1 error(s): {left[0]["kind"]} "{left[0]["name"]}": '
+                      "context deadline exceeded", file=sys.stderr, flush=True)
+                return 1
+            time.sleep(0.2)
     print(f'release "{release}" uninstalled', flush=True)
     return 0
 

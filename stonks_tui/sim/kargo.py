@@ -26,13 +26,12 @@ from datetime import UTC, datetime
 from typing import Any
 
 from stonks_tui.sim.expr import Evaluator, ExprError, evaluate_template
+from stonks_tui.sim.kargo_management import ManagementController
 from stonks_tui.sim.kinds import Kind
 from stonks_tui.sim.store import Obj, Store, now_rfc3339
 
 GROUP, VERSION = "kargo.akuity.io", "v1alpha1"
 AUTHORIZED = "kargo.akuity.io/authorized-stage"
-FINALIZER = "kargo.akuity.io/finalizer"
-KEEP_NAMESPACE = "kargo.akuity.io/keep-namespace"
 
 
 def sim_now() -> datetime:
@@ -130,7 +129,7 @@ def fail_problems(config: Any) -> list[str]:
 CHECKS: dict[str, Callable[[Any], list[str]]] = {"argocd-update": argocd_update_problems, "fail": fail_problems}
 
 
-class KargoSim:
+class KargoSim(ManagementController):
     def __init__(self, store: Store, tags: Callable[[str], list[tuple[str, str, float]]],
                  ready: Callable[[], bool], now: Callable[[], datetime] = sim_now,
                  management_ready: Callable[[], bool] = lambda: True) -> None:
@@ -154,44 +153,9 @@ class KargoSim:
             "kargo-controller", "kargo-management-controller")
         if (ours and etype != "DELETED") or controller:
             self.poke()
-        if (kind.group == GROUP and kind.plural == "projects" and etype != "DELETED") or controller:
+        managed = (kind.group == GROUP and kind.plural == "projects") or kind.plural == "serviceaccounts"
+        if (managed and etype != "DELETED") or controller:
             self.store.scheduler.after(0.1, self.manage_projects, at_least=0.05)
-
-    # -- the management controller (pkg/controller/management/projects) ----------------------------------------
-    def manage_projects(self) -> None:
-        """While it runs: its finalizer on each Project and on the Project's namespace; a deleted Project takes
-        the finalizer off the namespace, deletes the namespace unless keep-namespace is on the Project or the
-        namespace, then lets the Project go. Stopped, it does nothing: finalizers stay."""
-        projects = self.kind("projects")
-        ns_kind = self.store.kinds[("", "v1", "namespaces")]
-        if projects is None or not self.management_ready():
-            return
-        with self.store.lock:
-            listed = [o for o in self.store.objects[projects.key].values()]
-        for project in listed:
-            name = project["metadata"]["name"]
-            fins = project["metadata"].get("finalizers") or []
-            ns = self.store.find(ns_kind, "", name)
-            if not project["metadata"].get("deletionTimestamp"):
-                if FINALIZER not in fins:
-                    self.store.mutate(projects, "", name, lambda o: o["metadata"].setdefault(
-                        "finalizers", []).append(FINALIZER))
-                if ns is not None and FINALIZER not in (ns["metadata"].get("finalizers") or []) and \
-                        not ns["metadata"].get("deletionTimestamp"):
-                    self.store.mutate(ns_kind, "", name, lambda o: o["metadata"].setdefault(
-                        "finalizers", []).append(FINALIZER))
-                continue
-            if FINALIZER not in fins:
-                continue
-            if ns is not None:
-                self.store.mutate(ns_kind, "", name, lambda o: o["metadata"].update(finalizers=[
-                    f for f in o["metadata"].get("finalizers") or [] if f != FINALIZER] or None))
-                keep = "true" in ((project["metadata"].get("annotations") or {}).get(KEEP_NAMESPACE),
-                                  (ns["metadata"].get("annotations") or {}).get(KEEP_NAMESPACE))
-                if not keep:
-                    self.store.delete(ns_kind, "", name)
-            self.store.merge_patch(projects, "", name, {"metadata": {"finalizers": [
-                f for f in fins if f != FINALIZER] or None}}, "kargo-management-controller")
 
     def poke(self, delay: float = 0.2) -> None:
         """Reconcile soon (once, however many events asked)."""

@@ -16,6 +16,9 @@ from stonks_tui.steps.common import rendered, runtime
 from stonks_tui.words import count
 
 KEEP_NAMESPACE = "kargo.akuity.io/keep-namespace"
+KARGO_FINALIZER = "kargo.akuity.io/finalizer"
+KARGO_CONTROLLER_SA = "kargo-controller"
+KARGO_SA_WAIT = 60.0
 
 WAIT = 300.0
 DELETE_WAIT = 120.0
@@ -119,6 +122,34 @@ class DeleteObjects(TeardownStep):
                 for o in await self.targets(ctx)] or [Change("unchanged", "Objects", "(already gone)")]
 
 
+async def kargo_manager_running(ctx: StepContext) -> bool:
+    """Is Kargo's management controller up? Only it takes kargo.akuity.io/finalizer off Projects, their
+    namespaces and its controller's ServiceAccount."""
+    manager = await runtime(ctx).kube().get("apps/v1", "Deployment", "kargo-management-controller",
+                                            ctx.settings.kargo_namespace)
+    return int(((manager or {}).get("status") or {}).get("readyReplicas") or 0) > 0
+
+
+async def clear_kargo_finalizer(ctx: StepContext, api_version: str, kind: str, name: str, ns: str | None) -> None:
+    """Take exactly Kargo's finalizer off one object, with consent (teardown --yes, or yes when asked), naming it."""
+    kube = runtime(ctx).kube()
+    obj = await kube.get(api_version, kind, name, ns)
+    if obj is None or KARGO_FINALIZER not in (obj["metadata"].get("finalizers") or []):
+        return
+    what = f"{KARGO_FINALIZER} on {kind} {ns + '/' if ns else ''}{name}"
+    ctx.log(f"{what} stays: Kargo's management controller, which takes it off, is not running")
+    rt = runtime(ctx)
+    if not (rt.assume_yes or await rt.ask(f"Clear exactly Kargo's finalizer {what}, so the teardown can finish? "
+                                          "(nothing else is touched)")):
+        raise StepFailed(f"{kind} {name} is held by {KARGO_FINALIZER} and Kargo's management controller is not "
+                         "running to take it off",
+                         hint=f"answer yes when asked, or {rt.cmd('teardown --yes')} (it clears exactly that "
+                              "finalizer); or start kargo-management-controller again")
+    keep = [f for f in obj["metadata"].get("finalizers") or [] if f != KARGO_FINALIZER]
+    await kube.patch(api_version, kind, name, ns, {"metadata": {"finalizers": keep or None}})
+    ctx.log(f"cleared   {what}")
+
+
 class KargoResourcesRemove(DeleteObjects):
     id, title, needs = "kargo-resources-remove", "Remove Kargo resources", ("pvs-retain",)
     files = ("kargo/stages/live.yaml", "kargo/stages/paper.yaml", "kargo/stages/beta.yaml", "kargo/warehouse.yaml",
@@ -156,6 +187,10 @@ class KargoResourcesRemove(DeleteObjects):
             await kube.patch("kargo.akuity.io/v1alpha1", "Project", project, None,
                              {"metadata": {"annotations": {KEEP_NAMESPACE: "true"}}})
             ctx.log(f"annotated Project {project} {KEEP_NAMESPACE}=true: its namespace stays when it goes")
+        if live is not None and not await kargo_manager_running(ctx):
+            # Nothing will take Kargo's finalizers off the Project and its namespace: only with consent.
+            await clear_kargo_finalizer(ctx, "kargo.akuity.io/v1alpha1", "Project", project, None)
+            await clear_kargo_finalizer(ctx, "v1", "Namespace", project, None)
         await super().apply(ctx)
 
 
@@ -188,8 +223,32 @@ class HelmUninstall(TeardownStep):
 
 
 class KargoUninstall(HelmUninstall):
+    """Kargo's management controller puts its finalizer on the kargo-controller ServiceAccount and takes it off
+    only while it runs; helm deletes the Deployments first, so `helm uninstall --wait` would wait out its timeout
+    and leave the kargo namespace Terminating. The ServiceAccount goes first, while the controller runs; if
+    nothing takes the finalizer off (the controller is gone), exactly that finalizer is cleared, with consent."""
+
     id, title, needs = "kargo-uninstall", "Uninstall Kargo", ("kargo-resources-remove",)
     release_attr, namespace_attr = "kargo_release", "kargo_namespace"
+
+    async def apply(self, ctx: StepContext) -> None:
+        kube = runtime(ctx).kube()
+        ns = self.settings.kargo_namespace
+        sa = await kube.get("v1", "ServiceAccount", KARGO_CONTROLLER_SA, ns)
+        if sa is not None and KARGO_FINALIZER in (sa["metadata"].get("finalizers") or []):
+            running = await kargo_manager_running(ctx)
+            await kube.delete("v1", "ServiceAccount", KARGO_CONTROLLER_SA, ns)
+            ctx.log(f"deleting  ServiceAccount {ns}/{KARGO_CONTROLLER_SA} first, while Kargo's management "
+                    "controller runs to take its finalizer off")
+            try:
+                if not running:
+                    raise StepFailed("kargo-management-controller is not running")
+                await kube.wait_gone("v1", "ServiceAccount", KARGO_CONTROLLER_SA, ns, KARGO_SA_WAIT)
+                ctx.log(f"gone      ServiceAccount {ns}/{KARGO_CONTROLLER_SA}")
+            except StepFailed:
+                await clear_kargo_finalizer(ctx, "v1", "ServiceAccount", KARGO_CONTROLLER_SA, ns)
+                await kube.wait_gone("v1", "ServiceAccount", KARGO_CONTROLLER_SA, ns, KARGO_SA_WAIT)
+        await super().apply(ctx)
 
 
 class ArgoUninstall(HelmUninstall):
