@@ -278,8 +278,8 @@ def read_answers(path: Path) -> dict[str, Any]:
         finally:
             os.close(fd)
         if len(raw) > ANSWERS_MAX_BYTES:
-            raise UsageError(f"answers file {path} is over {ANSWERS_MAX_BYTES // 1024} KiB; an answers file is at "
-                             f"most that", hint="it holds one setting: value per line")
+            raise UsageError(f"answers file {path} is larger than an answers file may be: at most "
+                             f"{ANSWERS_MAX_BYTES // 1024} KiB", hint="it holds one setting: value per line")
     except FileNotFoundError:
         raise UsageError(f"answers file {path} does not exist", hint="check the --answers path") from None
     except OSError as exc:
