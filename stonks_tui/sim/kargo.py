@@ -26,11 +26,10 @@ from datetime import UTC, datetime
 from typing import Any
 
 from stonks_tui.sim.expr import Evaluator, ExprError, evaluate_template
-from stonks_tui.sim.kargo_management import ManagementController
+from stonks_tui.sim.kargo_management import GROUP, VERSION, ManagementController
 from stonks_tui.sim.kinds import Kind
 from stonks_tui.sim.store import Obj, Store, now_rfc3339
 
-GROUP, VERSION = "kargo.akuity.io", "v1alpha1"
 AUTHORIZED = "kargo.akuity.io/authorized-stage"
 
 
@@ -142,9 +141,6 @@ class KargoSim(ManagementController):
         self.lock = threading.RLock()
         self._queued = False
         store.on_change.append(self._on_change)
-
-    def kind(self, plural: str) -> Kind | None:
-        return self.store.kinds.get((GROUP, VERSION, plural))
 
     def _on_change(self, etype: str, kind: Kind, obj: Obj) -> None:
         ours = kind.group == GROUP and kind.plural in ("warehouses", "stages", "projectconfigs", "promotions",

@@ -21,6 +21,7 @@ class ManagementController:
     management_ready: Callable[[], bool]
 
     def kind(self, plural: str) -> Any:
+        """A kargo.akuity.io kind, or None while Kargo's CRDs are not installed."""
         return self.store.kinds.get((GROUP, VERSION, plural))
 
     # -- the management controller (pkg/controller/management/{projects,serviceaccounts}) --------------------------
