@@ -1,10 +1,11 @@
+# PYTHON_ARGCOMPLETE_OK  (argcomplete's global activation looks for this marker)
 """Command line: `stonks-tui [global options] [COMMAND]` — it parses and dispatches; each command family is a
 module of stonks_tui/commands/.
 
 Only argparse and the standard library are imported at module level: `--help` and `--version` must not pay
 for textual, kubernetes or httpx. Every command imports what it needs when it runs.
 
-Exit codes: 0 success, 1 a step or check failed, 2 bad input or usage, 3 lock held, 130 interrupted.
+Exit codes: see stonks_tui/commands/__init__.py (0 success … 4 `plan --exit-code` found changes, 130 interrupted).
 """
 
 from __future__ import annotations
@@ -40,6 +41,11 @@ def dispatch(args: argparse.Namespace) -> int:
             return getattr(inspect, f"cmd_{args.command}")(args)
         case "secrets":
             return secret_commands.cmd_secrets(args)
+        case "completion":
+            from stonks_tui.completion import script
+
+            print(script(args.shell), end="")
+            return 0
         case None:
             return wizard.cmd_wizard(args)
     raise AssertionError(args.command)
@@ -47,6 +53,10 @@ def dispatch(args: argparse.Namespace) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
+    if argv is None:
+        from stonks_tui.completion import autocomplete
+
+        autocomplete(parser)  # a shell asking for completions: answered, and the process ends here
     args = parser.parse_args(argv)
     from stonks_tui.errors import StonksError, storage_error
 

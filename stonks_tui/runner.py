@@ -177,6 +177,12 @@ class Runner:
             except (ConnectionError, OSError):
                 settle_soon()
                 raise
+            except asyncio.CancelledError:
+                # A face that moves on once the run has ended (Enter on "teardown finished" before the engine's
+                # stream closed) is no detach: the run is over and the world comes back here all the same.
+                if conn.finished:
+                    settle_soon()
+                raise
             settle_soon()
             return seen
 

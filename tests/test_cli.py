@@ -95,6 +95,11 @@ def test_install_runs_journals_and_status_reports(cli_env: dict[str, str], tmp_p
     (tmp_path / "state" / "homelab" / "install.json").write_text(json.dumps(journal))
     r = cli("status", env=cli_env)
     assert r.returncode == 0 and "None" not in r.stdout and "not started" in r.stdout, r.stdout
+    r = cli("status", "-o", "json", env=cli_env)
+    [run] = json.loads(r.stdout)["runs"]
+    assert (run["status"], run["startedAt"], run["pid"]) == ("failed", None, None)
+    failed = [step for step in run["steps"] if step["state"] == "failed"]
+    assert failed and all(step["lastError"] for step in failed)
 
 
 def test_second_instance_on_same_context_exits_3(cli_env: dict[str, str], tmp_path: Path) -> None:
@@ -142,6 +147,15 @@ def test_check_refuses_bad_settings_and_passes_good_ones(cli_env: dict[str, str]
     warned = r.stdout.count("\nWARN ") + r.stdout.startswith("WARN ")
     assert warned == 1, r.stdout  # the pipeline is not generated here (no clone): one warning, said in the singular
     assert r.stdout.rstrip().endswith("failed, 1 warning"), r.stdout[-200:]
+    r = cli("check", "-o", "json", env=cli_env)
+    doc = json.loads(r.stdout)  # stdout is the document alone
+    assert (r.returncode, doc["apiVersion"], doc["kind"], doc["version"]) == (0, "stonks-tui/v1", "CheckReport", 1)
+    assert doc["summary"] == {"checks": len(doc["checks"]), "failed": 0, "warnings": 1}
+    assert {"name", "status", "reason", "fix"} == set(doc["checks"][0])
+    r = cli("check", "-o", "json", env=env)  # bad settings: the message on stderr, nothing on stdout
+    assert (r.returncode, r.stdout) == (2, "") and "nfs_path_kargo" in r.stderr
+    r = cli("check", "-o", "yaml", env=cli_env)
+    assert r.returncode == 2 and "invalid choice: 'yaml'" in r.stderr
 
 
 def test_global_options_work_after_the_command(cli_env: dict[str, str]) -> None:
@@ -187,6 +201,26 @@ def test_settings_prints_an_answers_file_that_reads_back(cli_env: dict[str, str]
     answers.write_text(r.stdout)
     again = cli("--answers", str(answers), "settings", env=cli_env)
     assert again.returncode == 0 and again.stdout == r.stdout
+    one = cli("settings", "repo_name", "nfs_port", env=dict(cli_env, STONKS_REPO_NAME="other-repo"))
+    lines = [line for line in one.stdout.splitlines() if line and not line.startswith("#")]
+    assert [line.split(":")[0] for line in lines] == ["repo_name", "nfs_port"], one.stdout
+    wrong = cli("settings", "repo_nmae", env=cli_env)
+    assert wrong.returncode == 2 and "not a setting: repo_nmae" in wrong.stderr and "repo_name" in wrong.stderr
+
+
+def test_settings_demo_prints_what_the_demo_runs_with(cli_env: dict[str, str], tmp_path: Path) -> None:
+    """Before: `settings --demo` printed the design's addresses (192.168.42.8, celestium.life), which the demo never
+    contacts. Now: its world's endpoints on 127.0.0.1 — the ports the demo's next start really listens on."""
+    state = tmp_path / "demo-state"
+    r = cli("--state-dir", str(state), "--demo", "settings", env=cli_env)
+    assert r.returncode == 0, r.stderr
+    world = json.loads((state / "demo" / "world.json").read_text())["ports"]
+    assert f"gitea_api_url: http://127.0.0.1:{world['gitea']}  #" in r.stdout
+    assert f"woodpecker_url: http://127.0.0.1:{world['woodpecker']}  #" in r.stdout
+    assert f"nfs_port: {world['nfs']}  #" in r.stdout and f"local_clone: {state / 'demo' / 'stonks-oracle'}" in r.stdout
+    assert "192.168." not in r.stdout  # the design's Gitea, registry and NFS addresses are not the demo's
+    again = cli("--state-dir", str(state), "--demo", "settings", "gitea_api_url", env=cli_env)
+    assert f"http://127.0.0.1:{world['gitea']}" in again.stdout  # the same world, the same ports
 
 
 def test_a_closed_pipe_is_not_a_traceback(cli_env: dict[str, str]) -> None:

@@ -44,8 +44,13 @@ def test_install_completes(demo: dict) -> None:
     assert "add this deploy key" in r.stdout and "ssh-ed25519 " in r.stdout
     key = (demo["state"] / "stonks-demo" / "github-deploy-key.pub").read_text().strip()  # whole, to copy
     assert key.startswith("ssh-ed25519 ") and key in r.stdout
-    status = run(demo["state"], "status", env=demo["env"])
-    assert "github-deploy-key.pub" in status.stdout
+    status = run(demo["state"], "status", "-o", "json", env=demo["env"])
+    doc = json.loads(status.stdout)  # only the document on stdout
+    assert (doc["kind"], doc["version"], doc["context"]) == ("Status", 1, "stonks-demo")
+    assert doc["deployKeyFile"].endswith("github-deploy-key.pub") and doc["live"] is None
+    [latest] = doc["runs"]
+    assert (latest["plan"], latest["status"], len(latest["steps"])) == ("install", "done", 19)
+    assert {step["state"] for step in latest["steps"]} == {"done"} and "outputs" not in latest["steps"][0]
     assert {name: phase for name, (phase, _, _) in pv_state(demo["state"]).items()} == {
         "pipeline-argocd-pv": "Bound", "pipeline-kargo-pv": "Bound", "pipeline-woodpecker-pv": "Bound"}
     # The NetworkPolicy selects the chart's server pod (labels app.kubernetes.io/name: server): found on the real
@@ -70,6 +75,12 @@ def test_second_run_applies_nothing_and_plan_is_empty(demo: dict) -> None:
     assert plan.returncode == 0
     assert plan.stdout.count(": nothing to change\n") == 19, plan.stdout
     assert plan.stdout.rstrip().endswith("install plan: nothing to change (19 steps checked)")
+    drift = run(demo["state"], "plan", "--exit-code", "-o", "json", env=demo["env"])
+    demo["outputs"].append(drift)
+    assert drift.returncode == 0, drift.stderr
+    doc = json.loads(drift.stdout)
+    assert (doc["kind"], doc["plan"], doc["summary"]["changes"], doc["summary"]["steps"]) == ("Plan", "install", 0, 19)
+    assert {step["status"] for step in doc["steps"]} == {"unchanged"}
 
 
 def test_no_secret_on_helm_argv_or_in_any_file(demo: dict) -> None:
@@ -89,6 +100,12 @@ def test_teardown_keeps_pvs_and_reinstall_rebinds(demo: dict) -> None:
     after = pv_state(state)
     assert set(after) == set(before)
     assert all(phase == "Released" and path == before[name][1] for name, (phase, path, _) in after.items())
+    drift = run(state, "plan", "--exit-code", "-o", "json", env=env)
+    assert drift.returncode == 4, drift.stderr  # drift: the install would create again what teardown removed
+    doc = json.loads(drift.stdout)
+    assert doc["summary"]["create"] > 0 and doc["summary"]["unknown"] == []
+    changed = {step["id"] for step in doc["steps"] if step["status"] == "changes"}
+    assert {"namespaces", "woodpecker"} <= changed, changed
     kept = run(state, "verify", env=env)
     assert kept.returncode == 0, kept.stdout
     assert "last run was a teardown" in kept.stdout and "PASS kept-pvs" in kept.stdout
@@ -96,8 +113,12 @@ def test_teardown_keeps_pvs_and_reinstall_rebinds(demo: dict) -> None:
     up = run(state, "install", "--yes", "--quiet", env=env)
     assert up.returncode == 0, up.stdout[-2000:]
     assert pv_state(state) == before  # same claims, same NFS paths, bound again
-    live = run(state, "verify", env=env)
-    assert live.returncode == 0 and "PASS volumes" in live.stdout and "kept-pvs" not in live.stdout
+    live = run(state, "verify", "-o", "json", env=env)
+    assert live.returncode == 0, live.stdout
+    doc = json.loads(live.stdout)
+    assert (doc["kind"], doc["afterTeardown"], doc["summary"]["failed"]) == ("VerifyReport", False, 0)
+    names = {check["name"]: check["status"] for check in doc["checks"]}
+    assert names["volumes"] == "pass" and "kept-pvs" not in names
     refused = run(state, "teardown", "--yes", "--delete-pvs", "--quiet", env=env)
     assert refused.returncode == 2 and "not typed" in refused.stderr and "--confirm-pv-names" in refused.stderr
     assert set(pv_state(state)) == set(before)

@@ -7,6 +7,7 @@ the journal record (engine.json, the journal's run), never pgrep's.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import shutil
@@ -267,6 +268,43 @@ async def test_every_face_waiting_for_the_engine_waits_until_the_world_is_back_e
     assert back == ["the world and the keyring are back"]
     await first
 
+
+
+async def test_a_face_that_moves_on_after_the_runs_end_still_gets_the_world_back(tmp_path: Path,
+                                                                                 monkeypatch) -> None:
+    """CI: after "teardown finished" the operator pressed Enter before the engine's stream had closed; the
+    Progress screen went, its worker (the attach) was cancelled, and the demo's world never came back: Verify read
+    "the cluster is unreachable" for every check. The run had ended: a face leaving then is not a detach."""
+    from stonks_tui.engine.events import PlanFinished
+    from stonks_tui.runner import Runner
+    from stonks_tui.service import client
+
+    class EndedThenLingers:
+        def __init__(self, _context_dir: Path) -> None:
+            self.finished = False
+
+        async def attach(self, listeners, notes, questions=None):  # type: ignore[no-untyped-def]
+            for listener in listeners:
+                listener(PlanFinished(plan="teardown", ok=True, interrupted=False, counts={}, duration=1.0))
+            self.finished = True
+            await asyncio.sleep(3600)  # the engine lingers for other clients before its last line
+
+        def cancel(self) -> None:
+            pass
+
+    monkeypatch.setattr(client, "EngineConnection", EndedThenLingers)
+    runner = Runner(None, "ctx", tmp_path, None)  # type: ignore[arg-type]
+    back: list[str] = []
+    runner.after_engine = lambda: back.append("the world and the keyring are back")
+    ended = asyncio.Event()
+    face = asyncio.ensure_future(runner.attach([lambda event: ended.set()]))
+    await ended.wait()
+    await asyncio.sleep(0)
+    face.cancel()  # the screen that followed the run is gone
+    with contextlib.suppress(asyncio.CancelledError):
+        await face
+    await asyncio.wait_for(runner.settled(), 5)
+    assert back == ["the world and the keyring are back"]
 
 
 def test_a_follower_going_away_never_cancels_the_run(tmp_path: Path) -> None:

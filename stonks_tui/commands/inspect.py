@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from stonks_tui.commands import EXIT_FAILED, EXIT_OK
+from stonks_tui.commands import EXIT_CHANGES, EXIT_FAILED, EXIT_OK
 from stonks_tui.commands.session import Session, answers_path, load_valid_settings, state_dir_for
 from stonks_tui.words import count
 
@@ -13,30 +13,43 @@ from stonks_tui.words import count
 def cmd_plan(args: argparse.Namespace) -> int:
     import asyncio
 
-    session = Session(args)
-    try:
-        runner = session.runner()
-        plan = runner.plan(args.which, delete_pvs=args.which == "teardown" and args.delete_pvs)
-        from stonks_tui.plan_summary import summarise
+    from stonks_tui.documents import json_output, plan_document
 
-        rows = asyncio.run(runner.describe(plan))
-        for sid, changes in rows:
-            if isinstance(changes, str):
-                print(f"{sid}: cannot tell — {changes}")
-                continue
-            todo = [c for c in changes if c.action != "unchanged"]
-            # What is already as wanted needs no listing — except what a teardown keeps, and why.
-            kept = [c for c in changes if c.action == "unchanged" and c.detail.startswith("kept")]
-            print(f"{sid}: " + (count(len(todo), "change") if todo else "nothing to change"))
-            for change in todo + kept:
-                print(f"    {session.redactor(str(change))}")
-                for line in change.lines:
-                    print(f"        {session.redactor(line)}")
-        summary = summarise(plan.name, rows)
-        print(f"\n{summary.line()}")
-        return EXIT_FAILED if summary.unknown else EXIT_OK
-    finally:
-        session.close()
+    as_json = args.output == "json"
+    with json_output(as_json) as emit:
+        session = Session(args)
+        try:
+            runner = session.runner()
+            plan = runner.plan(args.which, delete_pvs=args.which == "teardown" and args.delete_pvs)
+            from stonks_tui.plan_summary import summarise
+
+            rows = asyncio.run(runner.describe(plan))
+            summary = summarise(plan.name, rows)
+            if as_json:
+                emit(plan_document(plan.name, runner.context, rows, summary, session.redactor))
+            else:
+                print_plan(rows, session.redactor)
+                print(f"\n{summary.line()}")
+        finally:
+            session.close()
+    if summary.unknown:
+        return EXIT_FAILED
+    return EXIT_CHANGES if args.exit_code and summary.todo else EXIT_OK
+
+
+def print_plan(rows: list, redact) -> None:  # type: ignore[no-untyped-def]
+    for sid, changes in rows:
+        if isinstance(changes, str):
+            print(f"{sid}: cannot tell — {changes}")
+            continue
+        todo = [c for c in changes if c.action != "unchanged"]
+        # What is already as wanted needs no listing — except what a teardown keeps, and why.
+        kept = [c for c in changes if c.action == "unchanged" and c.detail.startswith("kept")]
+        print(f"{sid}: " + (count(len(todo), "change") if todo else "nothing to change"))
+        for change in todo + kept:
+            print(f"    {redact(str(change))}")
+            for line in change.lines:
+                print(f"        {redact(line)}")
 
 
 def cmd_settings(args: argparse.Namespace) -> int:
@@ -44,12 +57,21 @@ def cmd_settings(args: argparse.Namespace) -> int:
 
     import yaml
 
+    from stonks_tui.errors import UsageError
     from stonks_tui.settings import GROUP_TITLES, Settings, load_settings
 
     settings = load_settings(answers_path(args, existing=True))
+    known = [f.name for f in dataclasses.fields(Settings)]
+    unknown = [n for n in args.names if n not in known]
+    if unknown:
+        raise UsageError(f"not a setting: {', '.join(unknown)}", hint="the settings are: " + ", ".join(known))
+    if args.demo:
+        settings = settings.replace(**_demo_settings(args))
     defaults = Settings()
     group = None
     for f in dataclasses.fields(Settings):
+        if args.names and f.name not in args.names:
+            continue
         if f.metadata.get("group") != group:
             print(("\n" if group else "") + f"# {GROUP_TITLES.get(f.metadata.get('group', ''), '')}")
             group = f.metadata.get("group")
@@ -58,6 +80,20 @@ def cmd_settings(args: argparse.Namespace) -> int:
         changed = "" if value == getattr(defaults, f.name) else " (changed)"
         print(f"{line}  # {f.metadata.get('help', '')}{changed}")
     return EXIT_OK
+
+
+def _demo_settings(args: argparse.Namespace) -> dict:
+    """What `--demo` runs with on top of the settings: its world's endpoints (ports are kept across starts; a
+    world not made yet is made now, as the demo's first start would) and its clone."""
+    import sys
+
+    from stonks_tui.demo import saved_overrides, start_demo
+
+    state = state_dir_for(args)
+    if not (state / "demo" / "world.json").is_file():
+        start_demo(state).stop()
+    print(f"# the demo's settings: its simulated world on 127.0.0.1 in {state / 'demo'}", file=sys.stderr)
+    return saved_overrides(state)
 
 
 def _offline_demo_overrides(args: argparse.Namespace) -> dict | None:
@@ -72,34 +108,47 @@ def _offline_demo_overrides(args: argparse.Namespace) -> dict | None:
 
 def cmd_check(args: argparse.Namespace) -> int:
     from stonks_tui.checks.offline import offline_checks
+    from stonks_tui.documents import checks_document, json_output
 
-    settings = load_valid_settings(args, _offline_demo_overrides(args))
-    results = offline_checks(settings)
+    with json_output(args.output == "json") as emit:
+        settings = load_valid_settings(args, _offline_demo_overrides(args))
+        results = offline_checks(settings)
+        if args.output == "json":
+            emit(checks_document("CheckReport", results, str))
+        else:
+            print_checks(results, "check", str)
+    return EXIT_FAILED if any(r.status == "fail" for r in results) else EXIT_OK
+
+
+def print_checks(results: list, noun: str, redact) -> None:  # type: ignore[no-untyped-def]
     for r in results:
-        print(r.line())
+        print(redact(r.line()))
     failed = sum(r.status == "fail" for r in results)
-    warned = sum(r.status == "warn" for r in results)
-    print(f"\n{count(len(results), 'check')}: {failed} failed, {count(warned, 'warning')}")
-    return EXIT_FAILED if failed else EXIT_OK
+    print(f"\n{count(len(results), noun)}: {failed} failed, "
+          f"{count(sum(r.status == 'warn' for r in results), 'warning')}")
 
 
 def cmd_verify(args: argparse.Namespace) -> int:
     import asyncio
 
-    session = Session(args)
-    try:
-        runner = session.runner()
-        if runner.torn_down():
-            print("The last run was a teardown: checking what it keeps.")
-        results = asyncio.run(runner.verify())
-        for r in results:
-            print(session.redactor(r.line()))
-        failed = sum(r.status == "fail" for r in results)
-        print(f"\n{count(len(results), 'live check')}: {failed} failed, "
-              f"{count(sum(r.status == 'warn' for r in results), 'warning')}")
-        return EXIT_FAILED if failed else EXIT_OK
-    finally:
-        session.close()
+    from stonks_tui.documents import checks_document, json_output
+
+    with json_output(args.output == "json") as emit:
+        session = Session(args)
+        try:
+            runner = session.runner()
+            torn = runner.torn_down()
+            if torn and args.output != "json":
+                print("The last run was a teardown: checking what it keeps.")
+            results = asyncio.run(runner.verify())
+            if args.output == "json":
+                emit(checks_document("VerifyReport", results, session.redactor, context=runner.context,
+                                     afterTeardown=torn))
+            else:
+                print_checks(results, "live check", session.redactor)
+        finally:
+            session.close()
+    return EXIT_FAILED if any(r.status == "fail" for r in results) else EXIT_OK
 
 
 def cmd_render(args: argparse.Namespace) -> int:

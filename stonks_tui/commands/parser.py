@@ -16,8 +16,9 @@ where it stopped. With no command, the wizard opens.
 
 EPILOG = """\
 exit codes: 0 success, 1 a step or check failed, 2 bad input or usage, 3 another instance holds the lock,
-130 interrupted.  Settings come from --answers and STONKS_<SETTING> environment variables; secrets from the
-keyring (never the answers file).
+4 `plan --exit-code`: something would change, 130 interrupted.  Settings come from --answers and
+STONKS_<SETTING> environment variables; secrets from the keyring (never the answers file).  `-o json` on plan,
+status, verify and check prints one versioned document.
 """
 
 
@@ -41,6 +42,11 @@ def _run_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--foreground", action="store_true",
                    help="run in this process (it ends with this terminal); by default the run is done by an engine "
                         "process that outlives a dropped session")
+
+
+def _output_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("-o", "--output", choices=("text", "json"), default="text",
+                        help="json: one versioned document on stdout (kind, version; messages go to stderr)")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -69,12 +75,18 @@ def build_parser() -> argparse.ArgumentParser:
     plan_p.add_argument("which", nargs="?", choices=("install", "teardown"), default="install",
                         help="the plan to show (default: install)")
     plan_p.add_argument("--delete-pvs", action="store_true", help="teardown: include deleting the pipeline PVs")
-    sub.add_parser("status", parents=[common], help="print the journal: each step, its state, when, last error",
-                   description="Print the last install and teardown runs from their journals: whether a run is live, "
-                               "each step's state, when it changed and its last error.")
-    sub.add_parser("check", parents=[common], help="offline checks of everything that would be applied",
-                   description="Render every manifest, values file and pipeline from the settings and check them "
-                               "offline (schemas, chart keys, the pipeline); nothing is contacted.")
+    plan_p.add_argument("--exit-code", action="store_true",
+                        help="drift detection: exit 0 when nothing would change, 4 when something would (1 when a "
+                             "step cannot tell)")
+    _output_option(plan_p)
+    p = sub.add_parser("status", parents=[common], help="print the journal: each step, its state, when, last error",
+                       description="Print the last install and teardown runs from their journals: whether a run is "
+                                   "live, each step's state, when it changed and its last error.")
+    _output_option(p)
+    p = sub.add_parser("check", parents=[common], help="offline checks of everything that would be applied",
+                       description="Render every manifest, values file and pipeline from the settings and check them "
+                                   "offline (schemas, chart keys, the pipeline); nothing is contacted.")
+    _output_option(p)
     p = sub.add_parser("verify", parents=[common], help="live checks of the installed system",
                        description="Check the installed system live (read-only): Gitea, Woodpecker and its webhook, "
                                    "Argo CD, Kargo, the registry, TLS, volumes. After a teardown: what it keeps. With "
@@ -84,6 +96,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="start a pipeline and follow the commit to beta (changes: a pipeline run, a Promotion)")
     p.add_argument("--promote", choices=("paper", "live"), default=None,
                    help="with --delivery: also promote the Freight into this stage (the market-hours gate applies)")
+    _output_option(p)
     p = sub.add_parser("break-glass", parents=[common], help="let promotions into paper or live run during market "
                                                            "hours for a while (recorded)",
                        description="Open the market-hours gate of a stage for a while: promotions into it may run "
@@ -131,14 +144,22 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("action", choices=["list", "rotate", "forget"], nargs="?", default="list")
     p.add_argument("name", nargs="?", default="", help="with rotate: the secret to renew or replace")
     p.add_argument("--yes", action="store_true", help="with forget: do not ask")
-    sub.add_parser("settings", parents=[common], help="print every setting with its value, as an answers file",
-                   description="Print every setting, grouped, with its current value (answers file and "
-                               "STONKS_<SETTING> variables applied) and what it is for: a valid answers file to start "
-                               "from.")
+    p = sub.add_parser("settings", parents=[common], help="print every setting with its value, as an answers file",
+                       description="Print every setting, grouped, with its current value (answers file and "
+                                   "STONKS_<SETTING> variables applied) and what it is for: a valid answers file to "
+                                   "start from. With --demo: the values the demo really runs with (its world's "
+                                   "endpoints on 127.0.0.1 and its clone).")
+    p.add_argument("names", nargs="*", metavar="NAME", help="print only these settings")
     p = sub.add_parser("render", parents=[common], help="write every rendered manifest and values file to DIR",
                        description="Write every manifest, values file and the pipeline the install would apply to DIR, "
                                    "for review or GitOps; secrets appear as placeholders, never values.")
     p.add_argument("--out", metavar="DIR", type=Path, required=True, help="output directory")
+    p = sub.add_parser("completion", help="print the shell completion script for bash, zsh or fish",
+                       description="Print the script that makes your shell complete stonks-tui's commands, options, "
+                                   "setting names and kube contexts. bash: eval \"$(stonks-tui completion bash)\" in "
+                                   "~/.bashrc; zsh: the same in ~/.zshrc; fish: stonks-tui completion fish > "
+                                   "~/.config/fish/completions/stonks-tui.fish")
+    p.add_argument("shell", choices=("bash", "zsh", "fish"))
     return parser
 
 

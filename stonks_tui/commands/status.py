@@ -4,12 +4,27 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
+from typing import Any
 
 from stonks_tui.commands import EXIT_OK
 from stonks_tui.commands.session import command_for, safe_context, state_dir_for
 
 
 def cmd_status(args: argparse.Namespace) -> int:
+    from stonks_tui.documents import document, json_output
+
+    with json_output(args.output == "json") as emit:
+        context, state, runs, live = gather(args)
+        if args.output == "json":
+            emit(document("Status", context=context, stateDir=str(state), live=_live_doc(live), runs=runs,
+                          breakGlass=_break_glass(state, context), deployKeyFile=_deploy_key(state, context)))
+        else:
+            print_status(args, context, state, runs, live)
+    return EXIT_OK
+
+
+def gather(args: argparse.Namespace) -> tuple[str, Path, list[dict[str, Any]], dict | None]:
+    """The journals, latest run first, as plain data (what the text and the JSON both show)."""
     from stonks_tui.journal import Journal, journal_path
     from stonks_tui.kubecontext import resolve_context
     from stonks_tui.redact import printable
@@ -21,7 +36,6 @@ def cmd_status(args: argparse.Namespace) -> int:
     else:
         context = resolve_context(args.context)
     state = state_dir_for(args)
-    shown = False
     journals = []
     for plan_name in ("install", "teardown"):
         path = journal_path(state, context, plan_name)
@@ -29,47 +43,84 @@ def cmd_status(args: argparse.Namespace) -> int:
             journals.append(Journal.open(path, plan_name, context))
     journals.sort(key=lambda j: (j.run.get("started_ts") or 0, str(j.run.get("started_at") or "")), reverse=True)
     live = _live_run(state, context)
-    for index, journal in enumerate(journals):
-        shown = True
+    runs = []
+    for journal in journals:
         run = journal.run
-        state_word = str(run.get("status", "?"))
-        dead = state_word == "running" and (live is None or live.get("run_id") not in (None, run.get("id")))
+        status = str(run.get("status") or "not started")
+        dead = status == "running" and (live is None or live.get("run_id") not in (None, run.get("id")))
         if dead:
+            status = "interrupted"
+        steps = []
+        for sid, rec in journal.steps.items():
+            steps.append({"id": sid, "state": "interrupted" if dead and rec.state == "running" else rec.state,
+                          "at": rec.finished_at or rec.started_at, "attempts": rec.attempts,
+                          "durationSeconds": rec.duration,
+                          "lastError": printable(rec.last_error) if rec.last_error else None,
+                          "hint": printable(rec.hint) if rec.hint else None})
+        runs.append({"plan": journal.plan, "id": run.get("id"), "status": status, "live": status == "running",
+                     "startedAt": run.get("started_at"), "finishedAt": run.get("finished_at"),
+                     "pid": run.get("pid"), "host": run.get("host"), "steps": steps})
+    return context, state, runs, live
+
+
+def _live_doc(live: dict | None) -> dict | None:
+    from stonks_tui.redact import printable
+
+    if live is None:
+        return None
+    return {"enginePid": live.get("pid"), "runId": live.get("run_id"),
+            "asking": [printable(str(q)) for q in live.get("asking") or ()]}
+
+
+def _break_glass(state: Path, context: str) -> list[str]:
+    from stonks_tui.commands.delivery import audit_lines
+    from stonks_tui.redact import printable
+
+    return [printable(line) for line in audit_lines(state, context)]
+
+
+def _deploy_key(state: Path, context: str) -> str | None:
+    key = state / safe_context(context) / "github-deploy-key.pub"
+    return str(key) if key.is_file() else None
+
+
+def print_status(args: argparse.Namespace, context: str, state: Path, runs: list[dict[str, Any]],
+                 live: dict | None) -> None:
+    from stonks_tui.redact import printable
+
+    for index, run in enumerate(runs):
+        state_word = run["status"]
+        if state_word == "interrupted":
             state_word = "interrupted (its process is gone; the next run resumes it)"
         elif state_word == "running" and live is not None:
             state_word = f"running — live, engine pid {live.get('pid')}; follow it: {command_for(args, 'attach')}"
             for question in live.get("asking") or ():
                 state_word += f"\n  waiting for your answer: {printable(str(question))} (answer it in the attach)"
-        latest = "latest run: " if index == 0 and len(journals) > 1 else ""
+        latest = "latest run: " if index == 0 and len(runs) > 1 else ""
         # Only what the journal knows (a run that never started has no time, pid or host: no "None" printed).
-        known = [f"started {run['started_at']}" if run.get("started_at") else "not started",
-                 f"finished {run['finished_at']}" if run.get("finished_at") else "",
-                 f"pid {run['pid']}" + (f" on {run['host']}" if run.get("host") else "") if run.get("pid") else ""]
-        print(f"{latest}{journal.plan} on {context}: {state_word}\n  run {run.get('id', '?')}, "
+        known = [f"started {run['startedAt']}" if run["startedAt"] else "not started",
+                 f"finished {run['finishedAt']}" if run["finishedAt"] else "",
+                 f"pid {run['pid']}" + (f" on {run['host']}" if run["host"] else "") if run["pid"] else ""]
+        print(f"{latest}{run['plan']} on {context}: {state_word}\n  run {run['id'] or '?'}, "
               + ", ".join(k for k in known if k))
-        for sid, rec in journal.steps.items():
-            when = rec.finished_at or rec.started_at or ""
-            tries = f" after {rec.attempts} attempts" if rec.attempts > 1 else ""
-            step_state = "interrupted" if dead and rec.state == "running" else rec.state
-            print(f"  {step_state:<11} {sid:<28} {when}{tries}")
-            if rec.last_error and rec.state != "done":
-                print(f"              last error: {printable(rec.last_error)}")
-                if rec.hint:
-                    print(f"              hint: {printable(rec.hint)}")
-    if not shown:
+        for step in run["steps"]:
+            tries = f" after {step['attempts']} attempts" if step["attempts"] > 1 else ""
+            print(f"  {step['state']:<11} {step['id']:<28} {step['at'] or ''}{tries}")
+            if step["lastError"] and step["state"] != "done":
+                print(f"              last error: {step['lastError']}")
+                if step["hint"]:
+                    print(f"              hint: {step['hint']}")
+    if not runs:
         print(f"No run recorded for context {context} (state dir {state}).")
-    from stonks_tui.commands.delivery import audit_lines
-
-    glass = audit_lines(state, context)
+    glass = _break_glass(state, context)
     if glass:
         print("market-hours gate, from this machine (newest last; the gate reads ConfigMap "
               "market-hours-break-glass in the Kargo project):")
         for line in glass:
-            print(printable(line))
-    key = state / safe_context(context) / "github-deploy-key.pub"
-    if key.is_file():
+            print(line)
+    key = _deploy_key(state, context)
+    if key:
         print(f"GitHub mirror deploy key (public; add it with write access on GitHub): {key}")
-    return EXIT_OK
 
 
 def _live_run(state: Path, context: str) -> dict | None:

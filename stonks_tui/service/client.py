@@ -61,6 +61,7 @@ class EngineConnection:
     def __init__(self, context_dir: Path) -> None:
         self.context_dir = context_dir
         self.writer: asyncio.StreamWriter | None = None
+        self.finished = False  # PlanFinished read: the run is over, whatever happens to this connection now
 
     async def attach(self, listeners: list[Callable[[Event], None]], notes: Callable[[str], None] | None = None,
                      questions: Callable[[dict[str, Any]], None] | None = None) -> Attached:
@@ -90,6 +91,7 @@ class EngineConnection:
                             seen.errors[event.step_id] = event.error
                     elif isinstance(event, PlanFinished):
                         seen.ok, seen.interrupted = event.ok, event.interrupted
+                        self.finished = True  # the run is over: the engine lets go of the world and the lock
                     for listener in listeners:
                         listener(event)
                 elif kind == "note" and notes is not None:
