@@ -147,10 +147,13 @@ def test_a_commit_reaches_beta_in_the_demo_and_the_gate_holds_paper(tmp_path: Pa
         assert link in out, out[-2000:]
     assert "mirror-github" not in out  # a manual pipeline: the mirror runs only on a push to main
 
-    failing = _cli(state, "verify", "--delivery", STONKS_SIM_FAULTS="pipeline:build-query-api=exit1")
+    failing = _cli(state, "verify", "--delivery", "-o", "json", STONKS_SIM_FAULTS="pipeline:build-query-api=exit1")
     assert failing.returncode == 1
-    assert "FAIL pipeline: " in failing.stdout and "step build-query-api (exit 1)" in failing.stdout
-    assert "its log ends:" in failing.stdout and "exit status 1" in failing.stdout
+    doc = json.loads(failing.stdout)  # the progress lines went to stderr
+    assert (doc["kind"], doc["proven"], doc["failedAt"]) == ("DeliveryReport", False, "pipeline")
+    broken = next(link for link in doc["links"] if link["status"] == "fail")
+    assert "step build-query-api (exit 1)" in broken["detail"] and "its log ends:" in broken["detail"]
+    assert "exit status 1" in broken["detail"] and "FAIL pipeline: " in failing.stderr
 
     market = {"STONKS_SIM_NOW": "2026-12-02T16:00:00Z"}  # a Wednesday, 11:00 in New York
     refused = _cli(state, "verify", "--delivery", "--promote", "paper", **market)

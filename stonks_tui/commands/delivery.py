@@ -41,21 +41,30 @@ def cmd_verify_delivery(args: argparse.Namespace) -> int:
     import asyncio
 
     from stonks_tui.checks.delivery import Link
+    from stonks_tui.documents import document, json_output
 
-    session = Session(args)
-    try:
-        runner = session.runner()
+    with json_output(args.output == "json") as emit:
+        session = Session(args)
+        try:
+            runner = session.runner()
 
-        def report(link: Link) -> None:
-            print(session.redactor(link.line()), flush=True)
+            def report(link: Link) -> None:
+                print(session.redactor(link.line()), flush=True)  # progress: stderr with -o json
 
-        links = asyncio.run(runner.delivery(args.promote, report))
-        failed = [link for link in links if link.status == "fail"]
-        print(f"\ndelivery: {'FAILED at ' + failed[0].name if failed else 'proven'} "
-              f"({sum(link.status == 'pass' for link in links)} links passed)")
-        return EXIT_FAILED if failed else EXIT_OK
-    finally:
-        session.close()
+            links = asyncio.run(runner.delivery(args.promote, report))
+            failed = [link for link in links if link.status == "fail"]
+            if args.output == "json":
+                emit(document("DeliveryReport", context=runner.context, promote=args.promote,
+                              proven=not failed, failedAt=failed[0].name if failed else None,
+                              links=[{"name": link.name, "status": link.status,
+                                      "detail": session.redactor(link.detail), "hint": session.redactor(link.hint)}
+                                     for link in links]))
+            else:
+                print(f"\ndelivery: {'FAILED at ' + failed[0].name if failed else 'proven'} "
+                      f"({sum(link.status == 'pass' for link in links)} links passed)")
+        finally:
+            session.close()
+    return EXIT_FAILED if failed else EXIT_OK
 
 
 def cmd_break_glass(args: argparse.Namespace) -> int:
