@@ -61,6 +61,9 @@ def check_given_secret(label: str, value: str) -> None:
                          hint="Gitea refuses shorter passwords at its install form: choose a longer one")
     if any(ord(c) < 32 or ord(c) == 0x7f for c in value):
         raise UsageError(f"{label}: contains control characters", hint="remove newlines from the value")
+    if any(0xDC80 <= ord(c) <= 0xDCFF for c in value):  # bytes that were not UTF-8, as Python decodes the environment
+        raise UsageError(f"{label}: is not valid UTF-8 text", hint="set it again from a UTF-8 terminal or file; "
+                                                                  "Gitea and the keyring store UTF-8 only")
 
 
 class KeyringLocked(UsageError):
@@ -239,7 +242,14 @@ def choose_backend(state_dir: Path, *, passphrase: str | None = None, isolated: 
         from keyring import core
 
         # Resolved afresh (keyring.get_keyring() caches the first answer for the whole process).
-        backend = core.load_env() or core.load_config()
+        try:
+            backend = core.load_env() or core.load_config()
+        except Exception as exc:  # keyring imports the named module and class: any import error may come back
+            named = os.environ.get("PYTHON_KEYRING_BACKEND") or "the keyringrc's default-keyring"
+            raise UsageError(f"PYTHON_KEYRING_BACKEND / keyringrc: {named!r} cannot be loaded "
+                             f"({type(exc).__name__}: {exc})",
+                             hint="name an installed backend as module.Class (python -m keyring --list-backends), "
+                                  "or unset it to use the encrypted file keyring") from None
         if backend is None:
             raise UsageError("PYTHON_KEYRING_BACKEND / keyringrc names a keyring backend that cannot be loaded",
                              hint="check the class path, or unset it to use the encrypted file keyring")

@@ -240,3 +240,11 @@ def test_secrets_rotate_names_what_it_can_rotate_and_takes_a_given_secret(cli_en
     assert "wp_new-token-1234" not in r.stdout + r.stderr
     listed = cli("secrets", "list", env=cli_env)
     assert "woodpecker-token" in listed.stdout
+
+
+def test_an_unknown_keyring_backend_is_a_message(cli_env: dict[str, str]) -> None:
+    for backend, why in (("nope.Backend", "No module named 'nope'"),
+                         ("keyring.backends.fail.Nope", "has no attribute 'Nope'")):
+        r = cli("secrets", env=dict(cli_env, PYTHON_KEYRING_BACKEND=backend))
+        assert r.returncode == 2 and "Traceback" not in r.stderr, r.stderr
+        assert f"PYTHON_KEYRING_BACKEND / keyringrc: {backend!r} cannot be loaded" in r.stderr and why in r.stderr

@@ -116,6 +116,8 @@ def test_non_utf8_answers_and_a_bad_environment_value(tmp_path: Path) -> None:
     ("STONKS_WOODPECKER_AGENT_REPLICAS", "9" * 5000, "woodpecker_agent_replicas: expected a whole number"),
     ("STONKS_SIM_FAULTS", "kube:([=500", "the pattern is not a regular expression"),
     ("STONKS_SIM_FAULTS", "bogus", "is not TARGET:PATTERN=ACTION[xCOUNT]"),
+    # bytes that are not UTF-8 (Python holds them as surrogates): refused, never stored or sent to Gitea
+    ("STONKS_GITEA_ADMIN_PASSWORD", "\udcff\udcfeabcdefgh", "STONKS_GITEA_ADMIN_PASSWORD: is not valid UTF-8 text"),
 ])
 def test_bad_stonks_variables_exit_2_before_anything_runs(tmp_path: Path, var: str, value: str, needle: str) -> None:
     answers = tmp_path / "answers.yaml"
