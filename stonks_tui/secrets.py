@@ -134,6 +134,39 @@ def _recorded_kdf(path: Path) -> dict[str, int] | None:
         return None
 
 
+class DeferredUnlock:
+    """keyrings.cryptfile checks a passphrase by decrypting a reference value: one Argon2 derivation (~0.6 s at
+    its cost), then a second one for the entry itself. The entry is AES-GCM too, so its own decryption proves the
+    passphrase: the reference is decrypted only when that fails (a wrong passphrase, or a damaged entry?) or when
+    there is no entry yet to prove it (nothing may be written under a wrong passphrase). Mixed into the file keyring
+    the tool makes and into an operator-configured keyrings.cryptfile backend alike."""
+
+    unverified = False
+    file_path: str
+
+    def _unlock(self) -> None:
+        self.unverified = True
+
+    def check_passphrase(self) -> None:
+        if not self.unverified:
+            return
+        try:
+            right = self.get_password("keyring-setting", "password reference") == "password reference value"  # type: ignore[attr-defined]
+        except (ValueError, KeyError, TypeError):
+            right = False
+        if not right:
+            raise KeyringLocked(f"the passphrase does not unlock the encrypted keyring {self.file_path}",
+                                hint="type it again (nothing was changed), or set STONKS_KEYRING_PASSPHRASE")
+        self.unverified = False
+
+
+def defer_unlock(backend: Any) -> None:
+    """An operator-configured keyrings.cryptfile backend unlocks with one derivation too (DeferredUnlock)."""
+    cls = type(backend)
+    if cls.__module__.startswith("keyrings.cryptfile.") and callable(getattr(cls, "_unlock", None)):
+        backend.__class__ = type(cls.__name__, (DeferredUnlock, cls), {})
+
+
 def encrypted_file_backend(path: Path, passphrase: str, *, public_passphrase: bool = False) -> Any:
     from keyrings.cryptfile.cryptfile import CryptFileKeyring
 
@@ -158,6 +191,7 @@ def encrypted_file_backend(path: Path, passphrase: str, *, public_passphrase: bo
                 raise PasswordDeleteError("Password not found")
 
     backend = StonksCryptFile()
+    backend.__class__ = type("StonksCryptFile", (DeferredUnlock, StonksCryptFile), {})
     path.parent.mkdir(parents=True, exist_ok=True)
     _refuse_damaged_keyring(path)
     if public_passphrase and not path.exists():
@@ -267,6 +301,7 @@ def choose_backend(state_dir: Path, *, passphrase: str | None = None, isolated: 
             if not phrase:
                 raise KeyringLocked(f"the keyring {name} needs its passphrase",
                                     hint="set STONKS_KEYRING_PASSPHRASE, or run on a terminal to be asked")
+            defer_unlock(backend)
             try:
                 backend.keyring_key = phrase
             except ValueError:
@@ -304,6 +339,8 @@ class SecretStore:
         self.where = where
         self.lock_path = lock_path  # serialises read-merge-write with other stonks-tui processes
         self._values: dict[str, str] | None = None
+        self._loading: threading.Thread | None = None  # a background preload, until joined
+        self._load_error: BaseException | None = None
         # What this process changed (None: deleted) and has not written yet. A write merges these into the entry
         # as it is in the keyring now, so two processes never lose each other's values (last writer used to win).
         self._changes: dict[str, str | None] = {}
@@ -320,9 +357,15 @@ class SecretStore:
     def _read_entry(self) -> str | None:
         """The context's entry as stored; a damaged one (a truncated file, a changed character: it no longer
         decrypts) is a message naming it, never a traceback — and never written over."""
+        check = getattr(self.backend, "check_passphrase", None)
         try:
-            return self.backend.get_password(SERVICE, self.context)
+            raw = self.backend.get_password(SERVICE, self.context)
+            if raw is None and check is not None:
+                check()  # no entry yet to prove the passphrase: the reference does, before anything is written
+            return raw
         except (ValueError, KeyError, TypeError) as exc:  # binascii, JSON and AES-GCM's MAC failure among them
+            if check is not None:
+                check()  # a wrong passphrase is said as such; only a right one makes this a damaged entry
             where = getattr(self, "where", "") or "the keyring"
             raise UsageError(f"the keyring entry {SERVICE}/{self.context} in {where} is damaged: it does not decrypt "
                              f"({type(exc).__name__})",
@@ -331,6 +374,9 @@ class SecretStore:
                                   "gave (the Gitea admin password, a Woodpecker token)") from None
 
     def _load(self) -> dict[str, str]:
+        loading = self._loading
+        if loading is not None and loading is not threading.current_thread():
+            self.wait_loaded()
         if self._values is None:
             raw = self._read_entry()
             try:
@@ -433,14 +479,37 @@ class SecretStore:
         with self._lock:
             self._values = None
 
-    def preload(self) -> None:
-        """Read the context's entry once so the redactor knows every value before anything is logged."""
-        self._load()
+    def preload(self, *, background: bool = False, before: Callable[[], None] | None = None) -> None:
+        """Read the context's entry once so the redactor knows every value before anything is logged.
+        `background`: in a thread (Argon2 releases the GIL, so the unlock runs beside imports and cluster reads);
+        every read of a secret, and wait_loaded(), waits for it and raises what it raised."""
+        if not background:
+            self._load()
+            return
+
+        def load() -> None:
+            try:
+                if before is not None:
+                    before()  # the backend itself chosen and unlocked here too
+                self._load()
+            except BaseException as exc:  # said by whoever reads a secret first, in its own thread
+                self._load_error = exc
+
+        self._loading = threading.Thread(target=load, name="keyring-unlock", daemon=True)
+        self._loading.start()
+
+    def wait_loaded(self) -> None:
+        loading = self._loading
+        if loading is not None:
+            loading.join()
+            self._loading = None
+        if self._load_error is not None:
+            raise self._load_error
 
 
 def open_store(state_dir: Path, context: str, redactor: Redactor, *, isolated: bool = False,
                passphrase: str | None = None, interactive: bool | None = None,
-               public_passphrase: bool = False) -> SecretStore:
+               public_passphrase: bool = False, background: bool = False) -> SecretStore:
     interactive = sys.stdin.isatty() if interactive is None else interactive
 
     typed: list[str] = []
@@ -451,11 +520,23 @@ def open_store(state_dir: Path, context: str, redactor: Redactor, *, isolated: b
         typed.append(getpass.getpass(prompt))
         return typed[-1]
 
+    known = passphrase or os.environ.get("STONKS_KEYRING_PASSPHRASE")
+    if background and (known or not interactive):  # nothing to ask at a prompt: the whole unlock in a thread
+        state_dir.mkdir(parents=True, exist_ok=True)
+        store = SecretStore(None, context, redactor, lock_path=state_dir / "secrets.lock")
+        store.passphrase = known
+
+        def resolve() -> None:
+            store.backend, store.where = choose_backend(state_dir, passphrase=passphrase, isolated=isolated,
+                                                        public_passphrase=public_passphrase)
+
+        store.preload(background=True, before=resolve)
+        return store
     backend, where = choose_backend(state_dir, passphrase=passphrase, isolated=isolated,
                                     ask=ask if interactive else None, public_passphrase=public_passphrase)
     state_dir.mkdir(parents=True, exist_ok=True)
     store = SecretStore(backend, context, redactor, where, lock_path=state_dir / "secrets.lock")
     # The engine process this client starts opens the same keyring: it is handed this, on a pipe (service/client).
     store.passphrase = passphrase or os.environ.get("STONKS_KEYRING_PASSPHRASE") or (typed[-1] if typed else None)
-    store.preload()
+    store.preload(background=background)
     return store

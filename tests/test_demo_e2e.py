@@ -70,8 +70,13 @@ def test_second_run_applies_nothing_and_plan_is_empty(demo: dict) -> None:
     again = run(demo["state"], "install", "--yes", "--quiet", env=demo["env"])
     demo["outputs"].append(again)
     assert again.returncode == 0 and "(19 unchanged)" in again.stdout, again.stdout[-2000:]
+    argv_log = demo["state"] / "demo" / "helm-argv.jsonl"
+    before = len(argv_log.read_text().splitlines())
     plan = run(demo["state"], "plan", env=demo["env"])
     demo["outputs"].append(plan)
+    # The steps describe at once and share one `helm list` (each asked its own: 7 helm processes per plan).
+    lists = [line for line in argv_log.read_text().splitlines()[before:] if '"list"' in line]
+    assert len(lists) == 1, lists
     assert plan.returncode == 0
     assert plan.stdout.count(": nothing to change\n") == 19, plan.stdout
     assert plan.stdout.rstrip().endswith("install plan: nothing to change (19 steps checked)")

@@ -45,6 +45,16 @@ def test_wrong_passphrase_is_refused_and_nothing_is_overwritten(tmp_path: Path) 
     assert again.get("gitea-token") == "tok-123456789" and again.list_names() == ["gitea-token"]
 
 
+def test_a_wrong_passphrase_is_refused_for_a_context_with_no_entry_yet(tmp_path: Path) -> None:
+    """The entry proves the passphrase (its AES-GCM tag); a context without one must still be refused before a
+    value is written under a wrong passphrase."""
+    store = open_store(tmp_path, "ctx", Redactor(), passphrase="right-phrase", interactive=False)
+    store.set("gitea-token", "tok-123456789")
+    store.flush()
+    with pytest.raises(KeyringLocked, match="does not unlock"):
+        open_store(tmp_path, "other-ctx", Redactor(), passphrase="wrong-phrase", interactive=False)
+
+
 def test_contexts_are_separate_and_values_never_in_clear(tmp_path: Path) -> None:
     a = open_store(tmp_path, "ctx-a", Redactor(), passphrase="pp-123456", interactive=False)
     a.set("gitea-admin-password", "Plain-Secret-Value-1")
@@ -65,6 +75,34 @@ def test_operator_configured_backend_is_honoured(tmp_path: Path, monkeypatch: py
     monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))  # where that backend keeps its file
     backend, where = choose_backend(tmp_path, passphrase="x")
     assert "configured by you" in where and type(backend).__name__ == "CryptFileKeyring"
+
+
+@pytest.mark.parametrize("configured", [False, True], ids=["the tool's file", "operator's cryptfile"])
+def test_an_unlock_in_the_background_derives_one_key_and_still_refuses_a_wrong_passphrase(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, configured: bool) -> None:
+    """Each Argon2 derivation costs ~0.6 s at the file's cost: opening a context's secrets was two (the reference
+    value, then the entry), in the foreground. Now one, in a thread beside the command's imports and cluster reads
+    (plan, verify, install) — the entry's own AES-GCM tag proves the passphrase."""
+    from argon2 import low_level
+
+    if configured:
+        monkeypatch.setenv("PYTHON_KEYRING_BACKEND", "keyrings.cryptfile.cryptfile.CryptFileKeyring")
+        monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
+    store = open_store(tmp_path, "ctx", Redactor(), passphrase="right-phrase", interactive=False)
+    store.set("gitea-token", "tok-123456789")
+    store.flush()
+    real, calls = low_level.hash_secret_raw, []
+    monkeypatch.setattr(low_level, "hash_secret_raw", lambda *a, **k: calls.append(1) or real(*a, **k))
+    redactor = Redactor()
+    again = open_store(tmp_path, "ctx", redactor, passphrase="right-phrase", interactive=False, background=True)
+    again.wait_loaded()
+    assert again.get("gitea-token") == "tok-123456789" and redactor("tok-123456789") == MASK
+    assert len(calls) == 1
+    wrong = open_store(tmp_path, "ctx", Redactor(), passphrase="wrong-phrase", interactive=False, background=True)
+    with pytest.raises(KeyringLocked, match="does not unlock"):
+        wrong.get("gitea-token")  # said at the first read, in the reader's thread
+    with pytest.raises(KeyringLocked, match="does not unlock"):
+        open_store(tmp_path, "other-ctx", Redactor(), passphrase="wrong-phrase", interactive=False).list_names()
 
 
 def test_env_secret_is_taken_once_and_kept(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -47,7 +47,10 @@ class Auth:
 class GiteaClient:
     def __init__(self, base_url: str, *, verify: bool | str = True, timeout: float = 15.0) -> None:
         self.base_url = base_url.rstrip("/")
-        self.http = httpx.AsyncClient(base_url=self.base_url, verify=verify, timeout=timeout,
+        from stonks_tui.clients.tls import tls_for
+
+        self.http = httpx.AsyncClient(base_url=self.base_url, verify=tls_for(self.base_url, verify=verify),
+                                      timeout=timeout,
                                       follow_redirects=False, headers={"User-Agent": "stonks-tui"})
 
     @classmethod

@@ -29,6 +29,8 @@ class HelmClient:
         self.env = child_env("helm", env)  # never the operator's secrets (child_env.py)
         self.executable = executable
         self.warnings: deque[str] = deque(maxlen=50)  # what helm printed on stderr lately (never parsed)
+        self.share_listings = False  # releases(): see there
+        self._listing: asyncio.Future[list[dict[str, Any]]] | None = None
 
     def _argv(self, *args: str) -> list[str]:
         argv = [self.executable, *args]
@@ -166,7 +168,18 @@ class HelmClient:
 
     async def releases(self) -> list[dict[str, Any]]:
         """Every release in every state: `helm list` alone hides pending-install/-upgrade/-rollback and
-        uninstalling (pkg/action/list.go), which is exactly what an interrupted run leaves behind."""
+        uninstalling (pkg/action/list.go), which is exactly what an interrupted run leaves behind.
+        With `share_listings` (a plan: read-only, every step asking at once) callers asking while a listing is
+        under way share it — one helm process instead of one per step. Never during a run: a step that has just
+        changed a release must not read a listing begun before its change."""
+        if not self.share_listings:
+            return await self._list()
+        listing = self._listing
+        if listing is None or listing.done():
+            listing = self._listing = asyncio.ensure_future(self._list())
+        return list(await asyncio.shield(listing))
+
+    async def _list(self) -> list[dict[str, Any]]:
         text = await self.run("list", "-A", "--all", "-o", "json", what="list")
         try:
             data = json.loads(text or "[]")

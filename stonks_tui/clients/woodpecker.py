@@ -29,7 +29,9 @@ class TokenRefused(StepFailed):
 class WoodpeckerClient:
     def __init__(self, base_url: str, token: str, timeout: float = 15.0) -> None:
         self.base_url = base_url.rstrip("/")
-        self.http = httpx.AsyncClient(base_url=self.base_url, timeout=timeout,
+        from stonks_tui.clients.tls import tls_for
+
+        self.http = httpx.AsyncClient(base_url=self.base_url, timeout=timeout, verify=tls_for(self.base_url),
                                       headers={"Authorization": f"Bearer {token}", "User-Agent": "stonks-tui"})
 
     async def aclose(self) -> None:

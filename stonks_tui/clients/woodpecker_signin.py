@@ -98,7 +98,9 @@ async def fetch_token(*, woodpecker_url: str, gitea_url: str, woodpecker_host_ur
         base, parts = urlsplit(woodpecker_url), urlsplit(url)
         return urlunsplit((base.scheme, base.netloc, base.path.rstrip("/") + parts.path, parts.query, ""))
 
-    async with httpx.AsyncClient(timeout=timeout, follow_redirects=False,
+    from stonks_tui.clients.tls import tls_for
+
+    async with httpx.AsyncClient(timeout=timeout, follow_redirects=False, verify=tls_for(woodpecker_url, gitea_url),
                                  headers={"User-Agent": "stonks-tui"}) as http:
         async def request(method: str, url: str, **kw: object) -> httpx.Response:
             if where(url) == "woodpecker":

@@ -17,7 +17,7 @@ def cmd_plan(args: argparse.Namespace) -> int:
 
     as_json = args.output == "json"
     with json_output(as_json) as emit:
-        session = Session(args)
+        session = Session(args, background_unlock=True)
         try:
             runner = session.runner()
             plan = runner.plan(args.which, delete_pvs=args.which == "teardown" and args.delete_pvs)
@@ -134,7 +134,7 @@ def cmd_verify(args: argparse.Namespace) -> int:
     from stonks_tui.documents import checks_document, json_output
 
     with json_output(args.output == "json") as emit:
-        session = Session(args)
+        session = Session(args, background_unlock=True)
         try:
             runner = session.runner()
             torn = runner.torn_down()

@@ -21,7 +21,7 @@ def run_plan(args: argparse.Namespace, plan_for: str) -> int:
         raise UsageError(f"{plan_for} needs a confirmation and standard input is not a terminal",
                          hint=f"pass --yes to run the {plan_for} without asking")
     typed_pvs = _typed_pv_names(args) if plan_for == "teardown" and args.delete_pvs else []
-    session = Session(args)
+    session = Session(args, background_unlock=True)
     try:
         runner = session.runner()
         plan = runner.plan(plan_for, delete_pvs=getattr(args, "delete_pvs", False))
@@ -148,7 +148,8 @@ def cmd_engine_serve(args: argparse.Namespace) -> int:
     from stonks_tui.service.server import EngineService
 
     line = sys.stdin.readline().rstrip("\n") if not sys.stdin.isatty() else ""
-    session = Session(args, interactive=False, announce=False, passphrase=line or None, demo_wait=15.0)
+    session = Session(args, interactive=False, announce=False, passphrase=line or None, demo_wait=15.0,
+                      background_unlock=True)
     try:
         runner = session.runner()
         plan = runner.plan(args.which, delete_pvs=args.delete_pvs)

@@ -53,7 +53,8 @@ class Session:
     """Everything a command needs to act on one cluster context: built once, closed once."""
 
     def __init__(self, args: argparse.Namespace, *, with_secrets: bool = True, interactive: bool | None = None,
-                 announce: bool = True, passphrase: str | None = None, demo_wait: float = 0.0) -> None:
+                 announce: bool = True, passphrase: str | None = None, demo_wait: float = 0.0,
+                 background_unlock: bool = False) -> None:
         from stonks_tui import state_dir
         from stonks_tui.kubecontext import resolve_context
         from stonks_tui.redact import Redactor
@@ -61,6 +62,9 @@ class Session:
 
         self.args = args
         self.passphrase = passphrase
+        # The keyring unlocks in a thread while the command imports and reads the cluster (plan, verify, install):
+        # its Argon2 derivation (~0.6 s) then costs no wall time. A wrong passphrase is said at the first secret read.
+        self.background_unlock = background_unlock
         self.state = state_dir_for(args)
         self.demo = None
         overrides = None
@@ -110,12 +114,13 @@ class Session:
 
             phrase = self.passphrase or demo_passphrase()
             store = open_store(self.state / "demo", self.context, self.redactor, isolated=True, passphrase=phrase,
-                               interactive=False, public_passphrase=passphrase_is_public(phrase))
+                               interactive=False, public_passphrase=passphrase_is_public(phrase),
+                               background=self.background_unlock)
             if self.demo is not None:  # else the engine process holds the demo's world (and seeded its keyring)
                 seed_demo_secrets(store, self.demo, self.settings.gitea_admin_user)
             return store
         return open_store(self.state, self.context, self.redactor, interactive=self.interactive,
-                          passphrase=self.passphrase)
+                          passphrase=self.passphrase, background=self.background_unlock)
 
     def unlock(self, passphrase: str) -> None:
         """Open the encrypted keyring with a passphrase typed into the wizard."""

@@ -110,6 +110,10 @@ class Step:
     id: str = ""
     title: str = ""
     needs: tuple[str, ...] = ()
+    # Does describe() read the keyring? A plan asks the steps that do only once it is unlocked (in a thread), so
+    # a step reading a secret never stalls the event loop while the others ask the cluster. A step marked False
+    # that reads one anyway is still right, only slower.
+    reads_secrets: bool = True
 
     def __init__(self, settings: Settings | None = None) -> None:
         # Plans build every step from the run's Settings; a step reads them here or through ctx.settings.

@@ -34,6 +34,7 @@ def _arc_finalizers(obj: dict) -> list[str]:
 
 class ArcRemoval(Step):
     id, title, needs = "arc-removal", "Remove ARC runners and controller", ()
+    reads_secrets = False
 
 
     async def inventory(self, ctx: StepContext) -> dict[str, Any]:

@@ -12,6 +12,7 @@ class Namespaces(ManifestStep):
     someone else's: it is used as it is — not labelled, not adopted — and teardown leaves it."""
 
     id, title, needs = "namespaces", "Create namespaces", ()
+    reads_secrets = False  # manifests without ${secret:…}: the plan asks it at once
     files = ("namespaces.yaml",)
 
     async def objects(self, ctx: StepContext) -> list[dict]:
@@ -34,6 +35,7 @@ class PersistentVolumes(ManifestStep):
     claim's uid and would never bind again: clear that uid (keeping namespace/name) so the new claim takes it."""
 
     id, title, needs = "pvs", "NFS PersistentVolumes (Retain)", ("namespaces",)
+    reads_secrets = False  # manifests without ${secret:…}: the plan asks it at once
     files = ("pvs/argocd-pv.yaml", "pvs/kargo-pv.yaml", "pvs/woodpecker-pv.yaml",
              "pvs/argocd-pvc.yaml", "pvs/kargo-pvc.yaml")
 
@@ -77,6 +79,7 @@ class PersistentVolumes(ManifestStep):
 
 class WoodpeckerNetworkPolicy(ManifestStep):
     id, title, needs = "woodpecker-network-policy", "NetworkPolicy: Traefik → Woodpecker", ("namespaces",)
+    reads_secrets = False  # manifests without ${secret:…}: the plan asks it at once
     files = ("woodpecker/network-policy.yaml",)
 
 
@@ -84,6 +87,7 @@ class WoodpeckerAgentRbac(ManifestStep):
     """cluster-admin (the design) or namespaced (least privilege); switching modes removes the other's objects."""
 
     id, title, needs = "woodpecker-agent-rbac", "Woodpecker agent RBAC", ("namespaces",)
+    reads_secrets = False  # manifests without ${secret:…}: the plan asks it at once
 
     @property
     def files(self) -> tuple[str, ...]:  # type: ignore[override]
@@ -135,12 +139,14 @@ class ArgoRepoSecret(ManifestStep):
 
 class ArgoApps(ManifestStep):
     id, title = "argocd-apps", "Argo CD Applications → Gitea"
+    reads_secrets = False  # manifests without ${secret:…}: the plan asks it at once
     needs = ("argocd-repo-secret", "repo-migrate")
     files = ("argocd/apps/stonks-beta.yaml", "argocd/apps/stonks-paper.yaml", "argocd/apps/stonks-live.yaml")
 
 
 class KargoResources(ManifestStep):
     id, title, needs = "kargo-resources", "Kargo project, warehouse and stages", ("kargo", "argocd-apps")
+    reads_secrets = False  # manifests without ${secret:…}: the plan asks it at once
     files = ("kargo/project.yaml", "kargo/project-config.yaml", "kargo/warehouse.yaml",
              "kargo/stages/beta.yaml", "kargo/stages/paper.yaml", "kargo/stages/live.yaml")
 

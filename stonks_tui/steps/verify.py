@@ -10,6 +10,7 @@ from stonks_tui.words import count
 
 class Verify(Step):
     id, title, needs = "verify", "Verify the installed system", ("woodpecker-activate", "kargo-resources")
+    reads_secrets = False
 
 
     async def check(self, ctx: StepContext) -> CheckResult:
