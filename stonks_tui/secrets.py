@@ -42,6 +42,7 @@ KNOWN = {
     "gitea-db-password": "operator",
 }
 ENV_FOR = {name: "STONKS_" + name.upper().replace("-", "_") for name in KNOWN}
+MIN_PASSPHRASE = 8  # a new keyring's passphrase: everything in it is as strong as this
 MIN_GIVEN = 8  # Gitea's MIN_PASSWORD_LENGTH; the wizard asks the same. Shorter values could not be redacted either.
 
 
@@ -194,6 +195,10 @@ def encrypted_file_backend(path: Path, passphrase: str, *, public_passphrase: bo
     backend.__class__ = type("StonksCryptFile", (DeferredUnlock, StonksCryptFile), {})
     path.parent.mkdir(parents=True, exist_ok=True)
     _refuse_damaged_keyring(path)
+    if not path.exists() and not public_passphrase and len(passphrase) < MIN_PASSPHRASE:
+        raise KeyringLocked(f"a new encrypted keyring ({path}) needs a passphrase of at least {MIN_PASSPHRASE} "
+                            f"characters (this one has {len(passphrase)})",
+                            hint="choose a longer one (STONKS_KEYRING_PASSPHRASE or the prompt); nothing was written")
     if public_passphrase and not path.exists():
         kdf = PUBLIC_PASSPHRASE_KDF
         _rewrite_keyring(path, lambda config: _set_option(config, "keyring-setting", KDF_OPTION,
@@ -332,8 +337,12 @@ class SecretStore:
     """
 
     def __init__(self, backend: Any, context: str, redactor: Redactor, where: str = "",
-                 lock_path: Path | None = None) -> None:
+                 lock_path: Path | None = None, resolve: Callable[[], tuple[Any, str]] | None = None) -> None:
         self.backend = backend
+        # No backend yet: `resolve` chooses and unlocks it the first time it is needed — in the preload thread,
+        # or only at the first write when the values were handed over (the engine process, from its client).
+        self._resolve = resolve
+        self._resolving = threading.Lock()
         self.context = context
         self.redactor = redactor
         self.where = where
@@ -357,9 +366,10 @@ class SecretStore:
     def _read_entry(self) -> str | None:
         """The context's entry as stored; a damaged one (a truncated file, a changed character: it no longer
         decrypts) is a message naming it, never a traceback — and never written over."""
-        check = getattr(self.backend, "check_passphrase", None)
+        backend = self._backend()
+        check = getattr(backend, "check_passphrase", None)
         try:
-            raw = self.backend.get_password(SERVICE, self.context)
+            raw = backend.get_password(SERVICE, self.context)
             if raw is None and check is not None:
                 check()  # no entry yet to prove the passphrase: the reference does, before anything is written
             return raw
@@ -372,6 +382,25 @@ class SecretStore:
                              hint="restore the file from a backup; or move it aside — the next run starts a new "
                                   "keyring, makes the generated secrets again and asks again for the ones you "
                                   "gave (the Gitea admin password, a Woodpecker token)") from None
+
+    def _backend(self) -> Any:
+        with self._resolving:
+            if self.backend is None and self._resolve is not None:
+                self.backend, self.where = self._resolve()
+        return self.backend
+
+    def handed_over(self, values: dict[str, str]) -> None:
+        """The context's values as the process that started this one had them (the engine's client): no read
+        of the keyring, so no Argon2 derivation, unless something is written."""
+        self._values = {str(k): str(v) for k, v in values.items()}
+        for value in self._values.values():
+            self.redactor.add(value)
+
+    def snapshot(self) -> dict[str, str]:
+        """Every value as this process has it (what the engine process is handed)."""
+        values = self._load()
+        with self._lock:
+            return dict(values)
 
     def _load(self) -> dict[str, str]:
         loading = self._loading
@@ -430,7 +459,7 @@ class SecretStore:
                     merged.pop(name, None)
                 else:
                     merged[name] = value
-            self.backend.set_password(SERVICE, self.context, json.dumps(merged, sort_keys=True))
+            self._backend().set_password(SERVICE, self.context, json.dumps(merged, sort_keys=True))
         finally:
             if fd is not None:
                 os.close(fd)
@@ -479,7 +508,7 @@ class SecretStore:
         with self._lock:
             self._values = None
 
-    def preload(self, *, background: bool = False, before: Callable[[], None] | None = None) -> None:
+    def preload(self, *, background: bool = False) -> None:
         """Read the context's entry once so the redactor knows every value before anything is logged.
         `background`: in a thread (Argon2 releases the GIL, so the unlock runs beside imports and cluster reads);
         every read of a secret, and wait_loaded(), waits for it and raises what it raised."""
@@ -489,9 +518,7 @@ class SecretStore:
 
         def load() -> None:
             try:
-                if before is not None:
-                    before()  # the backend itself chosen and unlocked here too
-                self._load()
+                self._load()  # the backend itself chosen and unlocked here too, when it was left to resolve
             except BaseException as exc:  # said by whoever reads a secret first, in its own thread
                 self._load_error = exc
 
@@ -509,7 +536,8 @@ class SecretStore:
 
 def open_store(state_dir: Path, context: str, redactor: Redactor, *, isolated: bool = False,
                passphrase: str | None = None, interactive: bool | None = None,
-               public_passphrase: bool = False, background: bool = False) -> SecretStore:
+               public_passphrase: bool = False, background: bool = False,
+               handed: dict[str, str] | None = None) -> SecretStore:
     interactive = sys.stdin.isatty() if interactive is None else interactive
 
     typed: list[str] = []
@@ -521,16 +549,16 @@ def open_store(state_dir: Path, context: str, redactor: Redactor, *, isolated: b
         return typed[-1]
 
     known = passphrase or os.environ.get("STONKS_KEYRING_PASSPHRASE")
-    if background and (known or not interactive):  # nothing to ask at a prompt: the whole unlock in a thread
+    if (background or handed is not None) and (known or not interactive):  # nothing to ask at a prompt
         state_dir.mkdir(parents=True, exist_ok=True)
-        store = SecretStore(None, context, redactor, lock_path=state_dir / "secrets.lock")
+        store = SecretStore(None, context, redactor, lock_path=state_dir / "secrets.lock",
+                            resolve=lambda: choose_backend(state_dir, passphrase=passphrase, isolated=isolated,
+                                                           public_passphrase=public_passphrase))
         store.passphrase = known
-
-        def resolve() -> None:
-            store.backend, store.where = choose_backend(state_dir, passphrase=passphrase, isolated=isolated,
-                                                        public_passphrase=public_passphrase)
-
-        store.preload(background=True, before=resolve)
+        if handed is not None:
+            store.handed_over(handed)
+        else:
+            store.preload(background=True)  # the whole unlock in a thread
         return store
     backend, where = choose_backend(state_dir, passphrase=passphrase, isolated=isolated,
                                     ask=ask if interactive else None, public_passphrase=public_passphrase)

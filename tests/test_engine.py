@@ -259,3 +259,89 @@ def test_install_and_teardown_plans_have_the_design_shape() -> None:
     assert td.index("kargo-uninstall") < td.index("argocd-uninstall") < td.index("woodpecker-uninstall")
     assert td[-1] == "namespaces-remove" and td[0] == "pvs-retain"
     assert "pvs-delete" not in td and "pvs-delete" in teardown_plan(Settings(), delete_pvs=True).order
+
+
+class TimedStep(ThingStep):
+    """Records when each of its checks starts and ends, and can be told to take a while."""
+
+    def __init__(self, world: World, sid: str, needs: tuple[str, ...] = (), log: list | None = None) -> None:
+        super().__init__(world, sid, needs)
+        self.log = log if log is not None else []
+
+    async def check(self, ctx: StepContext):
+        self.log.append(("check-start", self.id))
+        ctx.log(f"looked at {self.id}")
+        await asyncio.sleep(0.05)
+        self.log.append(("check-end", self.id))
+        return await super().check(ctx)
+
+    async def apply(self, ctx: StepContext) -> None:
+        self.log.append(("apply", self.id))
+        await super().apply(ctx)
+
+
+def chain(world: World, log: list) -> Plan:
+    return Plan("install", [TimedStep(world, "a", (), log), TimedStep(world, "b", ("a",), log),
+                            TimedStep(world, "c", ("b",), log)])
+
+
+async def test_a_rerun_after_a_finished_run_asks_every_check_at_once(tmp_path: Path) -> None:
+    """A no-op install re-checked its steps one dependency level after another (2.3 s on the real tier for 19
+    steps that were all done): after a finished run, the checks are asked together — and each step's log still
+    reads as always."""
+    world, log = World(), []
+    await run(chain(world, log), tmp_path / "j.json")  # makes a, b, c: the run finishes
+    log.clear()
+    events: list[Event] = []
+    summary, _ = await run(chain(world, log), tmp_path / "j.json", events)
+    assert summary.ok and [e.outcome for e in events if isinstance(e, StepFinished)] == ["unchanged"] * 3
+    starts = [i for i, (what, _) in enumerate(log) if what == "check-start"]
+    first_end = next(i for i, (what, _) in enumerate(log) if what == "check-end")
+    assert len(starts) == 3 and max(starts) < first_end, log  # all three asked before the first answered
+    lines = [e.line for e in events if isinstance(e, LogLine)]
+    assert lines == ["looked at a", "looked at b", "looked at c"], lines  # each after its step started
+
+
+class FollowerStep(TimedStep):
+    """Done while it has seen a's current generation: a's apply makes it stale (like values rendered from a)."""
+
+    async def check(self, ctx: StepContext):
+        await TimedStep.check(self, ctx)
+        return Done() if self.world.seen == self.world.generation else NotDone("a changed since")
+
+    async def apply(self, ctx: StepContext) -> None:
+        self.log.append(("apply", self.id))
+        self.world.seen = self.world.generation
+
+
+async def test_once_a_step_applies_no_check_asked_ahead_is_used(tmp_path: Path) -> None:
+    """The world a check ahead read is the world before any change: when a step applies, its dependants are
+    checked again after it, as without speculation (b's check ahead said done; after a's apply it is not)."""
+
+    class Maker(TimedStep):
+        async def apply(self, ctx: StepContext) -> None:
+            await super().apply(ctx)
+            self.world.generation += 1
+
+    world, log = World(), []
+    world.generation = world.seen = 0
+
+    def plan() -> Plan:
+        return Plan("install", [Maker(world, "a", (), log), FollowerStep(world, "b", ("a",), log)])
+
+    await run(plan(), tmp_path / "j.json")  # a made (generation 1), b follows it
+    world.things.discard("a")  # drift: a must be made again
+    log.clear()
+    events: list[Event] = []
+    summary, _ = await run(plan(), tmp_path / "j.json", events)
+    assert summary.ok and ("apply", "b") in log, log
+    assert [e.outcome for e in events if isinstance(e, StepFinished)] == ["ok", "ok"]
+
+
+async def test_a_first_run_checks_in_order(tmp_path: Path) -> None:
+    world, log = World(), []
+    await run(chain(world, log), tmp_path / "j.json")
+    assert [entry for entry in log if entry[0] != "check-end"] == [
+        ("check-start", "a"), ("apply", "a"), ("check-start", "a"),
+        ("check-start", "b"), ("apply", "b"), ("check-start", "b"),
+        ("check-start", "c"), ("apply", "c"), ("check-start", "c")]

@@ -244,3 +244,34 @@ def test_a_damaged_keyring_entry_is_a_message_and_stays_as_it_was(tmp_path: Path
     assert "Traceback" not in r.stderr and "is damaged: it does not decrypt" in r.stderr, r.stderr
     assert "restore the file from a backup" in r.stderr
     assert path.read_text() == text  # nothing written over it
+
+
+def test_a_new_keyring_needs_a_passphrase_of_eight_characters(tmp_path: Path) -> None:
+    with pytest.raises(KeyringLocked, match="at least 8 characters") as err:
+        open_store(tmp_path, "ctx", Redactor(), passphrase="x", interactive=False)
+    assert "nothing was written" in err.value.hint and not (tmp_path / "secrets.cryptfile").exists()
+
+
+def test_the_engine_is_handed_a_passphrase_with_any_character_and_the_secrets(tmp_path: Path) -> None:
+    """A passphrase with a newline reached the engine cut at it (one line on its stdin): every engine run said
+    "does not unlock". The start line is JSON now, and carries the values, so the engine derives no key at start."""
+    import json
+    import sys
+
+    from stonks_tui.commands.runs import start_line
+    from stonks_tui.errors import StonksError
+    from stonks_tui.service.client import spawn
+
+    copy = tmp_path / "stdin"
+    argv = [sys.executable, "-c", f"import sys; open({str(copy)!r}, 'w').write(sys.stdin.read()); sys.exit(2)"]
+    with pytest.raises(StonksError):  # the stand-in never serves: it only keeps what it was handed
+        spawn(tmp_path / "ctx", argv, "two\nlines, quotes \" and \\\\", {"gitea-token": "tok-123456789"})
+    phrase, handed = start_line(copy.read_text())
+    assert phrase == "two\nlines, quotes \" and \\\\" and handed == {"gitea-token": "tok-123456789"}
+    assert copy.read_text().count("\n") == 1 and json.loads(copy.read_text())["passphrase"] == phrase
+    store = open_store(tmp_path, "ctx", Redactor(), passphrase=phrase, interactive=False, handed=handed)
+    assert store.get("gitea-token") == "tok-123456789" and store.backend is None  # nothing read, nothing derived
+    store.set("gitea-token", "tok-987654321")  # a write opens the keyring then
+    store.flush()
+    again = open_store(tmp_path, "ctx", Redactor(), passphrase=phrase, interactive=False)
+    assert again.get("gitea-token") == "tok-987654321"

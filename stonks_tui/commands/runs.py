@@ -138,6 +138,27 @@ def _typed_pv_names(args: argparse.Namespace) -> list[str]:
     return typed
 
 
+def start_line(line: str) -> tuple[str | None, dict[str, str] | None]:
+    """What the client hands the engine on its stdin: one JSON object (passphrase, the context's secrets). Its
+    content is never repeated in a message: it holds secrets."""
+    import json
+
+    from stonks_tui.errors import UsageError
+
+    if not line.strip():
+        return None, None
+    try:
+        data = json.loads(line)
+    except ValueError:
+        data = None
+    if not isinstance(data, dict):
+        raise UsageError("the engine process was started without its start line (it is started by install, "
+                         "teardown and the wizard, never by hand)", hint="run stonks-tui install or teardown")
+    secrets = data.get("secrets")
+    handed = {str(k): str(v) for k, v in secrets.items()} if isinstance(secrets, dict) else None
+    return str(data.get("passphrase") or "") or None, handed
+
+
 def cmd_engine_serve(args: argparse.Namespace) -> int:
     """The engine process (started by install/teardown and the wizard, never by hand): runs one plan under the
     context lock and serves its events on the context's socket until the run has ended and its clients have read
@@ -147,9 +168,9 @@ def cmd_engine_serve(args: argparse.Namespace) -> int:
     from stonks_tui.journal import ContextLock
     from stonks_tui.service.server import EngineService
 
-    line = sys.stdin.readline().rstrip("\n") if not sys.stdin.isatty() else ""
-    session = Session(args, interactive=False, announce=False, passphrase=line or None, demo_wait=15.0,
-                      background_unlock=True)
+    phrase, handed = start_line(sys.stdin.readline() if not sys.stdin.isatty() else "")
+    session = Session(args, interactive=False, announce=False, passphrase=phrase, demo_wait=15.0,
+                      background_unlock=True, handed=handed)
     try:
         runner = session.runner()
         plan = runner.plan(args.which, delete_pvs=args.delete_pvs)

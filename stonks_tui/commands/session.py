@@ -54,7 +54,7 @@ class Session:
 
     def __init__(self, args: argparse.Namespace, *, with_secrets: bool = True, interactive: bool | None = None,
                  announce: bool = True, passphrase: str | None = None, demo_wait: float = 0.0,
-                 background_unlock: bool = False) -> None:
+                 background_unlock: bool = False, handed: dict[str, str] | None = None) -> None:
         from stonks_tui import state_dir
         from stonks_tui.kubecontext import resolve_context
         from stonks_tui.redact import Redactor
@@ -65,6 +65,7 @@ class Session:
         # The keyring unlocks in a thread while the command imports and reads the cluster (plan, verify, install):
         # its Argon2 derivation (~0.6 s) then costs no wall time. A wrong passphrase is said at the first secret read.
         self.background_unlock = background_unlock
+        self.handed = handed  # the engine process: the secrets as its client had them (no keyring read at start)
         self.state = state_dir_for(args)
         self.demo = None
         overrides = None
@@ -115,12 +116,12 @@ class Session:
             phrase = self.passphrase or demo_passphrase()
             store = open_store(self.state / "demo", self.context, self.redactor, isolated=True, passphrase=phrase,
                                interactive=False, public_passphrase=passphrase_is_public(phrase),
-                               background=self.background_unlock)
+                               background=self.background_unlock, handed=self.handed)
             if self.demo is not None:  # else the engine process holds the demo's world (and seeded its keyring)
                 seed_demo_secrets(store, self.demo, self.settings.gitea_admin_user)
             return store
         return open_store(self.state, self.context, self.redactor, interactive=self.interactive,
-                          passphrase=self.passphrase, background=self.background_unlock)
+                          passphrase=self.passphrase, background=self.background_unlock, handed=self.handed)
 
     def unlock(self, passphrase: str) -> None:
         """Open the encrypted keyring with a passphrase typed into the wizard."""
@@ -172,7 +173,8 @@ class Session:
                                clear_arc_finalizers=bool(getattr(self.args, "clear_arc_finalizers", False)),
                                context=None if self.args.demo else self.context, ask=bool(options.get("ask")))
             phrase = self.passphrase or getattr(self.secrets, "passphrase", None)
-            return spawn(runner.context_dir(), argv, phrase)
+            snapshot = getattr(self.secrets, "snapshot", None)
+            return spawn(runner.context_dir(), argv, phrase, snapshot() if snapshot is not None else None)
 
         def after_engine() -> None:
             if self.secrets is not None and hasattr(self.secrets, "reload"):

@@ -153,9 +153,12 @@ def engine_argv(args: Any, plan: str, *, delete_pvs: bool = False, confirmed_pv_
     return argv
 
 
-def spawn(context_dir: Path, argv: list[str], passphrase: str | None) -> int:
+def spawn(context_dir: Path, argv: list[str], passphrase: str | None,
+          secrets: dict[str, str] | None = None) -> int:
     """Start the engine in its own session (no terminal: a hang-up never reaches it), hand it the keyring's
-    passphrase on a pipe (never argv or environment), wait until its socket answers. Returns its pid."""
+    passphrase and the context's secrets as this process has them on a pipe (never argv or environment: one JSON
+    line, so a passphrase may hold any character), wait until its socket answers. Returns its pid. Handed the
+    values, the engine reads nothing from the keyring at start: no Argon2 derivation (~0.6 s of both cores)."""
     context_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
     log = context_dir / "engine.log"
     out = os.open(log, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o600)
@@ -167,7 +170,7 @@ def spawn(context_dir: Path, argv: list[str], passphrase: str | None) -> int:
         os.close(out)
     assert proc.stdin is not None
     with contextlib.suppress(BrokenPipeError):
-        proc.stdin.write(((passphrase or "") + "\n").encode())
+        proc.stdin.write((json.dumps({"passphrase": passphrase or "", "secrets": secrets}) + "\n").encode())
         proc.stdin.close()
     deadline = time.monotonic() + START_TIMEOUT
     while time.monotonic() < deadline:
