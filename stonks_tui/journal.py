@@ -122,7 +122,8 @@ class Journal:
                                  f"not the {plan!r} journal of {context!r}")
             run = data.get("run") or {}
             if not isinstance(run, dict) or not all(isinstance(run.get(k), str | None)
-                                                    for k in ("id", "started_at", "finished_at", "status", "host")):
+                                                    for k in ("id", "started_at", "finished_at", "status", "host",
+                                                              "undone_at")):
                 raise ValueError("its run record is malformed")
             steps = data.get("steps") or {}
             if not isinstance(steps, dict):
@@ -203,6 +204,18 @@ class Journal:
             rec.duration = round(duration, 3)
         if outputs:
             rec.outputs.update(outputs)
+        self.save()
+
+    def undone(self, when: str) -> None:
+        """A teardown finished after this install: no step's result holds any more. Each goes back to pending
+        (its outputs kept: what the install made and may make again the same way), so `status` and the Resume
+        screen never show a step done that the teardown undid."""
+        if not self.steps:
+            return
+        for rec in self.steps.values():
+            rec.state, rec.attempts, rec.last_error, rec.hint = PENDING, 0, None, None
+            rec.started_at = rec.finished_at = rec.duration = None
+        self.run["undone_at"] = when
         self.save()
 
     def unfinished(self) -> bool:

@@ -9,6 +9,7 @@ files and `plan` never contain a secret.
 from __future__ import annotations
 
 import functools
+import os
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -147,15 +148,59 @@ def mask_secrets(node: Any) -> Any:
 
 
 def write_rendered(rendered: Rendered, out_dir: Path) -> list[Path]:
+    """Every rendered file under `out_dir`, which must be the operator's own directory: each file is written
+    whole and renamed into place (a link planted at a file's name is replaced, never followed), and a
+    subdirectory that is a link is refused."""
+    from stonks_tui.fsutil import atomic_write_text
+
+    out_dir = own_output_dir(out_dir)
+    files = {**{rel: yaml.safe_dump_all(mask_secrets(objs), sort_keys=False)
+                for rel, objs in rendered.objects.items()},
+             **{rel: yaml.safe_dump(mask_secrets(values), sort_keys=False) for rel, values in rendered.values.items()}}
     written = []
-    for rel, objs in rendered.objects.items():
+    for rel, text in files.items():
         target = out_dir / rel
-        target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_text(yaml.safe_dump_all(mask_secrets(objs), sort_keys=False))
-        written.append(target)
-    for rel, values in rendered.values.items():
-        target = out_dir / rel
-        target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_text(yaml.safe_dump(mask_secrets(values), sort_keys=False))
+        _real_dirs(out_dir, target.parent)
+        atomic_write_text(target, text, mode=0o644)
         written.append(target)
     return written
+
+
+def own_output_dir(out_dir: Path) -> Path:
+    """`render --out DIR`: created if missing (0700); refused when it is not a directory, not the operator's, or
+    writable by others (another user could swap a file for a link between two writes)."""
+    import stat
+
+    from stonks_tui.errors import UsageError
+
+    hint = "choose a directory of your own, e.g. --out ~/stonks-render"
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+        info = out_dir.stat()
+    except FileExistsError:
+        raise UsageError(f"--out {out_dir}: exists and is not a directory", hint=hint) from None
+    except OSError as exc:
+        raise UsageError(f"--out {out_dir}: cannot be used as a directory ({exc.strerror or exc})",
+                         hint=hint) from None
+    if not stat.S_ISDIR(info.st_mode):
+        raise UsageError(f"--out {out_dir}: exists and is not a directory", hint=hint)
+    if info.st_uid != os.getuid():
+        raise UsageError(f"--out {out_dir}: belongs to another user (uid {info.st_uid}); nothing was written",
+                         hint=hint)
+    if info.st_mode & 0o022:
+        raise UsageError(f"--out {out_dir}: others may write in it (mode {stat.S_IMODE(info.st_mode):04o}); "
+                         "nothing was written", hint=hint + f", or chmod go-w {out_dir}")
+    return out_dir
+
+
+def _real_dirs(root: Path, directory: Path) -> None:
+    """Create `directory` under `root`, each part a real directory (a link there is refused, not followed)."""
+    from stonks_tui.errors import UsageError
+
+    current = root
+    for part in directory.relative_to(root).parts:
+        current = current / part
+        if current.is_symlink() or (current.exists() and not current.is_dir()):
+            raise UsageError(f"--out: {current} is a link or a file, not a directory; nothing is written through it",
+                             hint="remove it, or choose an empty directory for --out")
+        current.mkdir(mode=0o755, exist_ok=True)

@@ -281,9 +281,14 @@ class Runner:
                 for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
                     loop.add_signal_handler(sig, self.engine.cancel)
             try:
-                return await self.engine.run()
+                summary = await self.engine.run()
             finally:
                 await self._close(ctx)
+            if plan.name == "teardown" and summary.ok:  # under the same lock: the install's steps are undone
+                install = Journal.open(journal_path(self.state_dir, self.context, "install"), "install",
+                                       self.context, locked=True)
+                install.undone(journal.run.get("finished_at") or "")
+            return summary
 
     def _question(self, msg: dict[str, Any]) -> None:
         if self.on_question is not None:

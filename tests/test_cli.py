@@ -248,3 +248,37 @@ def test_an_unknown_keyring_backend_is_a_message(cli_env: dict[str, str]) -> Non
         r = cli("secrets", env=dict(cli_env, PYTHON_KEYRING_BACKEND=backend))
         assert r.returncode == 2 and "Traceback" not in r.stderr, r.stderr
         assert f"PYTHON_KEYRING_BACKEND / keyringrc: {backend!r} cannot be loaded" in r.stderr and why in r.stderr
+
+
+def test_render_out_writes_only_into_the_operators_own_directory(cli_env: dict[str, str], tmp_path: Path) -> None:
+    """render --out followed a link planted at a file's name and overwrote its target, wrote into another user's
+    0777 directory, and gave tracebacks for a file or /proc/x as DIR. Now: each file is written whole and renamed
+    into place, a linked subdirectory is refused, and DIR must be the operator's and not writable by others."""
+    import os
+
+    out = tmp_path / "out"
+    r = cli("render", "--out", str(out), env=cli_env)
+    assert r.returncode == 0, r.stderr
+    victim = tmp_path / "victim.txt"
+    victim.write_text("keep me\n")
+    planted = next(p for p in out.rglob("*.yaml"))
+    planted.unlink()
+    planted.symlink_to(victim)
+    r = cli("render", "--out", str(out), env=cli_env)
+    assert r.returncode == 0 and victim.read_text() == "keep me\n" and not planted.is_symlink()
+    sub = next(p for p in out.iterdir() if p.is_dir())
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    os.rename(sub, tmp_path / "moved")
+    sub.symlink_to(elsewhere, target_is_directory=True)
+    r = cli("render", "--out", str(out), env=cli_env)
+    assert r.returncode == 2 and "is a link or a file" in r.stderr and not any(elsewhere.iterdir())
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    shared.chmod(0o777)
+    r = cli("render", "--out", str(shared), env=cli_env)
+    assert r.returncode == 2 and "others may write in it (mode 0777)" in r.stderr and not any(shared.iterdir())
+    for target, words in ((victim, "exists and is not a directory"), (Path("/proc/x"), "cannot be used")):
+        r = cli("render", "--out", str(target), env=cli_env)
+        assert r.returncode == 2 and words in r.stderr and "Traceback" not in r.stderr, r.stderr
+    assert victim.read_text() == "keep me\n"

@@ -105,6 +105,10 @@ def test_teardown_keeps_pvs_and_reinstall_rebinds(demo: dict) -> None:
     after = pv_state(state)
     assert set(after) == set(before)
     assert all(phase == "Released" and path == before[name][1] for name, (phase, path, _) in after.items())
+    # The install's steps are no longer shown done: the teardown undid them (status and the Resume screen).
+    runs = {r["plan"]: r for r in json.loads(run(state, "status", "-o", "json", env=env).stdout)["runs"]}
+    assert runs["install"]["undoneAt"] == runs["teardown"]["finishedAt"] is not None
+    assert {step["state"] for step in runs["install"]["steps"]} == {"pending"}
     drift = run(state, "plan", "--exit-code", "-o", "json", env=env)
     assert drift.returncode == 4, drift.stderr  # drift: the install would create again what teardown removed
     doc = json.loads(drift.stdout)

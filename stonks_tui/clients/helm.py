@@ -169,15 +169,15 @@ class HelmClient:
     async def releases(self) -> list[dict[str, Any]]:
         """Every release in every state: `helm list` alone hides pending-install/-upgrade/-rollback and
         uninstalling (pkg/action/list.go), which is exactly what an interrupted run leaves behind.
-        With `share_listings` (a plan: read-only, every step asking at once) callers asking while a listing is
-        under way share it — one helm process instead of one per step. Never during a run: a step that has just
-        changed a release must not read a listing begun before its change."""
+        With `share_listings` (a plan: read-only, one picture of the cluster) every caller shares one listing —
+        one helm process instead of one per step. Never during a run: a step that has just changed a release must
+        not read a listing begun before its change."""
         if not self.share_listings:
             return await self._list()
         listing = self._listing
-        if listing is None or listing.done():
-            listing = self._listing = asyncio.ensure_future(self._list())
-        return list(await asyncio.shield(listing))
+        if listing is None or (listing.done() and (listing.cancelled() or listing.exception() is not None)):
+            self._listing = asyncio.ensure_future(self._list())
+        return list(await asyncio.shield(self._listing))
 
     async def _list(self) -> list[dict[str, Any]]:
         text = await self.run("list", "-A", "--all", "-o", "json", what="list")

@@ -59,6 +59,7 @@ def gather(args: argparse.Namespace) -> tuple[str, Path, list[dict[str, Any]], d
                           "hint": printable(rec.hint) if rec.hint else None})
         runs.append({"plan": journal.plan, "id": run.get("id"), "status": status, "live": status == "running",
                      "startedAt": run.get("started_at"), "finishedAt": run.get("finished_at"),
+                     "undoneAt": run.get("undone_at"),
                      "pid": run.get("pid"), "host": run.get("host"), "steps": steps})
     return context, state, runs, live
 
@@ -90,6 +91,8 @@ def print_status(args: argparse.Namespace, context: str, state: Path, runs: list
 
     for index, run in enumerate(runs):
         state_word = run["status"]
+        if run.get("undoneAt"):
+            state_word += f", then undone by the teardown finished {run['undoneAt']} (its steps: pending again)"
         if state_word == "interrupted":
             state_word = "interrupted (its process is gone; the next run resumes it)"
         elif state_word == "running" and live is not None:
