@@ -157,8 +157,22 @@ class Runner:
         await asyncio.to_thread(self._secrets_known, self.make_context())
         if self.spawner is None:
             return await self.run_here(plan, listeners, install_signals=install_signals)
-        pid = await asyncio.to_thread(self.start_detached, plan)
-        return await self.attach(listeners, install_signals=install_signals, pid=pid)
+        # From here an engine process may exist: a Ctrl-C (or SIGTERM) while it starts is kept and acted on as
+        # soon as this client is attached — it used to end only this process (exit 130) while the run went on.
+        early: list[int] = []
+        if install_signals:
+            import signal
+
+            loop = asyncio.get_running_loop()
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                loop.add_signal_handler(sig, early.append, sig)
+        try:
+            pid = await asyncio.to_thread(self.start_detached, plan)
+        finally:
+            if install_signals:
+                for sig in (signal.SIGINT, signal.SIGTERM):
+                    loop.remove_signal_handler(sig)
+        return await self.attach(listeners, install_signals=install_signals, pid=pid, early=early)
 
     def start_detached(self, plan: Plan) -> int:
         """Start the engine process on `plan` (its pid); what it needs beyond the plan's name goes with it."""
@@ -168,7 +182,7 @@ class Runner:
                                         "ask": self.asks_operator})
 
     async def attach(self, listeners: list[Listener], *, install_signals: bool = False,
-                     pid: int | None = None, follower: bool = False) -> RunSummary:
+                     pid: int | None = None, follower: bool = False, early: list[int] | None = None) -> RunSummary:
         """Follow the engine process's run (its backlog, then live) until it ends or this client detaches.
         A `follower` (attach) going away — SIGTERM, SIGHUP — only detaches: the run is cancelled only when asked."""
         from stonks_tui.engine.engine import RunSummary
@@ -241,6 +255,8 @@ class Runner:
             loop.add_signal_handler(signal.SIGINT, interrupt)
             loop.add_signal_handler(signal.SIGTERM, detach if follower else conn.cancel)
             loop.add_signal_handler(signal.SIGHUP, detach)  # the terminal went: this client goes, the run does not
+            for sig in early or ():  # what arrived while the engine was starting, as if it arrived now
+                interrupt() if sig == signal.SIGINT else (detach() if follower else conn.cancel())
         try:
             seen = await task
         except asyncio.CancelledError:

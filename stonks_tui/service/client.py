@@ -62,6 +62,7 @@ class EngineConnection:
         self.context_dir = context_dir
         self.writer: asyncio.StreamWriter | None = None
         self.finished = False  # PlanFinished read: the run is over, whatever happens to this connection now
+        self._unsent: list[dict[str, Any]] = []
 
     async def attach(self, listeners: list[Callable[[Event], None]], notes: Callable[[str], None] | None = None,
                      questions: Callable[[dict[str, Any]], None] | None = None) -> Attached:
@@ -71,6 +72,9 @@ class EngineConnection:
         sock = protocol.connect(self.context_dir / protocol.SOCKET_NAME)
         reader, self.writer = await asyncio.open_unix_connection(sock=sock, limit=1 << 24)
         self.writer.write(protocol.encode({"hello": {"pid": os.getpid()}}))
+        for message in self._unsent:  # a cancel (or answer) given before the connection was open
+            self.writer.write(protocol.encode(message))
+        self._unsent.clear()
         seen = Attached()
         try:
             async for msg in _messages(reader):
@@ -113,7 +117,9 @@ class EngineConnection:
         self._say({"cmd": "answer", "id": qid, "yes": yes})
 
     def _say(self, message: dict[str, Any]) -> None:
-        if self.writer is not None and not self.writer.is_closing():
+        if self.writer is None and not self.finished:
+            self._unsent.append(message)  # said as soon as the connection opens
+        elif self.writer is not None and not self.writer.is_closing():
             self.writer.write(protocol.encode(message))
 
 

@@ -77,3 +77,28 @@ def test_kill_9_mid_install_then_finish(tmp_path: Path) -> None:
     assert again.returncode == 0, again.stdout[-2000:]
     assert "(attempt 2)" in again.stdout  # the interrupted steps ran again
     assert all(v["state"] == "done" for v in journal(tmp_path)["steps"].values())
+
+
+def test_ctrl_c_while_the_engine_starts_cancels_the_run(tmp_path: Path) -> None:
+    """Ctrl-C right after "preflight: N checks passed" — while the engine process was starting — printed
+    "interrupted" and exited 130, and the install went on in the engine. Now the signal is kept and acted on once
+    this client is attached: the run is cancelled (or, sent before the engine exists, never starts)."""
+    proc = start(tmp_path, "1")
+    wait_for_line(proc, "preflight: ")
+    log = tmp_path / "stonks-demo" / "engine.log"
+    deadline = time.monotonic() + 30
+    while not log.exists() and time.monotonic() < deadline:  # the engine process is being started now
+        time.sleep(0.005)
+    proc.send_signal(signal.SIGINT)
+    out, _ = proc.communicate(timeout=60)
+    assert proc.returncode == 130, out[-1500:]
+    path = tmp_path / "stonks-demo" / "install.json"
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:  # an engine left running would carry on and finish the install
+        engine = tmp_path / "stonks-demo" / "engine.json"
+        if not engine.exists() or not (tmp_path / "stonks-demo" / "engine.sock").exists():
+            break
+        time.sleep(0.2)
+    time.sleep(3)
+    status = journal(tmp_path)["run"]["status"] if path.exists() else "never started"
+    assert status in ("interrupted", "never started"), (status, out[-1500:])
