@@ -52,6 +52,13 @@ def dispatch(args: argparse.Namespace) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
+    code = _main(argv)
+    if "stonks_tui.prompt_exit" in sys.modules:  # a command ran: end now even if a worker is still blocked
+        sys.modules["stonks_tui.prompt_exit"].finish(code)
+    return code
+
+
+def _main(argv: list[str] | None) -> int:
     parser = build_parser()
     if argv is None:
         from stonks_tui.completion import autocomplete
@@ -66,6 +73,9 @@ def main(argv: list[str] | None = None) -> int:
 
         private_umask()
         check_environment()
+        from stonks_tui import prompt_exit
+
+        prompt_exit.install()
         return dispatch(args)
     except StonksError as exc:
         print(f"stonks-tui: {exc.message}", file=sys.stderr)

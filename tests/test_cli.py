@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import subprocess
 import sys
@@ -282,3 +283,35 @@ def test_render_out_writes_only_into_the_operators_own_directory(cli_env: dict[s
         r = cli("render", "--out", str(target), env=cli_env)
         assert r.returncode == 2 and words in r.stderr and "Traceback" not in r.stderr, r.stderr
     assert victim.read_text() == "keep me\n"
+
+
+def test_a_silent_api_server_gets_preflights_answer_within_its_bound(cli_env: dict[str, str],
+                                                                    kubeconfig: Path) -> None:
+    """An API server that accepts connections and never answers: `install` sat ~8 minutes in preflight (urllib3
+    retried each unanswered request three times, then the process waited for its blocked threads) and printed an
+    asyncio traceback. Now preflight answers within its 20 s bound and the process ends right after."""
+    import socket
+    import threading
+
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(64)
+    held: list[socket.socket] = []
+
+    def accept() -> None:
+        with contextlib.suppress(OSError):
+            while True:
+                held.append(server.accept()[0])  # accepted, never answered
+
+    threading.Thread(target=accept, daemon=True).start()
+    kubeconfig.write_text(kubeconfig.read_text().replace("http://127.0.0.1:9", f"http://127.0.0.1:"
+                                                                             f"{server.getsockname()[1]}"))
+    try:
+        r = cli("install", "--yes", env=cli_env, timeout=120)  # before: TimeoutExpired
+    finally:
+        server.close()
+        for conn in held:
+            conn.close()
+    assert r.returncode == 1 and "nothing was applied" in r.stdout, r.stdout[-2000:]
+    assert "FAIL cluster" in r.stdout and "no answer within 20s" in r.stdout
+    assert "Traceback" not in r.stderr + r.stdout and "never retrieved" not in r.stderr + r.stdout

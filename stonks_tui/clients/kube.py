@@ -72,10 +72,17 @@ def describe_ref(obj_or_kind: Obj | str, name: str = "", ns: str | None = None) 
 class KubeClient:
     def __init__(self, kubeconfig: str | None = None, context: str | None = None,
                  cache_dir: Path | None = None) -> None:
-        from kubernetes import config, dynamic
+        from kubernetes import client, config, dynamic
+        from urllib3.util.retry import Retry
 
         try:
-            self.api_client = config.new_client_from_config(config_file=kubeconfig, context=context)
+            configuration = client.Configuration()
+            config.load_kube_config(config_file=kubeconfig, context=context, client_configuration=configuration,
+                                    persist_config=False)
+            # urllib3 retried a read timeout three times by default: a silent API server held each call 4 × 30 s
+            # (preflight sat ~8 minutes). A refused connection is tried again; an unanswered request is not.
+            configuration.retries = Retry(total=2, connect=2, read=0, status=0, other=0, redirect=False)
+            self.api_client = client.ApiClient(configuration=configuration)
         except Exception as exc:  # the library raises ConfigException and plain errors alike
             raise StepFailed(f"cannot load kubeconfig for context {context!r}: {exc}",
                              hint="check KUBECONFIG and --context (kubectl config get-contexts)") from None
