@@ -422,6 +422,17 @@ class Runner:
         finally:
             await self._close(ctx)
 
+    async def teardown_namespaces(self) -> tuple[list[str], list[tuple[str, str]]]:
+        """What the teardown would do with the namespaces now: (deleted, [(kept, why)]) — the plan's own answer."""
+        await self.settled()
+        from stonks_tui.inventory import teardown_namespaces
+
+        ctx = self._context("teardown")
+        try:
+            return await teardown_namespaces(ctx)
+        finally:
+            await self._close(ctx)
+
     # -- what the wizard's forms need -------------------------------------------------------------------
     def secret_store(self) -> Any:
         """The keyring store the steps read (the wizard writes the operator's secrets into it)."""

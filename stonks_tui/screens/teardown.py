@@ -31,11 +31,10 @@ class TeardownScreen(Screen[None]):
         s = self.app.runner.settings  # type: ignore[attr-defined]
         yield TitleBar()
         yield Static("Teardown removes: Kargo resources and release, Argo CD Applications and release, Woodpecker, "
-                     f"and the namespaces {s.woodpecker_namespace}, {s.argocd_namespace}, {s.kargo_namespace}.",
-                     classes="title")
+                     "and the namespaces the install made (reading them…).", id="teardown-removes", classes="title")
         yield Static(f"Kept: namespaces {s.gitea_namespace} (Gitea, registry) and {s.live_namespace}, every "
                      "PersistentVolume (made Retain first) and all NFS data. Stricter than the old scripts, which "
-                     "deleted PVs without asking.", classes="hint")
+                     "deleted PVs without asking.", id="teardown-keeps", classes="hint")
         yield Static("reading the PVs…", id="kept")
         with Vertical(id="pv-box"):  # hidden until `d`: typing names is the deliberate, separate choice
             yield Input(placeholder="type every PV name, separated by spaces", id="pv-names", compact=True)
@@ -48,7 +47,16 @@ class TeardownScreen(Screen[None]):
 
     @work(exclusive=True, exit_on_error=False)
     async def load(self) -> None:
-        pvs = await self.app.runner.kept_pvs()  # type: ignore[attr-defined]
+        runner = self.app.runner  # type: ignore[attr-defined]
+        # The namespaces as the teardown's own step sorts them (it used to list three while the run deleted five).
+        deleted, kept = await runner.teardown_namespaces()
+        self.query_one("#teardown-removes", Static).update(
+            "Teardown removes: Kargo resources and release, Argo CD Applications and release, Woodpecker, and "
+            + (f"the namespaces {', '.join(deleted)}." if deleted else "no namespace (none the install made is left)."))
+        self.query_one("#teardown-keeps", Static).update(
+            "Kept: " + "; ".join(f"namespace {name} ({why})" for name, why in kept) + "; every PersistentVolume "
+            "(made Retain first) and all NFS data. Stricter than the old scripts, which deleted PVs without asking.")
+        pvs = await runner.kept_pvs()
         self.pv_names = [name for name, _ in pvs]
         self.loaded = True
         self.query_one("#kept", Static).update("PersistentVolumes kept:\n" + "\n".join(f"  {line}" for _, line in pvs)

@@ -93,6 +93,10 @@ class FakeRunner(Runner):
     async def kept_pvs(self) -> list[tuple[str, str]]:
         return list(PVS)
 
+    async def teardown_namespaces(self) -> tuple[list[str], list[tuple[str, str]]]:
+        return (["woodpecker", "argocd", "kargo", "stonks-beta", "stonks-paper"],
+                [("git-server", "Gitea runs there"), ("stonks-live", "the live deployment runs there")])
+
     delivery_calls: list[str | None]
     break_glasses: list[tuple[str, str, int]]
 

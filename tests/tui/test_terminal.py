@@ -78,6 +78,8 @@ def test_install_killed_midway_resumes_to_done_then_teardown_keeps_pvs(tmp_path:
         wait_text(name, "Install — plan, confirm, apply")
         keys(name, "t")
         shown = wait_text(name, "PersistentVolumes kept:", "pipeline-woodpecker-pv")
+        # the namespaces the run will delete, as its own step sorts them (three were named, five deleted)
+        assert "the namespaces woodpecker, argocd, kargo, stonks-beta," in " ".join(shown.split()), shown
         keys(name, "y")
         wait_text(name, "teardown finished")
         keys(name, "Enter")
