@@ -80,8 +80,10 @@ class KubeClient:
             config.load_kube_config(config_file=kubeconfig, context=context, client_configuration=configuration,
                                     persist_config=False)
             # urllib3 retried a read timeout three times by default: a silent API server held each call 4 × 30 s
-            # (preflight sat ~8 minutes). A refused connection is tried again; an unanswered request is not.
-            configuration.retries = Retry(total=2, connect=2, read=0, status=0, other=0, redirect=False)
+            # (preflight sat ~8 minutes). An unanswered request is not tried again; a refused connection is, and
+            # so is the API server's 429 with Retry-After (its priority and fairness: the real tier sends them
+            # while a chart's CRDs are being established).
+            configuration.retries = Retry(total=3, connect=2, read=0, other=0, redirect=False)
             self.api_client = client.ApiClient(configuration=configuration)
         except Exception as exc:  # the library raises ConfigException and plain errors alike
             raise StepFailed(f"cannot load kubeconfig for context {context!r}: {exc}",

@@ -99,6 +99,7 @@ class ProgressScreen(Screen[None]):
         self.follow = True
         self.running = False
         self.finished: PlanFinished | None = None
+        self.vanished = False  # the engine process ended without the run's end
         self.started_order: list[str] = []  # steps in the order they started (the newest last)
         self.plan_started_at: float | None = None  # wall time, from the engine's event (right for a late client)
         self.plan_label = plan.name
@@ -134,20 +135,41 @@ class ProgressScreen(Screen[None]):
         runner = self.app.runner  # type: ignore[attr-defined]
         self.running = True
         self.finished = None
+        self.vanished = False
         self.query_one("#failure", Static).remove_class("shown")
         self.refresh_bindings()
+        summary = None
         try:
             if self.attach:
                 self.attach = False  # Retry afterwards starts a run of its own
-                await runner.attach([self.listen])
+                summary = await runner.attach([self.listen])
             else:
-                await runner.run(self.plan, [self.listen])
+                summary = await runner.run(self.plan, [self.listen])
         except StonksError as exc:  # lock held, journal unreadable: say so, keep the screen
             self.show_failure(exc.message, exc.hint)
             self.query_one("#status", Static).update("not started")
         finally:
             self.running = False
             self.refresh_bindings()
+        if summary is not None and summary.vanished and self.finished is None:
+            self.vanished = True  # the clock stops now; the words wait for the events still queued
+            self.app.call_later(self.engine_went_away)  # the app's queue: after the engine events posted there
+
+    def engine_went_away(self) -> None:
+        """The engine process ended without the run's end (SIGKILL, OOM): the screen says so and stops its
+        clocks; r resumes (finished steps are not redone). It used to go on ticking, with c doing nothing."""
+        self.vanished = True
+        table = self.query_one("#steps", DataTable)
+        for sid, state in self.states.items():
+            if state == "running":
+                self.states[sid] = "interrupted"
+                table.update_cell(sid, "icon", ICONS["interrupted"])
+        self.show_failure(f"the engine process running the {self.plan.name} went away before the run ended (was it "
+                          "killed?)", f"r resumes it (finished steps are not redone); journal: "
+                                      f"{self.app.runner.journal(self.plan.name).path}")  # type: ignore[attr-defined]
+        self.query_one("#status", Static).update(f"{self.plan.name} stopped: the engine process went away · r resumes "
+                                                 "· escape: back")
+        self.refresh_bindings()
 
     def listen(self, event: Event) -> None:
         """The engine's listener. It runs on this app's loop (the engine is an async worker), so a log line —
@@ -217,8 +239,8 @@ class ProgressScreen(Screen[None]):
 
     def show_status(self) -> None:
         """`install · 7/19 done · running: argocd, kargo · 1:23` — refreshed each second while the run goes."""
-        if self.finished is not None or self.plan_started_at is None:
-            return
+        if self.finished is not None or self.plan_started_at is None or self.vanished:
+            return  # the run has ended (or its engine went): the clock stops
         import time
 
         done = sum(1 for state in self.states.values() if state in FINISHED)
@@ -294,6 +316,8 @@ class ProgressScreen(Screen[None]):
         if action == "cancel":
             return True if self.running else None
         if action == "retry":
+            if self.vanished and not self.running:
+                return True
             return True if done and not self.finished.ok else None  # type: ignore[union-attr]
         if action == "next":
             return True if done and self.finished.ok else None  # type: ignore[union-attr]

@@ -10,7 +10,9 @@ from tests.real.world import ADMIN_PASSWORD, World
 
 
 def show(proc: subprocess.CompletedProcess) -> str:
-    return (f"exit {proc.returncode} after {getattr(proc, 'seconds', 0):.1f} s\n--- stdout\n{proc.stdout[-8000:]}"
+    failed = [line for line in proc.stdout.splitlines() if "✗" in line or "hint:" in line]  # whatever the tail holds
+    return (f"exit {proc.returncode} after {getattr(proc, 'seconds', 0):.1f} s\n--- failed\n" + "\n".join(failed)
+            + f"\n--- stdout\n{proc.stdout[-8000:]}"
             f"\n--- stderr\n{proc.stderr[-3000:]}")
 
 

@@ -53,6 +53,7 @@ class Script:
     gate: asyncio.Event | None = None  # when set: every step waits for it (a run in progress)
     preflight: list[list[CheckResult]] = field(default_factory=lambda: [PREFLIGHT_OK])  # one list per call
     refused_tokens: tuple[str, ...] = ()  # Woodpecker tokens Woodpecker answers 401 to
+    vanish_at: str | None = None  # this step starts, then the engine process is gone (SIGKILL): no end is told
 
 
 SHA = "c37718593d32b0861452550f1b923c983ed075c4"
@@ -173,6 +174,9 @@ class FakeRunner(Runner):
                 continue
             journal.mark(sid, RUNNING)
             emit(StepStarted(step_id=sid, title=step.title, attempt=journal.steps[sid].attempts))
+            if sid == self.script.vanish_at:
+                self.script.vanish_at = None  # the next run (a resume) goes on
+                return RunSummary(ok=False, interrupted=False, vanished=True)
             if self.script.gate is not None:
                 await self.script.gate.wait()
             if self.cancelled:

@@ -247,6 +247,28 @@ async def test_a_failure_shows_reason_and_hint_and_retry_redoes_only_what_is_lef
         assert screen.states["woodpecker"] == "unchanged"  # finished steps are re-checked, not redone
 
 
+async def test_the_wizard_says_its_engine_went_away_and_r_resumes(tmp_path: Path) -> None:
+    """The engine process SIGKILLed mid-run: the wizard's clock kept ticking and `c` did nothing. Now it says the
+    engine went away, stops the clock, marks the running step interrupted, and r resumes."""
+    runner = FakeRunner(tmp_path, Script(vanish_at="argocd"))
+    runner.store.set("woodpecker-token", "wp_0123456789abcdefghij")
+    app = StonksApp(runner)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await to_plan(pilot, app)
+        await pilot.press("enter")
+        await settle(pilot, lambda: name(app) == "ProgressScreen" and "went away" in text(app, "#status"))
+        screen = app.screen
+        assert screen.states["argocd"] == "interrupted" and not screen.running
+        assert "went away before the run ended" in text(app, "#failure")
+        shown = text(app, "#status")
+        assert "stopped: the engine process went away" in shown
+        await pilot.pause(1.2)
+        assert text(app, "#status") == shown  # the clock stopped
+        assert not app.screen.check_action("cancel", ()) and app.screen.check_action("retry", ())
+        await pilot.press("r")
+        await settle(pilot, lambda: screen.finished is not None and screen.finished.ok and not screen.running)
+
+
 async def test_log_pane_follows_then_keeps_the_operators_choice_and_shows_workloads(tmp_path: Path) -> None:
     gate = asyncio.Event()
     runner = FakeRunner(tmp_path, Script(gate=gate, lines_per_step=40))
