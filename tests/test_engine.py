@@ -72,10 +72,10 @@ def diamond(world: World) -> Plan:
 
 
 async def run(plan: Plan, path: Path, events: list[Event] | None = None, concurrency: int = 4,
-              ctx: StepContext | None = None):
+              ctx: StepContext | None = None, settle_timeout: float = 0.3):
     journal = Journal.open(path, plan.name, "ctx")
     engine = Engine(plan, ctx or make_ctx(), journal, concurrency=concurrency, log_dir=path.parent / "logs",
-                    listeners=[events.append] if events is not None else [])
+                    listeners=[events.append] if events is not None else [], settle_timeout=settle_timeout)
     return await engine.run(), journal
 
 
@@ -183,6 +183,21 @@ async def test_check_still_not_done_after_apply_is_a_failure(tmp_path: Path) -> 
     summary, journal = await run(Plan("install", [Liar(world, "x")]), tmp_path / "j.json")
     assert summary.outcomes["x"] == "failed"
     assert "check still says" in journal.steps["x"].last_error
+
+
+async def test_a_check_that_agrees_a_moment_after_apply_is_waited_for(tmp_path: Path) -> None:
+    """At other simulator speeds the pvs step failed ("check still says: PV not bound") and passed seconds later:
+    what a cluster takes a moment to do (a controller re-binding a volume) is waited for, bounded."""
+
+    class Lagging(ThingStep):
+        async def apply(self, ctx: StepContext) -> None:  # the controller makes it exist a moment later
+            asyncio.get_running_loop().call_later(0.4, self.world.things.add, self.id)
+
+    world, events = World(), []
+    summary, journal = await run(Plan("install", [Lagging(world, "x")]), tmp_path / "j.json", events,
+                                 settle_timeout=5)
+    assert summary.outcomes["x"] == "ok", journal.steps["x"].last_error
+    assert any(isinstance(e, LogLine) and "waiting for the cluster: x missing" in e.line for e in events)
 
 
 async def test_unexpected_exception_is_reported_with_log_path(tmp_path: Path) -> None:

@@ -44,7 +44,8 @@ def live_checks(ctx: StepContext) -> list[tuple[str, object]]:
         if bad:
             labels = {"app.kubernetes.io/instance": name}
             why = "" if all(b.endswith("missing") for b in bad) else "; " + await kube.why_not_ready(ns, labels)
-            return CheckResult(name, "fail", "not ready: " + ", ".join(bad) + why, f"kubectl -n {ns} get pods")
+            return CheckResult(name, "fail", "not ready: " + ", ".join(bad) + why, f"kubectl -n {ns} get pods",
+                               settling=True)
         return CheckResult(name, "pass", f"{count(len(items), 'workload')} ready in {ns}")
 
     async def http_up(name: str, url: str, path: str, ok: tuple[int, ...]) -> CheckResult:
@@ -53,7 +54,7 @@ def live_checks(ctx: StepContext) -> list[tuple[str, object]]:
                 resp = await client.get(url.rstrip("/") + path)
         except httpx.TransportError as exc:
             return CheckResult(name, "fail", f"{url}{path} unreachable ({type(exc).__name__})",
-                               "check the ingress, DNS and the TLS certificate")
+                               "check the ingress, DNS and the TLS certificate", settling=True)
         if resp.status_code in ok:
             return CheckResult(name, "pass", f"{url}{path} answers {resp.status_code}")
         return CheckResult(name, "fail", f"{url}{path} answers {resp.status_code}", "check the server's pods")
@@ -111,7 +112,7 @@ def live_checks(ctx: StepContext) -> list[tuple[str, object]]:
                    if await kube.get("v1", "Secret", name, ns) is None]
         if missing:
             return CheckResult("tls", "fail", "certificates not issued: " + ", ".join(missing),
-                               f"check cert-manager and ClusterIssuer {s.cluster_issuer}")
+                               f"check cert-manager and ClusterIssuer {s.cluster_issuer}", settling=True)
         return CheckResult("tls", "pass", f"ingress certificates issued by {s.cluster_issuer}")
 
     async def volumes() -> CheckResult:
@@ -130,7 +131,8 @@ def live_checks(ctx: StepContext) -> list[tuple[str, object]]:
             else:
                 ok.append(f"{pv_name} ← {ref.get('namespace')}/{ref.get('name')} ({nfs.get('path')})")
         if problems:
-            return CheckResult("volumes", "fail", "; ".join(problems), "kubectl get pv,pvc -A")
+            return CheckResult("volumes", "fail", "; ".join(problems), "kubectl get pv,pvc -A",
+                               settling=not any(p.endswith("missing") for p in problems))
         return CheckResult("volumes", "pass", "; ".join(ok))
 
     async def arc_gone() -> CheckResult:

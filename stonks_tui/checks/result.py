@@ -18,6 +18,9 @@ class CheckResult:
     status: Status
     reason: str
     fix: str = ""
+    # A failure a controller may still be working through (a certificate being issued, a volume binding, pods
+    # starting): right after an install, the verify step waits for it, bounded, before it reports it.
+    settling: bool = False
 
     def line(self) -> str:
         mark = {"pass": "PASS", "warn": "WARN", "fail": "FAIL"}[self.status]

@@ -27,7 +27,7 @@ from stonks_tui.engine.events import (
 )
 from stonks_tui.engine.plan import Plan
 from stonks_tui.engine.speculation import Ahead, DeferredLog, worth_it
-from stonks_tui.engine.step import Done, StepContext
+from stonks_tui.engine.step import CheckResult, Done, Step, StepContext
 from stonks_tui.errors import NeedsOperator, StonksError
 from stonks_tui.journal import DONE, FAILED, INTERRUPTED, NEEDS_OPERATOR, RUNNING, Journal
 
@@ -55,13 +55,15 @@ class RunSummary:
 
 class Engine:
     def __init__(self, plan: Plan, ctx: StepContext, journal: Journal, *, concurrency: int = 4,
-                 log_dir: Path | None = None, listeners: list[Listener] | None = None) -> None:
+                 log_dir: Path | None = None, listeners: list[Listener] | None = None,
+                 settle_timeout: float = 30.0) -> None:
         if concurrency < 1:
             raise ValueError("concurrency must be at least 1")
         self.plan = plan
         self.ctx = ctx
         self.journal = journal
         self.concurrency = concurrency
+        self.settle_timeout = settle_timeout  # after an apply: how long its check may take to agree
         self.log_dir = log_dir
         self._listeners: list[Listener] = list(listeners or [])
         self._running: dict[asyncio.Task[Outcome], str] = {}
@@ -204,8 +206,10 @@ class Engine:
                 if self._ahead is not None:
                     self._ahead.stop()  # the world changes from here: no check asked ahead holds any more
                 await step.apply(ctx)
-                # Trust but verify: a step whose own check still disagrees did not do its job.
+                # Trust but verify: a step whose own check still disagrees did not do its job — once what a
+                # cluster takes seconds to do has had them (a volume re-binding, a controller catching up).
                 after = await step.check(ctx)
+                after = await self._settled(step, ctx, after)
                 if not isinstance(after, Done):
                     # Usually a change still under way (a deletion behind a finalizer, a controller not done).
                     raise StonksError(f"{sid} finished but its check still says: {after.reason}",
@@ -235,6 +239,18 @@ class Engine:
         self.ctx.outputs.setdefault(sid, {}).update(ctx._new_outputs)
         self._emit(StepFinished(step_id=sid, outcome=outcome, duration=duration))
         return outcome
+
+    async def _settled(self, step: Step, ctx: StepContext, result: CheckResult) -> CheckResult:
+        """Ask the check again, backing off, until it agrees or `settle_timeout` has passed."""
+        deadline, pause, said = time.monotonic() + self.settle_timeout, 0.25, False
+        while not isinstance(result, Done) and time.monotonic() < deadline:
+            if not said:
+                ctx.log(f"waiting for the cluster: {result.reason}")
+                said = True
+            await asyncio.sleep(min(pause, max(0.0, deadline - time.monotonic())))
+            pause = min(pause * 2, 2.0)
+            result = await step.check(ctx)
+        return result
 
     def _step_context(self, sid: str, log: Callable[[str], None]) -> StepContext:
         return self.ctx.for_step(sid, log=log, workload=lambda kind, name, ready, wanted: self._emit(

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
+import time
+
 from stonks_tui.checks.live import verify
 from stonks_tui.engine.step import Change, CheckResult, NotDone, Step, StepContext
 from stonks_tui.errors import StepFailed
@@ -11,7 +14,7 @@ from stonks_tui.words import count
 class Verify(Step):
     id, title, needs = "verify", "Verify the installed system", ("woodpecker-activate", "kargo-resources")
     reads_secrets = False
-
+    settle_seconds = 90.0  # how long a failure a controller may still be working through is waited for
 
     async def check(self, ctx: StepContext) -> CheckResult:
         self._results = await verify(ctx)
@@ -26,6 +29,17 @@ class Verify(Step):
 
     async def apply(self, ctx: StepContext) -> None:
         results = getattr(self, "_results", None) or await verify(ctx)
+        # Right after the install a certificate may not be issued yet, a volume not re-bound, pods starting: the
+        # checks ran seconds too early at other speeds. Those are waited for, bounded; any other failure is not.
+        deadline, pause = time.monotonic() + self.settle_seconds, 0.5
+        while True:
+            failed = [r for r in results if r.status == "fail"]
+            if not failed or not all(r.settling for r in failed) or time.monotonic() >= deadline:
+                break
+            ctx.log("waiting for: " + "; ".join(f"{r.name}: {r.reason}" for r in failed))
+            await asyncio.sleep(pause)
+            pause = min(pause * 1.5, 5.0)
+            results = await verify(ctx)
         for r in results:
             ctx.log(r.line())
         failed = [r for r in results if r.status == "fail"]
