@@ -163,6 +163,31 @@ async def test_cancel_marks_running_interrupted_and_resume_finishes(tmp_path: Pa
     assert summary.ok and "b" in world.applies and "a" not in world.applies
 
 
+async def test_a_cancel_as_a_step_is_started_interrupts_the_run(tmp_path: Path,
+                                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    """A cancel that lands just after a step's task was created, before its first line ran: the engine ended with
+    a CancelledError (the client: exit 1, not 130; "exception was never retrieved" from helm's readers)."""
+    world = World()
+    path = tmp_path / "j.json"
+    journal = Journal.open(path, "install", "ctx")
+    engine = Engine(diamond(world), make_ctx(), journal)
+    create = asyncio.create_task
+
+    def create_then_cancel(coro, *, name=None, **kw):  # type: ignore[no-untyped-def]
+        task = create(coro, name=name, **kw)
+        if name == "b":  # what engine.cancel() does to a task that exists but has not run a line yet
+            engine.cancel()
+            task.cancel()
+        return task
+
+    monkeypatch.setattr(asyncio, "create_task", create_then_cancel)
+    summary = await engine.run()
+    monkeypatch.undo()
+    assert summary.interrupted and summary.exit_code == 130
+    assert journal.steps["d"].state == PENDING and "b" not in world.applies
+    assert Journal.open(path, "install", "ctx").run["status"] == "interrupted"
+
+
 async def test_a_step_without_its_methods_fails_loudly(tmp_path: Path) -> None:
     class Unwritten(Step):
         id, title = "todo", "Not yet"

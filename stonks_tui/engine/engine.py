@@ -125,7 +125,16 @@ class Engine:
                     break
                 done, _ = await asyncio.wait(self._running, return_when=asyncio.FIRST_COMPLETED)
                 for task in done:
-                    outcomes[self._running.pop(task)] = task.result()
+                    sid = self._running.pop(task)
+                    if task.cancelled():
+                        # Cancelled before its first line ran (a cancel right as it was started): nothing of it
+                        # ran, its journal record is as it was. It used to end the engine with a CancelledError —
+                        # and the client with exit 1 instead of 130.
+                        outcomes[sid] = "interrupted"
+                        self._emit(StepFinished(step_id=sid, outcome="interrupted", error="interrupted before it "
+                                                "started", hint="run the same command again to resume"))
+                    else:
+                        outcomes[sid] = task.result()
         finally:
             # Only reached with tasks left if run() itself was cancelled: take them down with us.
             for task in self._running:
