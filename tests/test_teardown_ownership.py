@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 import subprocess
+import time
 from pathlib import Path
 
 import pytest
@@ -174,3 +175,39 @@ def test_kargos_finalizer_on_its_controller_account_never_hangs_the_teardown(tmp
     with World(tmp_path / "demo", speed=0.0, faults="") as w:
         ns_kind = w.store.kinds[("", "v1", "namespaces")]
         assert w.store.find(ns_kind, "", "kargo") is None  # not left Terminating
+
+
+def test_a_kargo_release_a_kill_left_never_deployed_is_installed_again_with_its_controllers_account(
+        tmp_path: Path) -> None:
+    """Found by the kill-anywhere test under load: a kill left the kargo release pending-install; the resume
+    uninstalled it (without waiting) and installed it again, which adopted the kargo-controller ServiceAccount still
+    Terminating behind Kargo's finalizer — gone a moment later, Kargo's controller without its account. The account
+    now goes first (as at teardown), and comes back whole with the new install."""
+    import base64
+    import gzip
+    import json as jsonlib
+
+    up = cli(tmp_path, "install", "--yes", "--quiet")
+    assert up.returncode == 0, up.stdout[-3000:]
+    with World(tmp_path / "demo", speed=0.0, faults="") as w:
+        secrets = w.store.kinds[("", "v1", "secrets")]
+        name = next(o["metadata"]["name"] for o in w.store.list(secrets, "kargo")["items"]
+                    if o["metadata"]["name"].startswith("sh.helm.release.v1.kargo."))
+
+        def pending(obj: dict) -> None:  # what helm leaves when it is killed mid-install: revision 1 pending
+            obj["metadata"]["labels"]["status"] = "pending-install"
+            payload = base64.b64decode(obj["data"]["release"])
+            release = jsonlib.loads(gzip.decompress(base64.b64decode(payload)))
+            release["info"]["status"] = "pending-install"
+            packed = base64.b64encode(gzip.compress(jsonlib.dumps(release).encode())).decode()
+            obj["data"]["release"] = base64.b64encode(packed.encode()).decode()
+
+        w.store.mutate(secrets, "kargo", name, pending)
+        sa = w.store.find(w.store.kinds[("", "v1", "serviceaccounts")], "kargo", "kargo-controller")
+        assert "kargo.akuity.io/finalizer" in (sa["metadata"].get("finalizers") or [])
+    again = cli(tmp_path, "install", "--yes", "--quiet")
+    assert again.returncode == 0, again.stdout[-3000:]
+    with World(tmp_path / "demo", speed=0.0, faults="") as w:
+        time.sleep(0.5)  # the management controller's turn
+        sa = w.store.find(w.store.kinds[("", "v1", "serviceaccounts")], "kargo", "kargo-controller")
+        assert sa is not None and not sa["metadata"].get("deletionTimestamp"), sa

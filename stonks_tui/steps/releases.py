@@ -112,9 +112,14 @@ class HelmReleaseStep(Step):
                              hint=f"re-run with --yes (or answer yes when the wizard or the terminal asks) to {how}, "
                                   "or do it yourself and run install again")
         if never_deployed or status == "uninstalling":
+            await self.before_uninstall(ctx)
             await helm.uninstall(self.release, self.namespace, log=ctx.log, wait=False)
         else:
             await helm.rollback(self.release, self.namespace, log=ctx.log)
+
+    async def before_uninstall(self, ctx: StepContext) -> None:
+        """What must go before the release is uninstalled to be installed again (Kargo: its controller's
+        account, held by its finalizer)."""
 
     async def apply(self, ctx: StepContext) -> None:
         rt = runtime(ctx)
@@ -185,6 +190,11 @@ class Kargo(HelmReleaseStep):
     namespace_attr, values_file, chart_label = "kargo_namespace", "kargo/values.yaml", "kargo"
     pre_files = ("kargo/api-secret.yaml",)
     workloads = (("Deployment", "kargo-api"), ("Deployment", "kargo-controller"))
+
+    async def before_uninstall(self, ctx: StepContext) -> None:
+        from stonks_tui.steps.teardown import remove_kargo_controller_account
+
+        await remove_kargo_controller_account(ctx, self.namespace)
 
     async def prepare_secrets(self, ctx: StepContext) -> None:
         """Kargo's admin password, its bcrypt hash and the token signing key: generated once, kept in the keyring."""

@@ -232,23 +232,30 @@ class KargoUninstall(HelmUninstall):
     release_attr, namespace_attr = "kargo_release", "kargo_namespace"
 
     async def apply(self, ctx: StepContext) -> None:
-        kube = runtime(ctx).kube()
-        ns = self.settings.kargo_namespace
-        sa = await kube.get("v1", "ServiceAccount", KARGO_CONTROLLER_SA, ns)
-        if sa is not None and KARGO_FINALIZER in (sa["metadata"].get("finalizers") or []):
-            running = await kargo_manager_running(ctx)
-            await kube.delete("v1", "ServiceAccount", KARGO_CONTROLLER_SA, ns)
-            ctx.log(f"deleting  ServiceAccount {ns}/{KARGO_CONTROLLER_SA} first, while Kargo's management "
-                    "controller runs to take its finalizer off")
-            try:
-                if not running:
-                    raise StepFailed("kargo-management-controller is not running")
-                await kube.wait_gone("v1", "ServiceAccount", KARGO_CONTROLLER_SA, ns, KARGO_SA_WAIT)
-                ctx.log(f"gone      ServiceAccount {ns}/{KARGO_CONTROLLER_SA}")
-            except StepFailed:
-                await clear_kargo_finalizer(ctx, "v1", "ServiceAccount", KARGO_CONTROLLER_SA, ns)
-                await kube.wait_gone("v1", "ServiceAccount", KARGO_CONTROLLER_SA, ns, KARGO_SA_WAIT)
+        await remove_kargo_controller_account(ctx, self.settings.kargo_namespace)
         await super().apply(ctx)
+
+
+async def remove_kargo_controller_account(ctx: StepContext, ns: str) -> None:
+    """Before Kargo's release goes (teardown, or the recovery of a release a kill left never deployed): the
+    kargo-controller ServiceAccount first, gone for good. Left Terminating behind Kargo's finalizer, an install
+    right after would adopt it and lose it a moment later — Kargo's controller without its account."""
+    kube = runtime(ctx).kube()
+    sa = await kube.get("v1", "ServiceAccount", KARGO_CONTROLLER_SA, ns)
+    if sa is None or KARGO_FINALIZER not in (sa["metadata"].get("finalizers") or []):
+        return
+    running = await kargo_manager_running(ctx)
+    await kube.delete("v1", "ServiceAccount", KARGO_CONTROLLER_SA, ns)
+    ctx.log(f"deleting  ServiceAccount {ns}/{KARGO_CONTROLLER_SA} first, while Kargo's management "
+            "controller runs to take its finalizer off")
+    try:
+        if not running:
+            raise StepFailed("kargo-management-controller is not running")
+        await kube.wait_gone("v1", "ServiceAccount", KARGO_CONTROLLER_SA, ns, KARGO_SA_WAIT)
+        ctx.log(f"gone      ServiceAccount {ns}/{KARGO_CONTROLLER_SA}")
+    except StepFailed:
+        await clear_kargo_finalizer(ctx, "v1", "ServiceAccount", KARGO_CONTROLLER_SA, ns)
+        await kube.wait_gone("v1", "ServiceAccount", KARGO_CONTROLLER_SA, ns, KARGO_SA_WAIT)
 
 
 class ArgoUninstall(HelmUninstall):
