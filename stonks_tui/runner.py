@@ -8,7 +8,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import weakref
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -400,38 +400,35 @@ class Runner:
         finally:
             await self._close(ctx)
 
-    async def preflight(self) -> list[Any]:
+    async def _read(self, kind: str, read: Callable[[StepContext], Awaitable[Any]]) -> Any:
+        """`read` with a step context of the `kind` plan, once the last engine has let go; closed after."""
         await self.settled()
-        from stonks_tui.checks.preflight import preflight
-
-        ctx = self._context("install")
+        ctx = self._context(kind)
         try:
-            return await preflight(ctx)
+            return await read(ctx)
         finally:
             await self._close(ctx)
+
+    async def preflight(self) -> list[Any]:
+        from stonks_tui.checks.preflight import preflight
+
+        return await self._read("install", preflight)
 
     async def kept_pvs(self) -> list[tuple[str, str]]:
         """(name, line) per pipeline PV that teardown keeps: NFS server:path, capacity, reclaim policy, status."""
-        await self.settled()
         from stonks_tui.inventory import describe_pv, existing_pvs
         from stonks_tui.runtime import runtime
 
-        ctx = self._context("teardown")
-        try:
+        async def read(ctx: StepContext) -> list[tuple[str, str]]:
             return [(pv["metadata"]["name"], describe_pv(pv)) for pv in await existing_pvs(runtime(ctx).kube())]
-        finally:
-            await self._close(ctx)
+
+        return await self._read("teardown", read)
 
     async def teardown_namespaces(self) -> tuple[list[str], list[tuple[str, str]]]:
         """What the teardown would do with the namespaces now: (deleted, [(kept, why)]) — the plan's own answer."""
-        await self.settled()
         from stonks_tui.inventory import teardown_namespaces
 
-        ctx = self._context("teardown")
-        try:
-            return await teardown_namespaces(ctx)
-        finally:
-            await self._close(ctx)
+        return await self._read("teardown", teardown_namespaces)
 
     # -- what the wizard's forms need -------------------------------------------------------------------
     def secret_store(self) -> Any:

@@ -171,7 +171,7 @@ def defer_unlock(backend: Any) -> None:
 def encrypted_file_backend(path: Path, passphrase: str, *, public_passphrase: bool = False) -> Any:
     from keyrings.cryptfile.cryptfile import CryptFileKeyring
 
-    class StonksCryptFile(CryptFileKeyring):
+    class StonksCryptFile(DeferredUnlock, CryptFileKeyring):
         @property
         def file_path(self) -> str:  # type: ignore[override]
             return str(path)
@@ -192,7 +192,6 @@ def encrypted_file_backend(path: Path, passphrase: str, *, public_passphrase: bo
                 raise PasswordDeleteError("Password not found")
 
     backend = StonksCryptFile()
-    backend.__class__ = type("StonksCryptFile", (DeferredUnlock, StonksCryptFile), {})
     path.parent.mkdir(parents=True, exist_ok=True)
     _refuse_damaged_keyring(path)
     if not path.exists() and not public_passphrase and len(passphrase) < MIN_PASSPHRASE:
@@ -392,6 +391,10 @@ class SecretStore:
     def handed_over(self, values: dict[str, str]) -> None:
         """The context's values as the process that started this one had them (the engine's client): no read
         of the keyring, so no Argon2 derivation, unless something is written."""
+        self._hold(values)
+
+    def _hold(self, values: dict) -> None:
+        """These values are the context's secrets now; the redactor knows each before anything is logged."""
         self._values = {str(k): str(v) for k, v in values.items()}
         for value in self._values.values():
             self.redactor.add(value)
@@ -415,9 +418,7 @@ class SecretStore:
                                  hint="if you stored something under that name yourself, keep a copy of it; then "
                                       "delete the entry with your keyring tool — the next install makes the generated "
                                       "secrets again and asks for the ones you give") from None
-            self._values = {str(k): str(v) for k, v in values.items()} if isinstance(values, dict) else {}
-            for value in self._values.values():
-                self.redactor.add(value)
+            self._hold(values if isinstance(values, dict) else {})
         return self._values
 
     def _save(self) -> None:

@@ -26,7 +26,7 @@ from stonks_tui.engine.events import (
     WorkloadStatus,
 )
 from stonks_tui.engine.plan import Plan
-from stonks_tui.engine.speculation import Ahead, DeferredLog, worth_it
+from stonks_tui.engine.speculation import Ahead, worth_it
 from stonks_tui.engine.step import CheckResult, Done, Step, StepContext
 from stonks_tui.errors import NeedsOperator, StonksError
 from stonks_tui.journal import DONE, FAILED, INTERRUPTED, NEEDS_OPERATOR, RUNNING, Journal
@@ -199,12 +199,10 @@ class Engine:
             if self._cancelled:
                 raise asyncio.CancelledError
             if taken is not None:
-                result, ctx, log = taken
-                log.start(lambda line: self._log(sid, line))
+                result, ctx, ahead_log = taken
+                ahead_log.start(lambda line: self._log(sid, line))  # what its check logged ahead, then live
             else:
-                log = DeferredLog()
-                log.start(lambda line: self._log(sid, line))
-                ctx = self._step_context(sid, log)
+                ctx = self._step_context(sid, lambda line: self._log(sid, line))
                 result = await step.check(ctx)
             if isinstance(result, Done):
                 outcome = "unchanged"
