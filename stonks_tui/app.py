@@ -8,7 +8,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from textual import work
+from textual import events, work
 from textual.app import App, SystemCommand
 from textual.binding import Binding
 from textual.message import Message
@@ -32,7 +32,9 @@ class StonksApp(App[int]):
     TITLE = "stonks-tui"
     SUB_TITLE = "move CI/CD from GitHub to Gitea + Woodpecker"
     CSS_PATH = "app.tcss"
-    BINDINGS = [Binding("ctrl+q", "quit", "Quit", priority=True), Binding("question_mark", "keys", "Keys")]
+    BINDINGS = [Binding("ctrl+q", "quit", "Quit", priority=True), Binding("question_mark", "keys", "Keys"),
+                # In a form `?` is typed into the field: F1 opens the keys panel there too (and everywhere).
+                Binding("f1", "keys", "Keys")]
 
     def __init__(self, runner: Runner, unlock: object = None, keyring_where: str = "",
                  prepare: Callable[..., tuple[object, str]] | None = None, contexts: list[str] | None = None) -> None:
@@ -61,6 +63,13 @@ class StonksApp(App[int]):
         if self.startup_error is not None:
             return  # leaving already: a screen the error left half-built fails after it, as a consequence
         super()._handle_exception(error)
+
+    async def on_event(self, event: events.Event) -> None:
+        from stonks_tui.screens.unbidden import typed_before_shown
+
+        if isinstance(event, events.Key) and typed_before_shown(self.screen, event.time):
+            return  # typed before this screen (which opened by itself) was there: not meant for it
+        await super().on_event(event)
 
     def _fatal_error(self) -> None:
         """Textual's crash report prints every frame's locals; a frame may hold credentials. Same report without."""
@@ -223,7 +232,9 @@ class StonksApp(App[int]):
 
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
         """The command palette (ctrl+p) offers the main actions from any screen."""
-        yield from super().get_system_commands(screen)
+        # Textual's "Keys" opens its generic panel (every widget's bindings): the wizard's own panel instead.
+        yield from (command for command in super().get_system_commands(screen) if command.title != "Keys")
+        yield SystemCommand("Keys", "The keys that work on this screen", self.action_keys)
         yield SystemCommand("Install", "Prerequisites, settings, credentials, plan, apply", self._go("install"))
         yield SystemCommand("Settings", "Edit and save the settings (the answers file)", self._go("settings"))
         yield SystemCommand("Verify", "Run the live checks of the installed system", self._go("verify"))
@@ -260,4 +271,9 @@ class StonksApp(App[int]):
             handler(message)
 
     def action_keys(self) -> None:
-        self.action_show_help_panel()
+        from stonks_tui.screens.keys_panel import KeysPanel
+
+        if isinstance(self.screen, KeysPanel):
+            self.screen.dismiss()  # the key that opened it closes it
+            return
+        self.push_screen(KeysPanel(self.screen))

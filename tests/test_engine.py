@@ -385,3 +385,22 @@ async def test_a_first_run_checks_in_order(tmp_path: Path) -> None:
         ("check-start", "a"), ("apply", "a"), ("check-start", "a"),
         ("check-start", "b"), ("apply", "b"), ("check-start", "b"),
         ("check-start", "c"), ("apply", "c"), ("check-start", "c")]
+
+
+async def test_a_step_whose_check_is_its_work_reports_what_it_ran_not_already_done(tmp_path: Path) -> None:
+    """The install's verify step ran 13 live checks and said "already done: 13 live checks pass", counted as
+    "1 unchanged": its check is its work, so it is "ok" with what the checks found."""
+
+    class LiveChecks(Step):
+        id, title, check_is_the_work = "verify", "live checks", True
+
+        async def check(self, ctx: StepContext):
+            return Done("13 live checks pass")
+
+    world = World()
+    events: list[Event] = []
+    summary, _ = await run(Plan("install", [ThingStep(world, "a"), LiveChecks()]), tmp_path / "j.json", events)
+    finished = {e.step_id: e.outcome for e in events if isinstance(e, StepFinished)}
+    lines = [e.line for e in events if isinstance(e, LogLine) and e.step_id == "verify"]
+    assert summary.ok and finished["verify"] == "ok" and "13 live checks pass" in lines
+    assert not any("already done" in line for line in lines)

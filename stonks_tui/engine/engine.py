@@ -205,9 +205,9 @@ class Engine:
                 ctx = self._step_context(sid, lambda line: self._log(sid, line))
                 result = await step.check(ctx)
             if isinstance(result, Done):
-                outcome = "unchanged"
+                outcome = "ok" if step.check_is_the_work else "unchanged"
                 if result.detail:
-                    ctx.log(f"already done: {result.detail}")
+                    ctx.log(result.detail if step.check_is_the_work else f"already done: {result.detail}")
             else:
                 ctx.log(f"to do: {result.reason}")
                 if self._ahead is not None:

@@ -114,6 +114,9 @@ class Step:
     # a step reading a secret never stalls the event loop while the others ask the cluster. A step marked False
     # that reads one anyway is still right, only slower.
     reads_secrets: bool = True
+    # A step whose check is its whole work (the live checks): a passing check ran now and is its result ("ok",
+    # "13 live checks pass"), not something found done before ("unchanged", "already done: …").
+    check_is_the_work: bool = False
 
     def __init__(self, settings: Settings | None = None) -> None:
         # Plans build every step from the run's Settings; a step reads them here or through ctx.settings.

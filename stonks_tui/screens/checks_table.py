@@ -1,5 +1,6 @@
-"""Check results (pass / warn / fail, what was found, the one-line fix) as a table, with the highlighted row's
-full text and fix underneath — at 80 columns the table truncates them. Used by Prerequisites and Verify."""
+"""Check results (pass / warn / fail, what was found, the one-line fix) as a table whose rows wrap: every result
+and fix is read whole in its row at 80 columns too (a detail line under the table repeated the highlighted row and
+still cut the last PV of a long one). Used by Prerequisites and Verify."""
 
 from __future__ import annotations
 
@@ -8,9 +9,8 @@ from typing import Any
 
 from textual.app import ComposeResult
 from textual.containers import Vertical
-from textual.widgets import DataTable
 
-from stonks_tui.screens.literal import Static, cell
+from stonks_tui.screens.wrapped_table import WrappedTable
 
 MARKS = {"pass": "✓", "warn": "!", "fail": "✗"}
 ORDER = {"fail": 0, "warn": 1, "pass": 2}
@@ -20,7 +20,6 @@ class ChecksView(Vertical):
     DEFAULT_CSS = """
     ChecksView { height: 1fr; }
     ChecksView DataTable { height: 1fr; border: round $primary; }
-    ChecksView .check-detail { height: auto; max-height: 4; padding: 0 1; }
     """
 
     def __init__(self, *, id: str) -> None:
@@ -29,28 +28,12 @@ class ChecksView(Vertical):
         self.results: list[Any] = []
 
     def compose(self) -> ComposeResult:
-        table: DataTable[str] = DataTable(id=self.table_id, cursor_type="row", zebra_stripes=True)
-        table.add_columns("", "check", "result", "fix")
-        yield table
-        yield Static("", classes="check-detail")
+        yield WrappedTable(["", "check", "result", "fix"], fixed=[1, 12], shares=[0.6, 0.4], id=self.table_id)
 
     def show(self, results: Sequence[Any]) -> tuple[int, int]:
         """Show the results, failures first; returns (failed, warned)."""
         self.results = sorted(results, key=lambda r: ORDER[r.status])
-        table = self.query_one(DataTable)
-        table.clear()
-        for r in self.results:
-            table.add_row(*map(cell, (MARKS[r.status], r.name, r.reason, r.fix)))
-        self._detail(0)
+        table = self.query_one(WrappedTable)
+        table.show_rows([(MARKS[r.status], r.name, r.reason, r.fix) for r in self.results],
+                        fixed=[1, max((len(r.name) for r in self.results), default=5)])
         return sum(r.status == "fail" for r in results), sum(r.status == "warn" for r in results)
-
-    def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
-        self._detail(event.cursor_row)
-
-    def _detail(self, row: int) -> None:
-        detail = self.query_one(".check-detail", Static)
-        if not 0 <= row < len(self.results):
-            detail.update("")
-            return
-        r = self.results[row]
-        detail.update(f"{MARKS[r.status]} {r.name}: {r.reason}" + (f"\n  fix: {r.fix}" if r.fix else ""))

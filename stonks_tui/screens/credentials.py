@@ -12,8 +12,9 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
-from textual.widgets import Footer, Input
+from textual.widgets import Input
 
+from stonks_tui.screens.footer import WizardFooter
 from stonks_tui.screens.literal import Label, Static
 from stonks_tui.screens.title_bar import TitleBar
 from stonks_tui.settings import Settings, save_answers, validate
@@ -36,10 +37,10 @@ class CredentialsScreen(Screen[None]):
         yield Static("asking Gitea what it is…", id="gitea-mode", classes="hint")
         with Vertical(id="credentials-form"):
             for label, widget in (
-                ("admin user", Input(s.gitea_admin_user, id="c-user", compact=True)),
+                ("admin user", Input(s.gitea_admin_user, id="c-user", compact=True, select_on_focus=False)),
                 ("password", Input(password=True, placeholder=keep, id="c-password", compact=True)),
                 ("password again", Input(password=True, placeholder="the same again", id="c-confirm", compact=True)),
-                ("admin e-mail", Input(s.gitea_admin_email, id="c-email", compact=True)),
+                ("admin e-mail", Input(s.gitea_admin_email, id="c-email", compact=True, select_on_focus=False)),
             ):
                 with Horizontal(classes="field"):
                     yield Label(label, classes="field-name")
@@ -47,7 +48,7 @@ class CredentialsScreen(Screen[None]):
         yield Static("", id="credentials-error", classes="field-error")
         yield Static(f"Secrets are kept in the keyring ({_where(runner)}); never in a file in clear, on a command "
                      "line or in a log. ctrl+n: next (the plan)", classes="hint")
-        yield Footer()
+        yield WizardFooter()
 
     def on_mount(self) -> None:
         self.query_one("#c-password", Input).focus()
@@ -112,6 +113,13 @@ class CredentialsScreen(Screen[None]):
             field, message = problem
             error.update(message)
             error.add_class("shown")
+            # A refused password is typed again from where it went wrong, in an empty field (the cursor used to
+            # land after the refused text, and what was typed next was added to it): too short, both fields;
+            # different, the second one.
+            refused = {"c-password": ("#c-password", "#c-confirm"), "c-confirm": ("#c-confirm",)}.get(field, ())
+            with self.prevent(Input.Changed):  # emptied by us: the message says why until the operator types
+                for name in refused:
+                    self.query_one(name, Input).value = ""
             self.query_one(f"#{field}").focus()
             return
         error.remove_class("shown")

@@ -13,15 +13,16 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen, Screen
-from textual.widgets import Footer, Input, RadioButton, RadioSet, RichLog
+from textual.widgets import Input, RadioButton, RadioSet, RichLog
 
+from stonks_tui.screens.footer import WizardFooter
 from stonks_tui.screens.literal import Label, Static
 from stonks_tui.screens.title_bar import TitleBar
 
 
 class DeliveryScreen(Screen[None]):
     BINDINGS = [Binding("escape", "back", "Back"), Binding("r", "prove", "Prove again"),
-                Binding("p", "promote", "Prove + promote paper"), Binding("b", "break_glass", "Break-glass")]
+                Binding("p", "promote", "Promote to paper"), Binding("b", "break_glass", "Break-glass")]
 
     def __init__(self) -> None:
         super().__init__()
@@ -33,7 +34,7 @@ class DeliveryScreen(Screen[None]):
         # Wrapped to the pane (an 80-column terminal reads each link whole); Text, so nothing is taken as markup.
         yield RichLog(id="delivery-log", wrap=True, markup=False, highlight=False, min_width=20)
         yield Static("starting…", id="delivery-status", classes="hint")
-        yield Footer()
+        yield WizardFooter()
 
     def on_mount(self) -> None:
         self.prove(None)
@@ -105,7 +106,7 @@ class BreakGlassScreen(ModalScreen[None]):
                 yield Input(placeholder="why, in a few words", id="bg-reason", compact=True)
             with Horizontal(classes="field"):
                 yield Label("for", classes="field-name")
-                yield Input("30m", id="bg-for", compact=True)
+                yield Input("30m", id="bg-for", compact=True, select_on_focus=False)
             yield Static("", id="bg-error", classes="field-error")
             yield Static("ctrl+s opens the gate · escape cancels", classes="hint")
 

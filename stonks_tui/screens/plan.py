@@ -12,12 +12,14 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import VerticalScroll
 from textual.screen import ModalScreen, Screen
-from textual.widgets import DataTable, Footer
+from textual.widgets import DataTable
 
 from stonks_tui.engine.step import Change
 from stonks_tui.plan_summary import summarise
-from stonks_tui.screens.literal import Static, cell
+from stonks_tui.screens.footer import WizardFooter
+from stonks_tui.screens.literal import Static
 from stonks_tui.screens.title_bar import TitleBar
+from stonks_tui.screens.wrapped_table import WrappedTable
 from stonks_tui.words import count
 
 SYMBOLS = {"create": "+", "update": "~", "delete": "-", "unchanged": "=", "unknown": "?"}
@@ -40,14 +42,11 @@ class PlanScreen(Screen[None]):
     def compose(self) -> ComposeResult:
         yield TitleBar()
         yield Static(f"The {self.kind} plan: what each step would change", classes="title")
-        table: DataTable[str] = DataTable(id="plan-table", cursor_type="row", zebra_stripes=True)
-        table.add_column("step", key="step")
-        table.add_column(" ", key="action")
-        table.add_column("change", key="change")
-        yield table
+        # The change column takes the width that is left and wraps (it was cut: "…only the o", "release kar").
+        yield WrappedTable(["step", " ", "change"], fixed=[4, 1], shares=[1.0], id="plan-table")
         yield Static("", id="plan-detail")  # the highlighted row in full: the table cuts long ones
         yield Static("working out the plan…", id="plan-status", classes="hint")
-        yield Footer()
+        yield WizardFooter()
 
     def on_mount(self) -> None:
         self.describe()
@@ -79,12 +78,11 @@ class PlanScreen(Screen[None]):
         self.refresh_bindings()
 
     def fill(self) -> None:
-        table = self.query_one(DataTable)
-        table.clear()
+        table = self.query_one(WrappedTable)
         self.shown = [i for i, row in enumerate(self.rows) if self.show_unchanged or row[1] != "unchanged"]
-        for i in self.shown:
-            sid, action, _change, text = self.rows[i]
-            table.add_row(*map(cell, (sid, SYMBOLS.get(action, "?"), text)))
+        shown = [self.rows[i] for i in self.shown]
+        table.show_rows([(sid, SYMBOLS.get(action, "?"), text) for sid, action, _change, text in shown],
+                        fixed=[max((len(row[0]) for row in shown), default=4), 1])
         hidden = len(self.rows) - len(self.shown)
         todo = any(row[1] != "unchanged" for row in self.rows)
         keys = " · enter starts, escape goes back" if todo else " · enter runs the checks anyway"
@@ -112,7 +110,7 @@ class PlanScreen(Screen[None]):
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action == "start" and not self.ready:
-            return None  # shown dimmed until the plan is known
+            return False  # offered once the plan is known
         if action == "diff":
             row = self.highlighted() if self.ready else None
             return bool(row and _diff(row[2]))  # hidden unless the row has one
@@ -163,7 +161,7 @@ class DiffScreen(ModalScreen[None]):
         yield Static(self.heading, classes="title")
         with VerticalScroll(id="diff"):
             yield Static(body, id="diff-body")
-        yield Footer()
+        yield WizardFooter()
 
     def action_close(self) -> None:
         self.dismiss(None)

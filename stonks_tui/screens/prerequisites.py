@@ -10,9 +10,9 @@ from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.screen import Screen
-from textual.widgets import Footer
 
 from stonks_tui.screens.checks_table import ChecksView
+from stonks_tui.screens.footer import WizardFooter
 from stonks_tui.screens.literal import Static
 from stonks_tui.screens.title_bar import TitleBar
 
@@ -32,7 +32,7 @@ class PrerequisitesScreen(Screen[None]):
                      classes="title")
         yield ChecksView(id="prereq")
         yield Static("checking…", id="prereq-status", classes="hint")
-        yield Footer()
+        yield WizardFooter()
 
     def on_mount(self) -> None:
         self.run_checks()
@@ -59,9 +59,9 @@ class PrerequisitesScreen(Screen[None]):
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action == "next":
             ready = bool(self.results) and not self.checking and all(r.status != "fail" for r in self.results)
-            return True if ready else None
+            return ready
         if action == "rerun":
-            return None if self.checking else True
+            return not self.checking
         return True
 
     def action_rerun(self) -> None:

@@ -16,7 +16,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
-from textual.widgets import DataTable, Footer, Log
+from textual.widgets import DataTable, Log
 
 from stonks_tui.engine.events import (
     Event,
@@ -29,6 +29,7 @@ from stonks_tui.engine.events import (
 )
 from stonks_tui.engine.plan import Plan
 from stonks_tui.errors import StonksError
+from stonks_tui.screens.footer import WizardFooter
 from stonks_tui.screens.literal import Static, cell
 from stonks_tui.screens.title_bar import TitleBar
 from stonks_tui.screens.wrap import wrap_lines
@@ -36,7 +37,16 @@ from stonks_tui.screens.wrap import wrap_lines
 ICONS = {"pending": "·", "running": "…", "ok": "✓", "unchanged": "✓", "failed": "✗", "blocked": "-",
          "interrupted": "!", "needs-operator": "?"}
 MAX_LINES = 5000
+TIME_WIDTH = 6  # "999.9s", "12m05s"
 FINISHED = ("ok", "unchanged", "failed", "blocked", "interrupted", "needs-operator")
+
+
+def duration(seconds: float) -> str:
+    """A step's time with its unit, in the column's six cells: `0.4s`, `11.2s`, `4m07s`."""
+    if seconds < 100:
+        return f"{seconds:.1f}s"
+    minutes, rest = divmod(int(seconds), 60)
+    return f"{minutes}m{rest:02d}s" if minutes < 100 else f"{minutes // 60}h{minutes % 60:02d}m"
 
 
 class StepTable(DataTable[str]):
@@ -84,7 +94,7 @@ class ProgressScreen(Screen[None]):
                 Binding("l", "log_path", "Log file"), Binding("w", "woodpecker", "Woodpecker token"),
                 Binding("enter", "next", "Next", priority=True), Binding("escape", "back", "Back"),
                 # While a run goes, escape cannot go back; it says what can be done instead (not in the footer).
-                Binding("escape", "while_running", "What now", show=False)]
+                Binding("escape", "while_running", "What can be done while it runs", show=False)]
 
     def __init__(self, plan: Plan, *, attach: bool = False) -> None:
         super().__init__()
@@ -109,22 +119,24 @@ class ProgressScreen(Screen[None]):
         yield TitleBar()
         with Horizontal(id="progress-body"):
             table = StepTable(id="steps", cursor_type="row")
-            table.add_column(" ", key="icon")
-            table.add_column("step", key="step")
-            table.add_column("time", key="time")
+            # Fixed widths, the table as wide as they need (CSS): at 80 columns names were cut
+            # ("woodpecker-network-polic") and the time column showed "0.".
+            table.add_column(" ", key="icon", width=1)
+            table.add_column("step", key="step", width=max(len(step.id) for step in self.plan))
+            table.add_column("time", key="time", width=TIME_WIDTH)
             for step in self.plan:
                 table.add_row(ICONS["pending"], cell(step.id), "", key=step.id)
             yield table
             with Vertical(id="progress-right"):
                 yield Log(id="log", max_lines=MAX_LINES, auto_scroll=True)
-                workloads: DataTable[str] = DataTable(id="workloads", cursor_type="none", show_cursor=False)
-                workloads.add_columns("ready", "workload")
-                yield workloads
+                # Text, not a table: a StatefulSet's long name wraps instead of being cut at 80 columns.
+                yield Static("", id="workloads")
         yield Static("", id="failure")
         yield Static("starting…", id="status", classes="hint")
-        yield Footer()
+        yield WizardFooter()
 
     def on_mount(self) -> None:
+        self.query_one("#workloads").border_title = "workloads the step waits on"
         self.set_interval(1 / 30, self.flush_log)
         self.set_interval(1.0, self.show_status)
         self.start()
@@ -207,7 +219,7 @@ class ProgressScreen(Screen[None]):
             self.states[event.step_id] = event.outcome
             table.update_cell(event.step_id, "icon", ICONS[event.outcome])
             if event.duration:
-                table.update_cell(event.step_id, "time", f"{event.duration:.1f}s")
+                table.update_cell(event.step_id, "time", duration(event.duration))
             if self.follow and event.step_id == self.selected and (running := self.running_steps()):
                 self.select(running[-1])  # the work goes on there
             self.show_status()
@@ -221,7 +233,7 @@ class ProgressScreen(Screen[None]):
             self.finished = event
             self.running = False  # the run is over; what needs the cluster next waits for the engine to let go
             if self.states.get("woodpecker-activate") == "needs-operator" and not event.interrupted:
-                self.call_after_refresh(self.action_woodpecker)
+                self.call_after_refresh(self.ask_token, True)
             self.show_status()
             parts = ", ".join(f"{n} {k}" for k, n in event.counts.items() if n)
             word = "interrupted" if event.interrupted else ("finished" if event.ok else "stopped")
@@ -264,6 +276,7 @@ class ProgressScreen(Screen[None]):
         if step_id == self.selected:
             return
         self.selected = step_id
+        self.query_one(Log).border_title = f"log: {step_id}"
         self.rewrap()
         self.show_workloads()
         table = self.query_one("#steps", DataTable)
@@ -272,12 +285,11 @@ class ProgressScreen(Screen[None]):
             table.move_cursor(row=row)
 
     def show_workloads(self) -> None:
-        table = self.query_one("#workloads", DataTable)
+        pane = self.query_one("#workloads", Static)
         rows = self.workloads.get(self.selected or "", {})
-        table.clear()
-        for name, (ready, wanted) in sorted(rows.items()):
-            table.add_row(cell(f"{'✓' if ready >= wanted else '…'} {ready}/{wanted}"), cell(name))
-        table.set_class(bool(rows), "shown")
+        pane.update("\n".join(f"{'✓' if ready >= wanted else '…'} {ready}/{wanted}  {name}"
+                              for name, (ready, wanted) in sorted(rows.items())))
+        pane.set_class(bool(rows), "shown")
 
     def pane_width(self) -> int:
         return self.query_one(Log).scrollable_content_region.width
@@ -314,13 +326,13 @@ class ProgressScreen(Screen[None]):
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         done = self.finished is not None and not self.running
         if action == "cancel":
-            return True if self.running else None
+            return self.running
         if action == "retry":
             if self.vanished and not self.running:
                 return True
-            return True if done and not self.finished.ok else None  # type: ignore[union-attr]
+            return done and not self.finished.ok  # type: ignore[union-attr]
         if action == "next":
-            return True if done and self.finished.ok else None  # type: ignore[union-attr]
+            return done and self.finished.ok  # type: ignore[union-attr]
         if action == "back":
             return not self.running  # hidden while the run goes: escape explains instead
         if action == "while_running":
@@ -364,6 +376,9 @@ class ProgressScreen(Screen[None]):
         self.notify(f"full log: {runner.log_dir(self.plan.name) / (step + '.log')}", timeout=10)
 
     def action_woodpecker(self) -> None:
+        self.ask_token(False)
+
+    def ask_token(self, by_run: bool) -> None:
         from stonks_tui.screens.woodpecker import WoodpeckerScreen
 
         def given(token_given: bool | None) -> None:
@@ -372,7 +387,7 @@ class ProgressScreen(Screen[None]):
 
         if not isinstance(self.app.screen, WoodpeckerScreen):
             error = self.errors.get("woodpecker-activate", "")
-            self.app.push_screen(WoodpeckerScreen(error if "refused" in error else ""), given)
+            self.app.push_screen(WoodpeckerScreen(error if "refused" in error else "", by_run=by_run), given)
 
     def action_next(self) -> None:
         from stonks_tui.screens.verify import VerifyScreen

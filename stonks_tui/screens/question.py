@@ -13,15 +13,16 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
 from textual.screen import ModalScreen
-from textual.widgets import Footer
 
+from stonks_tui.screens.footer import WizardFooter
 from stonks_tui.screens.literal import Static
+from stonks_tui.screens.unbidden import Unbidden
 
 if TYPE_CHECKING:
     from textual.app import App
 
 
-class QuestionScreen(ModalScreen[bool]):
+class QuestionScreen(Unbidden, ModalScreen[bool]):
     BINDINGS = [Binding("y", "answer(True)", "Yes"), Binding("n,escape", "answer(False)", "No")]
 
     def __init__(self, text: str) -> None:
@@ -34,7 +35,10 @@ class QuestionScreen(ModalScreen[bool]):
             yield Static(self.text, id="question-text")
             yield Static("y: yes, go on · n or escape: no (the step fails and says how to do it later); the step "
                          "waits for your answer", classes="hint")
-        yield Footer()
+        yield WizardFooter()
+
+    def on_mount(self) -> None:
+        self.mark_shown()  # a `y` typed before the question was on screen does not answer it
 
     def action_answer(self, yes: bool) -> None:
         self.dismiss(yes)

@@ -7,9 +7,10 @@ from __future__ import annotations
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.screen import Screen
-from textual.widgets import DataTable, Footer
+from textual.widgets import DataTable
 
 from stonks_tui.journal import DONE
+from stonks_tui.screens.footer import WizardFooter
 from stonks_tui.screens.literal import Static, cell
 from stonks_tui.screens.title_bar import TitleBar
 
@@ -45,7 +46,7 @@ class ResumeScreen(Screen[None]):
         yield Static(text, id="resume-error")
         yield Static("r resume · s start over (prerequisites, settings, all steps re-checked) · t teardown · q quit",
                      classes="hint")
-        yield Footer()
+        yield WizardFooter()
 
     def action_resume(self) -> None:
         self.app.when_ready(self._resume)  # type: ignore[attr-defined]

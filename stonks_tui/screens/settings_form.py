@@ -12,12 +12,13 @@ from typing import Any
 
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Horizontal, VerticalScroll
+from textual.containers import VerticalScroll
 from textual.screen import Screen
 from textual.widget import Widget
-from textual.widgets import Footer, Input, Select, Switch
+from textual.widgets import Input, Select, Switch
 
 from stonks_tui.errors import UsageError
+from stonks_tui.screens.footer import WizardFooter
 from stonks_tui.screens.literal import Label, Static
 from stonks_tui.screens.title_bar import TitleBar
 from stonks_tui.settings import CHOICES, FIELD_NAMES, GROUP_TITLES, Settings, coerce, save_answers, validate
@@ -32,28 +33,69 @@ class SettingsScreen(Screen[bool]):
         super().__init__()
         self.then = then  # "credentials": continue the install flow; None: return to the caller
         self.errors: dict[str, str] = {}
+        self.typed = False  # edits count once the form has mounted
+        self.rest: list[list[Widget]] = []  # the groups still to mount
+        self.mounting = self.leaving = False
+        self.pending_action = ""  # a key pressed while the form was still opening
 
     def compose(self) -> ComposeResult:
-        settings: Settings = self.app.runner.settings  # type: ignore[attr-defined]
         yield TitleBar()
         yield Static("Settings — tab moves between fields; errors show as you type", classes="title")
+        # One grid (name | editor), no container per field and no error line until there is an error; only the
+        # first group is composed with the screen, the others are mounted right after its first frame: the keys
+        # are there in a fraction of the time they took (bench.settings_keys).
         with VerticalScroll(id="settings-form"):
-            group = None
-            for f in fields(Settings):
-                if f.metadata["group"] != group:
-                    group = f.metadata["group"]
-                    yield Static(GROUP_TITLES.get(group, group), classes="group")
-                value = getattr(settings, f.name)
-                with Horizontal(classes="field"):
-                    yield Label(f.name, classes="field-name")
-                    yield _editor(f.name, value)
-                yield Static("", id=f"e-{f.name}", classes="field-error")
+            yield from self._rows(first=True)[0]
         yield Static("", id="field-help", classes="hint")
-        yield Footer()
+        yield WizardFooter()
+
+    def _rows(self, *, first: bool) -> list[list[Widget]]:
+        """The form's rows, group by group: the first group alone, or the others."""
+        settings: Settings = self.app.runner.settings  # type: ignore[attr-defined]
+        groups: list[list[Widget]] = []
+        group = None
+        for f in fields(Settings):
+            if f.metadata["group"] != group:
+                group = f.metadata["group"]
+                groups.append([Static(GROUP_TITLES.get(group, group), classes="group")])
+            groups[-1] += [Label(f.name, classes="field-name"), _editor(f.name, getattr(settings, f.name))]
+        return groups[:1] if first else groups[1:]
+
+    AUTO_FOCUS = "#settings-form .editor"  # the first field, focused once (each focus move restyles the form)
 
     def on_mount(self) -> None:
-        self.query_one("#settings-form").query(".editor").first().focus()
-        self.revalidate()
+        self.rest = self._rows(first=False)
+        self.set_timer(0.05, self._mount_rest)  # after the first frame and the footer's keys are drawn
+
+    async def _mount_rest(self) -> None:
+        if not self.is_attached:
+            return  # left already (escape right away)
+        if self.app.screen is not self:  # another screen on top (the keys panel): once it is gone
+            self.set_timer(0.05, self._mount_rest)
+            return
+        # One group at a time, each after a frame: keys pressed meanwhile are handled between them.
+        self.mounting = True
+        try:
+            await self.query_one("#settings-form").mount_all(self.rest.pop(0))
+        finally:
+            self.mounting = False
+        if self.leaving:  # escape came while a group mounted: leave now that it has (a Select mounting in a
+            self.dismiss(False)  # screen being removed stopped the wizard)
+            return
+        if self.rest:
+            self.call_after_refresh(self._mount_rest)
+            return
+        # Every field posts Changed as it mounts: those ~60 messages are not edits (each one revalidated it all).
+        self.call_after_refresh(self._editing)
+
+    def _editing(self) -> None:
+        if not self.is_attached:
+            return
+        self.typed = True
+        self.revalidate()  # an edit made before now is seen
+        if self.pending_action:
+            action, self.pending_action = self.pending_action, ""
+            getattr(self, f"action_{action}")()
 
     # -- values -------------------------------------------------------------------------------------------
     def values(self) -> tuple[dict[str, Any], dict[str, str]]:
@@ -78,19 +120,28 @@ class SettingsScreen(Screen[bool]):
         errors = {e.field: e.message for e in validate(self.app.runner.settings.replace(**values))}  # type: ignore[attr-defined]
         errors.update(bad)
         for name in set(self.errors) | set(errors):
-            line = self.query_one(f"#e-{name}", Static)
-            line.update(f"↑ {errors[name]}" if name in errors else "")
-            line.set_class(name in errors, "shown")
+            lines = self.query(f"#e-{name}")
+            if name not in errors:
+                lines.remove()
+            elif lines:
+                lines.first(Static).update(f"↑ {errors[name]}")
+            else:  # the line goes under its field, across both columns
+                self.query_one("#settings-form").mount(Static(f"↑ {errors[name]}", id=f"e-{name}",
+                                                              classes="setting-error"),
+                                                       after=self.query_one(f"#f-{name}"))
         self.errors = errors
 
     def on_input_changed(self, _event: Input.Changed) -> None:
-        self.revalidate()
+        if self.typed:
+            self.revalidate()
 
     def on_switch_changed(self, _event: Switch.Changed) -> None:
-        self.revalidate()
+        if self.typed:
+            self.revalidate()
 
     def on_select_changed(self, _event: Select.Changed) -> None:
-        self.revalidate()
+        if self.typed:
+            self.revalidate()
 
     def on_input_submitted(self, _event: Input.Submitted) -> None:
         self.focus_next()
@@ -118,13 +169,23 @@ class SettingsScreen(Screen[bool]):
             save_answers(runner.settings, runner.answers_path)
         return True
 
+    def _when_open(self, action: str) -> bool:
+        """ctrl+n or ctrl+s while the form's last groups are still mounting (a fraction of a second): done as soon
+        as they are, not refused (the operator's key is kept)."""
+        if self.typed:
+            return True
+        self.pending_action = action
+        return False
+
     def action_save(self) -> None:
+        if not self._when_open("save"):
+            return
         if self._apply():
             where = self.app.runner.answers_path  # type: ignore[attr-defined]
             self.notify(f"saved to {where}" if where else "applied for this session")
 
     def action_next(self) -> None:
-        if not self._apply():
+        if not self._when_open("next") or not self._apply():
             return
         if self.then == "credentials":
             from stonks_tui.screens.credentials import CredentialsScreen
@@ -134,6 +195,9 @@ class SettingsScreen(Screen[bool]):
             self.dismiss(True)
 
     def action_back(self) -> None:
+        if self.mounting:
+            self.leaving = True
+            return
         self.dismiss(False)
 
 
@@ -143,5 +207,14 @@ def _editor(name: str, value: Any) -> Widget:
     if name in CHOICES:
         return Select([(c, c) for c in CHOICES[name]], value=value, allow_blank=False, id=f"f-{name}",
                       classes="editor", compact=True)
-    return Input(str(value), id=f"f-{name}", classes="editor", compact=True,
-                 placeholder=Settings.__dataclass_fields__[name].metadata["help"])  # says what empty means
+    # A key typed as the field takes focus adds to the value; it never replaces the whole of it (End A did).
+    return Input(str(value), id=f"f-{name}", classes="editor", compact=True, placeholder=placeholder(name),
+                 select_on_focus=False)
+
+
+def placeholder(name: str) -> str:
+    """What an empty field means, short enough for the field at 80 columns (the whole help is on the line below
+    the form): `empty: https://<host>`."""
+    help_text = Settings.__dataclass_fields__[name].metadata["help"]
+    _, empty, meaning = help_text.partition("; empty = ")
+    return f"empty: {meaning}" if empty else help_text

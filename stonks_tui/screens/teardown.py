@@ -11,8 +11,9 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
 from textual.screen import Screen
-from textual.widgets import Footer, Input
+from textual.widgets import Input
 
+from stonks_tui.screens.footer import WizardFooter
 from stonks_tui.screens.literal import Static
 from stonks_tui.screens.title_bar import TitleBar
 
@@ -40,7 +41,7 @@ class TeardownScreen(Screen[None]):
             yield Input(placeholder="type every PV name, separated by spaces", id="pv-names", compact=True)
         yield Static("y: tear down, keep the PVs · d: also delete the PVs (you type their names) · escape: back",
                      id="teardown-status", classes="hint")
-        yield Footer()
+        yield WizardFooter()
 
     def on_mount(self) -> None:
         self.load()
@@ -74,9 +75,9 @@ class TeardownScreen(Screen[None]):
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action == "delete_pvs":
-            return True if self.loaded and self.pv_names else None
+            return bool(self.loaded and self.pv_names)
         if action == "confirm":
-            return True if self.loaded else None
+            return self.loaded
         return True
 
     def action_delete_pvs(self) -> None:

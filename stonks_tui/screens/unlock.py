@@ -14,9 +14,10 @@ from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.screen import Screen
-from textual.widgets import Footer, Input
+from textual.widgets import Input
 
 from stonks_tui.errors import StonksError
+from stonks_tui.screens.footer import WizardFooter
 from stonks_tui.screens.literal import Static
 
 
@@ -36,7 +37,7 @@ class UnlockScreen(Screen[None]):
                       "Type its passphrase.") + " It is never shown, stored or logged.", classes="hint")
         yield Input(password=True, placeholder="passphrase", id="passphrase")
         yield Static("", id="unlock-error")
-        yield Footer()
+        yield WizardFooter()
 
     def on_mount(self) -> None:
         self.query_one(Input).focus()
@@ -46,6 +47,13 @@ class UnlockScreen(Screen[None]):
             return
         error = self.query_one("#unlock-error", Static)
         if self.creating and self.first is None:
+            from stonks_tui.secrets import MIN_PASSPHRASE
+
+            if len(event.value) < MIN_PASSPHRASE:  # said now, not after typing it twice
+                event.input.value = ""
+                error.update(f"{len(event.value)} characters: a new keyring needs at least {MIN_PASSPHRASE} "
+                             "(everything in it is as strong as its passphrase)")
+                return
             self.first = event.value
             event.input.value = ""
             event.input.placeholder = "the same passphrase again"

@@ -6,9 +6,10 @@ from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.screen import Screen
-from textual.widgets import Footer, TextArea
+from textual.widgets import TextArea
 
 from stonks_tui.screens.checks_table import ChecksView
+from stonks_tui.screens.footer import WizardFooter
 from stonks_tui.screens.literal import Static
 from stonks_tui.screens.title_bar import TitleBar
 
@@ -28,11 +29,12 @@ class VerifyScreen(Screen[None]):
         yield Static("Live checks of the installed system", id="verify-title", classes="title")
         yield ChecksView(id="checks")
         yield Static("checking…", id="verify-status", classes="hint")
-        # One line that never wraps: a key broken over three rows is a broken key when copied.
-        key = TextArea("", id="deploy-key", read_only=True, soft_wrap=False, show_line_numbers=False)
+        # One line of text, shown wrapped when the terminal is narrower than the key (it was cut at 80 columns):
+        # c and a selection copy the line, whole; status names the file it is in.
+        key = TextArea("", id="deploy-key", read_only=True, soft_wrap=True, show_line_numbers=False)
         key.display = False
         yield key
-        yield Footer()
+        yield WizardFooter()
 
     def on_mount(self) -> None:
         runner = self.app.runner  # type: ignore[attr-defined]
@@ -48,15 +50,18 @@ class VerifyScreen(Screen[None]):
         s = runner.settings
         text = f"{len(results)} checks, {failed} failed · r re-runs"
         if self.done and not failed:
-            text = (f"Done. Woodpecker: https://{s.woodpecker_host} · Argo CD: https://{s.argocd_host} · "
-                    f"Gitea: {s.gitea_public_url} · secrets: {runner.command('secrets')} · next: push a commit to run "
-                    "the pipeline, or d to prove the delivery now")
+            # Where things are: the demo's are on 127.0.0.1 (its settings say so), the operator's on their hosts.
+            woodpecker = s.effective_woodpecker_url if runner.demo else f"https://{s.woodpecker_host}"
+            argocd = s.effective_argocd_url if runner.demo else f"https://{s.argocd_host}"
+            text = (f"Done. Next: push a commit to run the pipeline, or d proves the delivery now\n"
+                    f"Woodpecker {woodpecker} · Argo CD {argocd} · Gitea {s.gitea_public_url} · "
+                    f"secrets: {runner.command('secrets')}")
             public = runner.journal("install").steps.get("woodpecker-activate")
             key = public.outputs.get("github_deploy_public_key") if public else None
             if key:
                 self.deploy_key = key
-                text += (f"\nAdd this deploy key, with write access, to {s.github_mirror_url} — c copies it "
-                         f"(terminals with OSC 52); {runner.command('status')} shows the file it is saved in")
+                text += (f"\nDeploy key for {s.github_mirror_url} (give it write access): c copies it; "
+                         f"{runner.command('status')} shows its file")
                 area = self.query_one("#deploy-key", TextArea)
                 area.text = key
                 area.display = True

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from textual.app import ComposeResult
 from textual.screen import Screen
-from textual.widgets import Footer, OptionList, Select
+from textual.widgets import OptionList, Select
 from textual.widgets.option_list import Option
 
+from stonks_tui.screens.footer import WizardFooter
 from stonks_tui.screens.literal import Static
 from stonks_tui.screens.title_bar import TitleBar
 
@@ -48,7 +49,7 @@ class WelcomeScreen(Screen[None]):
                     Option("Quit", id="quit")]
         yield OptionList(*options, id="actions")
         yield Static("arrows + enter, or the keys below · ? shows every key", classes="hint")
-        yield Footer()
+        yield WizardFooter()
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action == "choose" and parameters == ("resume",):

@@ -8,20 +8,23 @@ from __future__ import annotations
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.screen import Screen
-from textual.widgets import Footer, Input
+from textual.widgets import Input
 
+from stonks_tui.screens.footer import WizardFooter
 from stonks_tui.screens.literal import Static
 from stonks_tui.screens.title_bar import TitleBar
+from stonks_tui.screens.unbidden import Unbidden
 
 TOKEN = "woodpecker-token"
 
 
-class WoodpeckerScreen(Screen[bool]):
+class WoodpeckerScreen(Unbidden, Screen[bool]):
     BINDINGS = [Binding("ctrl+r", "reveal", "Show/hide token"), Binding("escape", "back", "Back")]
 
-    def __init__(self, reason: str = "") -> None:
+    def __init__(self, reason: str = "", *, by_run: bool = False) -> None:
         super().__init__()
         self.reason = reason  # why a new token is asked for (Woodpecker refused the last one)
+        self.unbidden = by_run  # opened by the run (not by the operator's `w`): earlier keys are not for it
 
     def compose(self) -> ComposeResult:
         runner = self.app.runner  # type: ignore[attr-defined]
@@ -40,9 +43,10 @@ class WoodpeckerScreen(Screen[bool]):
         yield Static(f"The token goes to the keyring only. After activation, the deploy key's public half is "
                      f"shown on the Done screen: add it with write access to {s.github_mirror_url}.",
                      classes="hint")
-        yield Footer()
+        yield WizardFooter()
 
     def on_mount(self) -> None:
+        self.mark_shown()  # it opens when the run asks: keys typed before it was there stay out of the field
         self.query_one(Input).focus()
         if self.reason:
             error = self.query_one("#token-error", Static)

@@ -14,6 +14,7 @@ from stonks_tui.words import count
 class Verify(Step):
     id, title, needs = "verify", "Verify the installed system", ("woodpecker-activate", "kargo-resources")
     reads_secrets = False
+    check_is_the_work = True  # "ok: 13 live checks pass" each run, never "already done"
     settle_seconds = 90.0  # how long a failure a controller may still be working through is waited for
 
     async def check(self, ctx: StepContext) -> CheckResult:

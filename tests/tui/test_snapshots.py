@@ -179,3 +179,94 @@ def test_delivery_proof(snap_compare, tmp_path: Path, size) -> None:
         await until(pilot, lambda: "delivery proven" in str(pilot.app.screen.query_one("#delivery-status").render()))
 
     assert snap_compare(StonksApp(FakeRunner(tmp_path)), terminal_size=size, run_before=steady(run_before))
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_verify_after_a_teardown(snap_compare, tmp_path: Path, size) -> None:
+    """The kept volumes in one long result: every PV is read in its row (the detail line lost the last one)."""
+    from stonks_tui.checks.result import CheckResult
+    from stonks_tui.screens.verify import VerifyScreen
+
+    runner = FakeRunner(tmp_path)
+    runner.torn_down_before = True
+
+    async def after_teardown():
+        return [CheckResult("removed", "pass", "woodpecker, argocd and kargo releases are gone; 5 namespaces deleted"),
+                CheckResult("pvs-kept", "pass", "pipeline-argocd-pv: 127.0.0.1:/exports/argocd, 5Gi, Retain, "
+                            "Released; pipeline-kargo-pv: 127.0.0.1:/exports/kargo, 2Gi, Retain, Released; "
+                            "pipeline-woodpecker-pv: 127.0.0.1:/exports/woodpecker, 5Gi, Retain, Released"),
+                CheckResult("gitea", "warn", "Gitea still runs (it was there before the install)",
+                            "nothing to do: the teardown keeps what it did not make")]
+
+    runner.verify = after_teardown  # type: ignore[method-assign]
+
+    async def run_before(pilot) -> None:
+        await pilot.app.push_screen(VerifyScreen())
+        await until(pilot, lambda: "checks" in str(pilot.app.screen.query_one("#verify-status").render()))
+
+    assert snap_compare(StonksApp(runner), terminal_size=size, run_before=steady(run_before))
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_progress_running_with_the_keys_panel_open(snap_compare, tmp_path: Path, size) -> None:
+    """A run going: long log lines wrap between words in the pane; `?` lists this screen's keys only."""
+    gate = asyncio.Event()
+    runner = FakeRunner(tmp_path, Script(gate=gate))
+    runner.store.set("woodpecker-token", TOKEN)
+
+    async def run_before(pilot) -> None:
+        from stonks_tui.engine.events import LogLine
+        from stonks_tui.screens.progress import ProgressScreen
+
+        await pilot.app.push_screen(ProgressScreen(runner.plan("install")))
+        await until(pilot, lambda: pilot.app.screen.running and pilot.app.screen.selected)
+        screen = pilot.app.screen
+        screen.listen(LogLine(step_id=screen.selected, line="Synced the release and waited for Kubernetes to "
+                              "report every Deployment of it Available, which took a while"))
+        await pilot.pause(0.2)
+        await pilot.press("question_mark")
+        await until(pilot, lambda: type(pilot.app.screen).__name__ == "KeysPanel")
+
+    assert snap_compare(StonksApp(runner), terminal_size=size, run_before=steady(run_before))
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_unlock_a_new_keyring(snap_compare, tmp_path: Path, size) -> None:
+    from stonks_tui.screens.unlock import UnlockScreen
+
+    async def run_before(pilot) -> None:
+        # A path that does not exist (a new keyring) and reads the same on every machine.
+        await pilot.app.push_screen(UnlockScreen("/home/operator/.local/state/stonks-tui/keyring.json",
+                                                 lambda passphrase: None))
+        await pilot.pause(0.1)
+        await pilot.press(*"short", "enter")
+        await pilot.pause(0.1)
+
+    assert snap_compare(StonksApp(FakeRunner(tmp_path)), terminal_size=size, run_before=steady(run_before))
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_a_files_diff(snap_compare, tmp_path: Path, size) -> None:
+    from stonks_tui.screens.plan import DiffScreen
+
+    lines = ("--- .woodpecker.yml (now)", "+++ .woodpecker.yml (after)", "@@ -1,3 +1,4 @@", " steps:",
+             "-  build: {image: docker}", "+  build:", "+    image: woodpeckerci/plugin-docker-buildx:5")
+
+    async def run_before(pilot) -> None:
+        await pilot.app.push_screen(DiffScreen("repo-push: update File .woodpecker.yml", lines))
+        await pilot.pause(0.1)
+
+    assert snap_compare(StonksApp(FakeRunner(tmp_path)), terminal_size=size, run_before=steady(run_before))
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_break_glass(snap_compare, tmp_path: Path, size) -> None:
+    from stonks_tui.screens.delivery import BreakGlassScreen
+
+    async def run_before(pilot) -> None:
+        await pilot.app.push_screen(BreakGlassScreen())
+        await pilot.pause(0.1)
+        await pilot.press("ctrl+s")
+        await pilot.pause(0.1)
+
+    assert snap_compare(StonksApp(FakeRunner(tmp_path)), terminal_size=size, run_before=steady(run_before))

@@ -157,3 +157,49 @@ def test_the_wizard_reports_a_damaged_state_file_like_the_cli(tmp_path: Path, re
         assert "Traceback" not in err and "locals" not in err.lower(), err
     finally:
         subprocess.run(["tmux", "kill-session", "-t", name], capture_output=True)
+
+
+def test_the_keys_panel_opens_and_closes_on_three_screens(tmp_path: Path) -> None:
+    """Issue 26: `?` opened Textual's generic panel (`← Scroll Left`, `^c Copy selected text`…), which a second
+    `?` did not close. In a real terminal at 80×24: Welcome, Prerequisites and Settings each list their own keys;
+    the panel closes with the key that opened it and with escape (in a form, where `?` is typed, F1 opens it)."""
+    name = f"stonks-{uuid.uuid4().hex[:8]}"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("STONKS_")}
+    env["STONKS_SIM_SPEED"] = "0"
+    subprocess.run(["tmux", "new-session", "-d", "-s", name, "-x", "80", "-y", "24",
+                    f"{EXE} --state-dir {tmp_path} --demo"], check=True, env=env)
+
+    def panel(opened_by: str, title: str, *words: str) -> str:
+        keys(name, opened_by)
+        shown = wait_text(name, f"Keys — {title}", "close this panel", *words, timeout=30)
+        for textual_word in ("Scroll Left", "Copy selected text", "Page Left", "Toggle"):
+            assert textual_word not in shown, shown
+        return shown
+
+    def closed() -> None:
+        deadline = time.monotonic() + 10
+        while "close this panel" in subprocess.run(["tmux", "capture-pane", "-p", "-t", name], capture_output=True,
+                                                   text=True).stdout:
+            assert time.monotonic() < deadline, "the keys panel did not close"
+            time.sleep(0.1)
+
+    try:
+        wait_text(name, "Install — plan, confirm, apply")
+        panel("?", "Welcome", "Install", "Teardown", "Quit")
+        keys(name, "?")
+        closed()
+        keys(name, "i")
+        wait_text(name, "checks pass", "enter: next")
+        panel("?", "Prerequisites", "Re-check", "Settings", "Next")
+        keys(name, "Escape")
+        closed()
+        wait_text(name, "checks pass")  # escape closed the panel only, not the screen under it
+        keys(name, "Enter")
+        wait_text(name, "Settings —", "Save answers")
+        panel("F1", "Settings", "Save answers", "next / previous field")
+        keys(name, "F1")
+        closed()
+        shown = wait_text(name, "Settings —")
+        assert "?" not in shown.split("woodpecker_host", 1)[1].split("\n", 1)[0]  # nothing typed into the field
+    finally:
+        subprocess.run(["tmux", "kill-session", "-t", name], capture_output=True)
