@@ -7,12 +7,12 @@ from __future__ import annotations
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.screen import Screen
-from textual.widgets import DataTable
 
 from stonks_tui.journal import DONE
 from stonks_tui.screens.footer import WizardFooter
-from stonks_tui.screens.literal import Static, cell
+from stonks_tui.screens.literal import Static
 from stonks_tui.screens.title_bar import TitleBar
+from stonks_tui.screens.wrapped_table import WrappedTable
 
 STATE_WORDS = {"done": "done", "failed": "failed", "interrupted": "interrupted", "running": "interrupted",
                "pending": "not started", "blocked": "waiting on a failed step", "needs-operator": "needs you"}
@@ -30,12 +30,16 @@ class ResumeScreen(Screen[None]):
         yield TitleBar()
         yield Static(f"An install on {runner.context} did not finish (started {run.get('started_at', '?')}, "
                      f"{run.get('status', '?')}). Finished steps are re-checked, not redone.", classes="title")
-        table: DataTable[str] = DataTable(id="resume-steps", cursor_type="row", zebra_stripes=True)
-        table.add_columns("", "step", "state", "tries", "last error")
+        rows = []
         for sid, rec in journal.steps.items():
             mark = "✓" if rec.state == DONE else ("·" if rec.state == "pending" else "✗")
-            table.add_row(*map(cell, (mark, sid, STATE_WORDS.get(rec.state, rec.state), str(rec.attempts),
-                                      (rec.last_error or "")[:120])))
+            rows.append((mark, sid, STATE_WORDS.get(rec.state, rec.state), str(rec.attempts),
+                         (rec.last_error or "")[:300]))
+        # The last error wraps in its row (it was cut at 80 columns: "Gitea answered 500 Intern").
+        table = WrappedTable(["", "step", "state", "tries", "last error"],
+                             fixed=[1, max((len(r[1]) for r in rows), default=4),
+                                    max((len(r[2]) for r in rows), default=5), 5], shares=[1.0], id="resume-steps")
+        table.data = rows
         yield table
         last = [rec for rec in journal.steps.values() if rec.last_error and rec.state != DONE]
         if last:
