@@ -272,6 +272,8 @@ class Runner:
 
                 for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
                     loop.remove_signal_handler(sig)
+        if seen.fatal is not None:  # the engine itself failed (a full disk): this client says so, with its code
+            raise seen.fatal
         return RunSummary(ok=seen.ok, interrupted=seen.interrupted, outcomes=seen.outcomes,  # type: ignore[arg-type]
                           errors=seen.errors, vanished=seen.exit_code is None)
 

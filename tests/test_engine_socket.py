@@ -164,3 +164,80 @@ async def test_a_prompt_at_the_terminal_holds_the_runs_lines_until_it_is_answere
     text = out.getvalue()
     assert answers == [("q1", True)]
     assert text.index("before the question") < text.index("ARC finalizers? [y/N]") < text.index("while it waits")
+
+
+async def test_a_client_reads_an_engine_of_another_version_without_a_traceback(tmp_path: Path) -> None:
+    """A client and an engine of different versions (an upgrade while a run goes on) meet: unknown messages and
+    fields, fields of the wrong type, integers of thousands of digits — each unreadable one is left out, the rest
+    reach the face, the end's code is kept sane. It used to raise (TypeError, ValueError) in the operator's face."""
+    service = EngineService(tmp_path, "install", lambda: None)
+    await service.start()
+    seen: list = []
+    notes: list[str] = []
+    follow = asyncio.ensure_future(EngineConnection(tmp_path).attach([seen.append], notes.append))
+    await until(lambda: service.client_pids)
+    good = StepStarted(step_id="a", title="A", attempt=1)
+    weird = [
+        [1, 2, 3], "a string", None,  # not objects
+        {"type": "from-the-future", "x": 1},
+        {"type": "event", "kind": "StepStarted", "event": {"step_id": "a", "title": "A", "attempt": 1,
+                                                          "at": 1.0, "colour": "blue"}},  # an unknown field: kept
+        {"type": "event", "kind": "StepStarted", "event": {"step_id": ["a"], "title": "A", "attempt": 1}},
+        {"type": "event", "kind": "StepStarted", "event": {"step_id": "a", "title": "A", "attempt": "1"}},
+        {"type": "event", "kind": "StepStarted", "event": {"step_id": "a", "title": "A", "attempt": 10 ** 4000}},
+        {"type": "event", "kind": "StepFinished", "event": {"step_id": "a", "outcome": "exploded"}},
+        {"type": "event", "kind": "PlanFinished", "event": {"plan": "install", "ok": "yes", "interrupted": False,
+                                                           "counts": {}, "duration": 1.0}},
+        {"type": "event", "kind": "WorkloadStatus", "event": {"step_id": "a", "kind": "Deployment", "name": "n"}},
+        {"type": "event", "kind": "StepStarted", "event": "not an object"},
+        {"type": "log", "step_id": "a", "lines": "abc", "ats": [1.0]},
+        {"type": "log", "step_id": "a", "lines": ["x", 5], "ats": [1.0, 2.0]},
+        {"type": "note", "text": {"nested": True}},
+        {"type": "question", "id": 7, "text": "?"},
+    ]
+    import json
+
+    for message in weird:
+        service._send(json.dumps(message).encode() + b"\n")
+    service.broadcast(good)
+    service._send(b'{"type": "event", "kind": "StepStarted", "event": {"attempt": ' + b"9" * 5000 + b"}}\n")
+    service._send(b"not json at all\n")
+    service._send(b'{"type": "end", "exit_code": "0"}\n')
+    attached = await asyncio.wait_for(follow, 10)
+    await service.finish(0)
+    assert seen[-1] == good
+    assert [e for e in seen if isinstance(e, StepStarted)] == [StepStarted(step_id="a", title="A", attempt=1, at=1.0),
+                                                                good]
+    assert [e.line for e in seen if isinstance(e, LogLine)] == ["x"]
+    assert notes == [] and attached.exit_code == 1
+
+
+async def test_the_ctrl_c_question_holds_the_runs_lines_until_it_is_answered(monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """`install` at a terminal, Ctrl-C: "[c]ancel the run, or [d]etach?" was buried by the lines of the steps
+    still running. They are held while it waits, then printed."""
+    import io
+    import threading
+
+    from stonks_tui.commands.runs import cancel_or_detach
+    from stonks_tui.console import ConsolePrinter
+
+    out = io.StringIO()
+    printer = ConsolePrinter(out)
+    prompted, typed = threading.Event(), threading.Event()
+
+    def operator(prompt: str) -> str:
+        out.write(prompt)
+        prompted.set()
+        typed.wait(5)
+        return "d"
+
+    monkeypatch.setattr("builtins.input", operator)
+    printer(LogLine(step_id="argocd", line="before Ctrl-C"))
+    asking = asyncio.ensure_future(asyncio.to_thread(cancel_or_detach(printer)))
+    assert await asyncio.to_thread(prompted.wait, 5)
+    printer(LogLine(step_id="argocd", line="while it asks"))
+    assert "while it asks" not in out.getvalue()
+    typed.set()
+    assert await asyncio.wait_for(asking, 5) == "detach"
+    text = out.getvalue()
+    assert text.index("before Ctrl-C") < text.index("[d]etach") < text.index("while it asks")

@@ -132,3 +132,37 @@ def test_a_full_or_read_only_state_dir_is_a_message_and_the_next_run_resumes(tmp
             assert cli(state, *command).returncode == 0, command
     finally:
         _unmount(disk)
+
+
+def test_a_disk_that_fills_mid_run_ends_every_client_with_the_message(tmp_path: Path) -> None:
+    """The engine's own failure (here: no space for its journal) reached only engine.log; the client ended with
+    exit 1 and nothing said. Every client now says it, with the engine's exit code (2), and the run resumes."""
+    disk = tmp_path / "disk"
+    _tmpfs(disk, "60m")
+    try:
+        state = disk / "state"
+        run = subprocess.Popen([PYTHON, "-m", "stonks_tui", "--state-dir", str(state), "--demo", "install", "--yes",
+                                "--quiet"], env=_env(STONKS_SIM_SPEED="0.3"), stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE, text=True)
+        journal = state / "stonks-demo" / "install.json"
+        deadline = time.monotonic() + 90
+        while time.monotonic() < deadline and not (journal.exists() and json.loads(journal.read_text() or "{}")
+                                                   .get("run", {}).get("status") == "running"):
+            time.sleep(0.1)
+        follower = subprocess.Popen([PYTHON, "-m", "stonks_tui", "--state-dir", str(state), "--demo", "attach",
+                                     "--plain"], env=_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                    text=True)
+        with open(disk / "filler", "wb") as filler, contextlib.suppress(OSError):
+            while True:
+                filler.write(b"\0" * (1 << 20))
+        out, err = run.communicate(timeout=120)
+        f_out, f_err = follower.communicate(timeout=60)
+        for code, said in ((run.returncode, out + err), (follower.returncode, f_out + f_err)):
+            assert code == 2, said[-3000:]
+            assert "No space left on device" in said and "df -h" in said, said[-3000:]
+            assert "Traceback" not in said
+        (disk / "filler").unlink()
+        resumed = cli(state, "install", "--yes", "--quiet")
+        assert resumed.returncode == 0, resumed.stdout[-2000:] + resumed.stderr[-2000:]
+    finally:
+        _unmount(disk)

@@ -5,6 +5,9 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
 
 from stonks_tui.commands import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK
 from stonks_tui.commands.session import Session, confirm_at_terminal, context_of, state_dir_for
@@ -68,7 +71,7 @@ def run_plan(args: argparse.Namespace, plan_for: str) -> int:
                 print(f"{plan_for} started in the background: run {info.get('run_id', '?')}, engine pid {pid}. "
                       f"Follow it: {session.command('attach')}; its state: {session.command('status')}")
                 return EXIT_OK
-            runner.on_interrupt = _ask_cancel_or_detach if sys.stdin.isatty() else None
+            runner.on_interrupt = cancel_or_detach(printer) if sys.stdin.isatty() else None
         async def run_and_settle():  # type: ignore[no-untyped-def]
             summary = await runner.run(plan, [printer], install_signals=True)
             if not summary.detached:
@@ -99,13 +102,21 @@ def _report_end(session: Session, runner, plan_for: str, summary) -> int:  # typ
     return summary.exit_code
 
 
-def _ask_cancel_or_detach() -> str:
-    """Ctrl-C in a client on a terminal: the run is not this process's to lose by accident."""
-    try:
-        answer = input("\nCtrl-C: [c]ancel the run, or [d]etach and let it go on? [d] ").strip().lower()
-    except (EOFError, KeyboardInterrupt):
-        return "cancel"
-    return "cancel" if answer.startswith("c") else "detach"
+def cancel_or_detach(printer: Any) -> Callable[[], str]:
+    """Ctrl-C in a client on a terminal: the run is not this process's to lose by accident. The run's lines are
+    held while the question waits (they scrolled it away), then printed."""
+
+    def ask() -> str:
+        printer.hold()
+        try:
+            answer = input("\nCtrl-C: [c]ancel the run, or [d]etach and let it go on? [d] ").strip().lower()
+        except (EOFError, KeyboardInterrupt):
+            return "cancel"
+        finally:
+            printer.release()
+        return "cancel" if answer.startswith("c") else "detach"
+
+    return ask
 
 
 def _typed_pv_names(args: argparse.Namespace) -> list[str]:
@@ -192,12 +203,20 @@ def cmd_engine_serve(args: argparse.Namespace) -> int:
             code = EXIT_FAILED
             try:
                 code = (await runner.run_here(plan, [service.broadcast], install_signals=True, locked=True)).exit_code
+            except Exception as exc:
+                code = _tell_clients(service, exc, runner.context_dir())
+                raise  # and into engine.log, with its traceback when it is a bug
             finally:
-                # What the next run needs — the keyring written, the demo's world and the lock let go — is free
-                # before the clients hear the end: one that runs the next command at once is not refused.
-                session.close()
-                lock.release()
-                await service.finish(code)
+                try:
+                    # What the next run needs — the keyring written, the demo's world and the lock let go — is
+                    # free before the clients hear the end: one that runs the next command at once is not refused.
+                    session.close()
+                    lock.release()
+                except Exception as exc:
+                    code = _tell_clients(service, exc, runner.context_dir())
+                    raise
+                finally:
+                    await service.finish(code)
             return code
 
         try:
@@ -206,6 +225,19 @@ def cmd_engine_serve(args: argparse.Namespace) -> int:
             lock.release()
     finally:
         session.close()
+
+
+def _tell_clients(service: Any, exc: Exception, context_dir: Path) -> int:
+    """The engine's own failure as the operator's message, sent to every client; its exit code."""
+    from stonks_tui.errors import StonksError, storage_error
+
+    error = storage_error(exc) or (exc if isinstance(exc, StonksError) else None)
+    if error is None:
+        error = StonksError(f"the engine process failed: {type(exc).__name__}: {exc}",
+                            hint=f"its log, with the traceback: {context_dir / 'engine.log'}; the next run resumes "
+                                 "where this one stopped")
+    service.fatal(error.message, error.hint, error.exit_code)
+    return error.exit_code
 
 
 def cmd_attach(args: argparse.Namespace) -> int:

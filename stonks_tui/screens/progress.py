@@ -157,9 +157,13 @@ class ProgressScreen(Screen[None]):
                 summary = await runner.attach([self.listen])
             else:
                 summary = await runner.run(self.plan, [self.listen])
-        except StonksError as exc:  # lock held, journal unreadable: say so, keep the screen
+        except StonksError as exc:  # lock held, journal unreadable, the engine failed (a full disk): say so
             self.show_failure(exc.message, exc.hint)
-            self.query_one("#status", Static).update("not started")
+            started = self.plan_started_at is not None
+            self.query_one("#status", Static).update(f"{self.plan.name} stopped: the engine failed · r resumes · "
+                                                     "escape: back" if started else "not started")
+            if started:
+                self.vanished = True  # the clock stops; r resumes (finished steps are not redone)
         finally:
             self.running = False
             self.refresh_bindings()

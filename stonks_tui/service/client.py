@@ -34,11 +34,13 @@ class Attached:
     interrupted: bool = False
     outcomes: dict[str, str] = field(default_factory=dict)
     errors: dict[str, str] = field(default_factory=dict)
+    fatal: StonksError | None = None  # the engine itself failed: its message, for this client to say
 
 
 async def _messages(reader: asyncio.StreamReader):  # type: ignore[no-untyped-def]
     """The engine's JSON lines, read in large chunks (a 100k-line backlog line by line costs most of a second).
-    Ends when the engine closes or goes away mid-line (killed): then how the run ended is unknown."""
+    Ends when the engine closes or goes away (killed; a last line cut short is not read): then how the run ended is
+    unknown. A whole line that cannot be read is skipped."""
     pending = b""
     while True:
         try:
@@ -52,9 +54,10 @@ async def _messages(reader: asyncio.StreamReader):  # type: ignore[no-untyped-de
         for line in lines:
             if line:
                 try:
-                    yield json.loads(line)
-                except ValueError:
-                    return
+                    message = json.loads(line)
+                except ValueError:  # a whole line that is not JSON (or an integer of thousands of digits)
+                    continue
+                yield message
 
 
 class EngineConnection:
@@ -78,11 +81,19 @@ class EngineConnection:
         seen = Attached()
         try:
             async for msg in _messages(reader):
+                # An engine of another version may send what this client does not know, or other types: what
+                # cannot be read whole is left out (it was a traceback), the run is still followed to its end.
+                if not isinstance(msg, dict):
+                    continue
                 kind = msg.get("type")
                 if kind == "log":  # the backlog's batch of one step's lines
-                    step = str(msg.get("step_id"))
-                    for line, at in zip(msg.get("lines") or (), msg.get("ats") or (), strict=False):
-                        event = LogLine(step_id=step, line=line, at=at)
+                    step, lines, ats = msg.get("step_id"), msg.get("lines"), msg.get("ats")
+                    if not (isinstance(step, str) and isinstance(lines, list) and isinstance(ats, list)):
+                        continue
+                    for line, at in zip(lines, ats, strict=False):
+                        if not isinstance(line, str) or type(at) not in (int, float):
+                            continue
+                        event = LogLine(step_id=step, line=line, at=float(at))
                         for listener in listeners:
                             listener(event)
                 elif kind == "event":
@@ -98,12 +109,16 @@ class EngineConnection:
                         self.finished = True  # the run is over: the engine lets go of the world and the lock
                     for listener in listeners:
                         listener(event)
-                elif kind == "note" and notes is not None:
-                    notes(str(msg.get("text", "")))
-                elif kind in ("question", "answered") and questions is not None:
+                elif kind == "note" and notes is not None and isinstance(msg.get("text"), str):
+                    notes(msg["text"])
+                elif kind in ("question", "answered") and questions is not None and isinstance(msg.get("id"), str):
                     questions(msg)
+                elif kind == "fatal":
+                    seen.fatal = StonksError(str(msg.get("message") or "the engine process failed"),
+                                             hint=str(msg.get("hint") or ""))
+                    seen.fatal.exit_code = _exit_code(msg.get("exit_code"))
                 elif kind == "end":
-                    seen.exit_code = int(msg.get("exit_code", 1))
+                    seen.exit_code = _exit_code(msg.get("exit_code"))
                     break
         finally:
             self.writer.close()
@@ -121,6 +136,10 @@ class EngineConnection:
             self._unsent.append(message)  # said as soon as the connection opens
         elif self.writer is not None and not self.writer.is_closing():
             self.writer.write(protocol.encode(message))
+
+
+def _exit_code(value: Any) -> int:
+    return value if type(value) is int and 0 <= value <= 255 else 1
 
 
 def question_note(msg: dict[str, Any], attach: str = "`stonks-tui attach`") -> str:

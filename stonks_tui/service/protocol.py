@@ -3,7 +3,9 @@
 Server → client: {"type": "event", "event": {...}} for every engine event (backlog first, then live; in the
 backlog a step's consecutive log lines are one {"type": "log", "step_id": ..., "lines": [...], "ats": [...]}),
 {"type": "note", "text": ...} (another client cancelled, a slow client was dropped), and a last
-{"type": "end", "exit_code": N}; a question to the operator mid-run, {"type": "question", "id": ..., "text": ...},
+{"type": "end", "exit_code": N} — after {"type": "fatal", "message": ..., "hint": ..., "exit_code": N} when the
+engine itself failed (a full disk, a bug), which every client prints; a question to the operator mid-run,
+{"type": "question", "id": ..., "text": ...},
 and who answered it, {"type": "answered", "id": ..., "yes": bool, "by": pid or null, "why": ...}.
 Client → server: {"hello": {"pid": N}} once, then {"cmd": "cancel"} or {"cmd": "answer", "id": ..., "yes": bool}
 (the first answer wins).
@@ -36,14 +38,56 @@ def encode(message: dict[str, Any]) -> bytes:
     return json.dumps(message).encode() + b"\n"
 
 
+MAX_INT = 10**9  # counts, replicas, attempts: anything larger is not from an engine of ours
+OUTCOMES = ("ok", "unchanged", "failed", "blocked", "interrupted", "needs-operator")
+
+
 def decode_event(message: dict[str, Any]) -> ev.Event | None:
+    """An engine event from its JSON, or None when it is not one this client knows how to read whole.
+
+    A client and an engine of different versions can meet (an upgrade while a run goes on): an unknown kind or
+    field is left out, a field of the wrong type (a string for a number, a list for a string, an integer of
+    thousands of digits) makes the event unreadable — skipped, never a traceback in the operator's face."""
     cls = EVENT_TYPES.get(str(message.get("kind")))
-    if cls is None:
+    body = message.get("event")
+    if cls is None or not isinstance(body, dict):
         return None
-    body = dict(message.get("event") or {})
-    if cls is ev.PlanStarted:
-        body["step_ids"] = tuple(body.get("step_ids") or ())
-    return cls(**body)
+    values: dict[str, Any] = {}
+    for f in dataclasses.fields(cls):
+        if f.name not in body:
+            if f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING:
+                return None  # a field this client needs is missing
+            continue
+        value = _typed(f.name, str(f.type), body[f.name])
+        if value is _BAD:
+            return None
+        values[f.name] = value
+    if cls is ev.StepFinished and values.get("outcome") not in OUTCOMES:
+        return None
+    return cls(**values)
+
+
+_BAD = object()
+
+
+def _typed(name: str, kind: str, value: Any) -> Any:
+    """`value` as the dataclass field's type, or _BAD."""
+    if kind == "str" or kind == "Outcome":
+        return value if isinstance(value, str) else _BAD
+    if kind == "bool":
+        return value if isinstance(value, bool) else _BAD
+    if kind == "int":
+        return value if type(value) is int and abs(value) <= MAX_INT else _BAD
+    if kind == "float":
+        if type(value) is int and abs(value) <= MAX_INT:
+            return float(value)
+        return value if type(value) is float and value == value and abs(value) < 1e12 else _BAD
+    if kind == "tuple[str, ...]":
+        return tuple(value) if isinstance(value, list) and all(isinstance(v, str) for v in value) else _BAD
+    if kind == "dict[str, int]":
+        ok = isinstance(value, dict) and all(type(v) is int and abs(v) <= MAX_INT for v in value.values())
+        return {str(k): v for k, v in value.items()} if ok else _BAD
+    return _BAD  # a type this decoder does not know: a change here needs a change there
 
 
 def peer_uid(sock: socket.socket) -> int:

@@ -78,6 +78,11 @@ class EngineService:
     def note(self, text: str) -> None:
         self._send(protocol.encode({"type": "note", "text": text}))
 
+    def fatal(self, message: str, hint: str, exit_code: int) -> None:
+        """The engine itself failed (a full disk, a bug): every client says it, as the CLI would have (the message
+        used to be only in engine.log, and the client ended with exit 1 and nothing said)."""
+        self._send(protocol.encode({"type": "fatal", "message": message, "hint": hint, "exit_code": exit_code}))
+
     def _flush_batch(self) -> None:
         if self._batch_lines:
             self.backlog.append(protocol.encode({"type": "log", "step_id": self._batch_step,
