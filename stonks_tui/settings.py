@@ -39,13 +39,41 @@ _CHART_REF = re.compile(r"^(oci://[A-Za-z0-9.-]+(:[0-9]+)?(/[A-Za-z0-9._-]+)+"
 _CHART_VERSION = re.compile(r"^v?[0-9]+\.[0-9]+\.[0-9]+([-+][0-9A-Za-z.-]+)?$")
 # Gitea: user and repo names are alphanumerics, dash, underscore, dot; not starting/ending with a dot or dash.
 _GITEA_NAME = re.compile(r"^[A-Za-z0-9_]([A-Za-z0-9_.-]*[A-Za-z0-9_])?$")
+# Gitea 1.27's own rules, read in its source (modules/validation/helpers.go, models/user, models/repo,
+# services/forms): what its install form, `gitea admin user create` and the repository API would refuse is refused
+# here before anything runs, not met as a failed step mid-install.
+_GITEA_USER = re.compile(r"^[0-9A-Za-z][-.\w]*$", re.ASCII)
+_GITEA_USER_BAD = re.compile(r"[-._]{2,}|[-._]$")
+GITEA_RESERVED_USER_PATTERNS = (".keys", ".gpg", ".rss", ".atom", ".png")
+GITEA_ADMIN_NAME_MAX = 30  # the install form's AdminName: MaxSize(30)
+GITEA_EMAIL_MAX = 254
+_GITEA_EMAIL = re.compile(r"^[a-zA-Z0-9.!#$%&'*+\-/=?^_`{|}~]*@[a-zA-Z0-9](?:[a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?"
+                          r"(?:\.[a-zA-Z0-9](?:[a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?)*$")
+GITEA_RESERVED_REPO_SUFFIXES = (".wiki", ".git", ".rss", ".atom")
+# An image repository path (the distribution spec): lower-case components joined by '.', '_', '__' or '-'s.
+_IMAGE_COMPONENT = re.compile(r"^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*$")
+
+
+def gitea_user_problem(name: str, *, admin: bool = False) -> str:
+    """Why Gitea would refuse `name` as a user (or organisation) name, or ''."""
+    lowered = name.lower()
+    if lowered in GITEA_RESERVED_USERS or lowered.endswith(GITEA_RESERVED_USER_PATTERNS):
+        return "is reserved by Gitea and cannot be a user name: choose another, e.g. gitea_admin"
+    if not _GITEA_USER.match(name) or _GITEA_USER_BAD.search(name):
+        return ("is not a name Gitea takes: letters, digits, '-', '_' and '.', starting with a letter or digit, "
+                "no two of '-', '_', '.' in a row and none at the end")
+    limit = GITEA_ADMIN_NAME_MAX if admin else 40
+    if len(name) > limit:
+        return f"is {len(name)} characters: Gitea takes at most {limit}" + (" (its install form)" if admin else "")
+    return ""
 # Names Gitea refuses for users (models/user: reservedUsernames) — the ones an operator might plausibly pick.
 GITEA_RESERVED_USERS = frozenset(
     {
         "admin", "api", "assets", "attachments", "avatar", "avatars", "captcha", "commits", "debug", "error",
         "explore", "favicon.ico", "ghost", "issues", "login", "manifest.json", "metrics", "milestones", "new",
         "notifications", "org", "pulls", "raw", "repo", "repo-avatars", "robots.txt", "search", "serviceworker.js",
-        "ssh_info", "swagger.v1.json", "user", "v2", "gitea-actions",
+        "ssh_info", "swagger.v1.json", "user", "v2", "gitea-actions", ".", "..", ".well-known", "sitemap.xml",
+        "openapi3.v1.json",
     }
 )
 _MAX_VALUE_LEN = 1024
@@ -569,19 +597,24 @@ def validate(s: Settings) -> list[FieldError]:
     elif not 30000 <= s.gitea_ssh_nodeport <= 32767:
         errors.append(FieldError("gitea_ssh_nodeport",
                                  f"{s.gitea_ssh_nodeport} is outside the NodePort range 30000-32767"))
-    user = s.gitea_admin_user
-    if user.lower() in GITEA_RESERVED_USERS:
-        errors.append(FieldError("gitea_admin_user", f"{user!r} is reserved by Gitea and cannot be a user "
-                                                     "name: choose another, e.g. gitea_admin"))
-    elif not _GITEA_NAME.match(user) or len(user) > 40:
-        errors.append(FieldError("gitea_admin_user", f"{user!r} is not a valid Gitea user name "
-                                                     "(letters, digits, '-', '_', '.', at most 40)"))
-    if s.repo_owner and (not _GITEA_NAME.match(s.repo_owner) or len(s.repo_owner) > 40):
-        errors.append(FieldError("repo_owner", f"{s.repo_owner!r} is not a valid Gitea user or org name"))
-    if not _GITEA_NAME.match(s.repo_name) or len(s.repo_name) > 100 or s.repo_name.endswith(".git"):
-        errors.append(FieldError("repo_name", f"{s.repo_name!r} is not a valid repository name"))
-    if not _EMAIL.match(s.gitea_admin_email):
-        errors.append(FieldError("gitea_admin_email", f"{s.gitea_admin_email!r} is not an e-mail address"))
+    if problem := gitea_user_problem(s.gitea_admin_user, admin=True):
+        errors.append(FieldError("gitea_admin_user", f"{s.gitea_admin_user!r} {problem}"))
+    if s.repo_owner and (problem := gitea_user_problem(s.repo_owner)):
+        errors.append(FieldError("repo_owner", f"{s.repo_owner!r} {problem}"))
+    repo = s.repo_name
+    if not _GITEA_NAME.match(repo) or ".." in repo or len(repo) > 100:
+        errors.append(FieldError("repo_name", f"{repo!r} is not a valid repository name (letters, digits, '-', '_' "
+                                              "and '.', starting and ending with a letter, digit or '_', at most "
+                                              "100)"))
+    elif repo.lower().endswith(GITEA_RESERVED_REPO_SUFFIXES):
+        errors.append(FieldError("repo_name", f"{repo!r}: Gitea reserves names ending in "
+                                              f"{', '.join(GITEA_RESERVED_REPO_SUFFIXES)}"))
+    email = s.gitea_admin_email
+    if not _EMAIL.match(email) or not _GITEA_EMAIL.match(email) or email.startswith("-"):
+        errors.append(FieldError("gitea_admin_email", f"{email!r} is not an e-mail address Gitea takes"))
+    elif len(email) > GITEA_EMAIL_MAX:
+        errors.append(FieldError("gitea_admin_email", f"is {len(email)} characters: Gitea takes at most "
+                                                      f"{GITEA_EMAIL_MAX}"))
     if s.gitea_db_type not in GITEA_DB_TYPES:
         errors.append(FieldError("gitea_db_type", f"{s.gitea_db_type!r}: choose one of {', '.join(GITEA_DB_TYPES)}"))
     if s.gitea_db_type == "sqlite3" and not s.gitea_db_path.startswith("/"):
@@ -652,8 +685,11 @@ def validate(s: Settings) -> list[FieldError]:
         errors.append(FieldError("woodpecker_storage_rwx", f"choose one of {', '.join(RWX_MODES)}"))
     if s.rbac_mode not in RBAC_MODES:
         errors.append(FieldError("rbac_mode", f"{s.rbac_mode!r}: choose one of {', '.join(RBAC_MODES)}"))
-    if not _DNS1123_SUBDOMAIN.match(s.registry_project.replace("/", ".")):
-        errors.append(FieldError("registry_project", f"{s.registry_project!r} is not a valid image path"))
+    parts = s.registry_project.split("/")
+    if not all(_IMAGE_COMPONENT.match(part) for part in parts) or len(s.registry_project) > 200:
+        errors.append(FieldError("registry_project", f"{s.registry_project!r} is not an image path (lower-case "
+                                                     "letters and digits joined by '.', '_' or '-', parts "
+                                                     "separated by '/')"))
     return errors
 
 
