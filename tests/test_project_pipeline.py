@@ -44,3 +44,13 @@ def test_integration_step_runs_as_the_account_the_rbac_binds(tmp_path: Path) -> 
         assert subjects and {s["name"] for s in subjects} == {account}, rbac
     env = rendered.values["woodpecker/values.yaml"]["agent"]["env"]
     assert env["WOODPECKER_BACKEND_K8S_SERVICE_ACCOUNT_NAME_ALLOW_FROM_STEP"] == "true"
+    # With it, any step of any activated repository may name that account (Woodpecker 3.16, pod.go; trust
+    # settings do not gate it): only the admin signs in and only the owner's repositories can be activated, and
+    # the plan says who can run as the account.
+    server = rendered.values["woodpecker/values.yaml"]["server"]["env"]
+    assert server["WOODPECKER_OPEN"] == "false" and server["WOODPECKER_REPO_OWNERS"] == settings.effective_repo_owner
+    from stonks_tui.steps.cluster import rbac_grants
+
+    for mode in ("cluster-admin", "namespaced"):
+        assert "any pipeline step of a repository" in rbac_grants(mode) and "not only integration-test" in \
+            rbac_grants(mode)

@@ -152,6 +152,13 @@ def test_a_disk_that_fills_mid_run_ends_every_client_with_the_message(tmp_path: 
         follower = subprocess.Popen([PYTHON, "-m", "stonks_tui", "--state-dir", str(state), "--demo", "attach",
                                      "--plain"], env=_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                     text=True)
+        info = state / "stonks-demo" / "engine.json"
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:  # both clients attached before the disk fills
+            with contextlib.suppress(OSError, ValueError):
+                if len(json.loads(info.read_text()).get("clients") or []) >= 2:
+                    break
+            time.sleep(0.05)
         with open(disk / "filler", "wb") as filler, contextlib.suppress(OSError):
             while True:
                 filler.write(b"\0" * (1 << 20))

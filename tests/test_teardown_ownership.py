@@ -51,6 +51,9 @@ def test_teardown_deletes_only_what_the_install_made(tmp_path: Path) -> None:
         c.close()
     plan = cli(tmp_path, "plan", "teardown")
     assert "kept: it existed before the install" in plan.stdout, plan.stdout[-3000:]
+    # Issue 24: the agents' per-replica claims (the chart's agent-config, the cluster's default class) hold only an
+    # agent's registration: planned as going, and they go with their volumes (each cycle left two Released ones).
+    assert "PersistentVolumeClaim woodpecker/agent-config-woodpecker-agent-0" in plan.stdout, plan.stdout[-3000:]
     down = cli(tmp_path, "teardown", "--yes")
     assert down.returncode == 0, down.stdout[-3000:]
     with World(tmp_path / "demo", speed=0.0, faults="") as w:
@@ -62,6 +65,9 @@ def test_teardown_deletes_only_what_the_install_made(tmp_path: Path) -> None:
         scratch = [pv for pv in core.list_persistent_volume().items
                    if pv.spec.claim_ref and pv.spec.claim_ref.name == "scratch"]
         assert [pv.spec.persistent_volume_reclaim_policy for pv in scratch] == ["Retain"], scratch
+        agents = [pv.metadata.name for pv in core.list_persistent_volume().items
+                  if pv.spec.claim_ref and pv.spec.claim_ref.name.startswith("agent-config-")]
+        assert agents == [], agents
         assert "woodpecker-agent-inttest" not in {b.metadata.name for b in rbac.list_cluster_role_binding().items}
         c.close()
     log = (tmp_path / "stonks-demo" / "logs" / "teardown" / "namespaces-remove.log").read_text()

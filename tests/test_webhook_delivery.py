@@ -73,6 +73,11 @@ def test_simulated_woodpecker_answers_with_the_real_servers_status_codes(tmp_pat
         http = httpx.Client(base_url=wp.server.url, headers={"Authorization": f"Bearer {token}"}, timeout=5)
         assert http.post("/api/repos").status_code == 400
         assert http.post("/api/repos", params={"forge_remote_id": "99"}).status_code == 500
+        # WOODPECKER_REPO_OWNERS (services/permissions/repo_owners.go): only those owners' repositories, any case.
+        wp.forge = lambda: {"repo_owners": ["someone-else"]}
+        refused = http.post("/api/repos", params={"forge_remote_id": "7"})
+        assert (refused.status_code, refused.text) == (403, "Repo owner is not allowed")
+        wp.forge = lambda: {"repo_owners": ["OP"]}
         assert http.post("/api/repos", params={"forge_remote_id": "7"}).status_code == 200
         assert http.post("/api/repos", params={"forge_remote_id": "7"}).status_code == 409
         hooks = gitea.state["repos"]["op/app"]["hooks"]

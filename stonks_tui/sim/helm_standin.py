@@ -187,9 +187,17 @@ def render_chart(chart: str, release: str, ns: str, values: dict) -> tuple[str, 
         objs.append(_workload("StatefulSet", "woodpecker-server", ns, release,
                               "docker.io/woodpeckerci/woodpecker-server:v3.16.0", 1, server.get("env"),
                               server.get("extraSecretNamesForEnvFrom"), claims, label="server"))
+        # The agent keeps its registration in a per-replica claim (the chart's agent.persistence, on by default:
+        # `agent-config`, 1Gi, ReadWriteOnce, the cluster's default class), as the real chart renders it.
+        persistence = agent.get("persistence") or {}
+        agent_claims = [{"metadata": {"name": "agent-config"}, "spec": {
+            "accessModes": [persistence.get("accessModes", ["ReadWriteOnce"])[0]],
+            "resources": {"requests": {"storage": persistence.get("size", "1Gi")}},
+            **({"storageClassName": persistence["storageClass"]} if persistence.get("storageClass") else {})}}] \
+            if persistence.get("enabled", True) else []
         objs.append(_workload("StatefulSet", "woodpecker-agent", ns, release,
                               "docker.io/woodpeckerci/woodpecker-agent:v3.16.0", int(agent.get("replicaCount", 2)),
-                              agent.get("env"), ["woodpecker-default-agent-secret"], label="agent"))
+                              agent.get("env"), ["woodpecker-default-agent-secret"], agent_claims, label="agent"))
         ing = server.get("ingress") or {}
         if ing.get("enabled"):
             objs.append({"apiVersion": "networking.k8s.io/v1", "kind": "Ingress", "metadata": {

@@ -235,6 +235,11 @@ class WoodpeckerHandler(Handler):
         repo = next((r for r in gitea_repos if str(r["id"]) == rid), None)
         if repo is None:
             return self.reply(500, b"Could not fetch repository from forge.", "text/plain; charset=utf-8")
+        # WOODPECKER_REPO_OWNERS (services/permissions/repo_owners.go): empty allows every owner, else only those
+        # (case-insensitive).
+        owners = {o.strip().lower() for o in (app.forge() or {}).get("repo_owners") or () if o.strip()}
+        if owners and repo["owner"].lower() not in owners:
+            return self.reply(403, b"Repo owner is not allowed", "text/plain; charset=utf-8")
         # Activation registers Woodpecker's webhook in the forge (forge/gitea Activate).
         hook_token = secrets.token_urlsafe(16)
         app.gitea.add_hook(repo["owner"], repo["name"], {"url": f"{app.server.url}/api/hook?access_token="

@@ -309,7 +309,8 @@ class World:
                 "gitea_url": self.gitea.server.url,
                 "oauth_host": env.get("WOODPECKER_EXPERT_FORGE_OAUTH_HOST") or self.gitea.server.url,
                 "host": env.get("WOODPECKER_HOST", ""), "open": env.get("WOODPECKER_OPEN") == "true",
-                "admins": env.get("WOODPECKER_ADMIN", "").split(",")}
+                "admins": env.get("WOODPECKER_ADMIN", "").split(","),
+                "repo_owners": [o for o in env.get("WOODPECKER_REPO_OWNERS", "").split(",") if o.strip()]}
 
     def _arc_controller(self, etype: str, kind: Any, obj: dict) -> None:
         """ARC's controller, while it runs: a deleted AutoscalingRunnerSet takes its runner sets, runners and

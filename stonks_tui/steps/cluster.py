@@ -125,11 +125,16 @@ class WoodpeckerAgentRbac(ManifestStep):
 
 
 def rbac_grants(mode: str) -> str:
-    """What the Woodpecker agents' RBAC mode grants, in one line (the plan shows it before anything is applied)."""
-    # Step pods run as woodpecker-agent only when they name it: the integration test does (pipeline.py).
+    """What the Woodpecker agents' RBAC mode grants and who can use it, in one line (the plan shows it before
+    anything is applied). Who: Woodpecker 3.16 lets any step of any activated repository name a ServiceAccount
+    (WOODPECKER_BACKEND_K8S_SERVICE_ACCOUNT_NAME_ALLOW_FROM_STEP; repo trust settings do not gate it) — the
+    install limits activation to the repository owner's repos (WOODPECKER_REPO_OWNERS)."""
+    who = ("any pipeline step of a repository of the owner's activated in Woodpecker (anyone who can push to it, or "
+           "open a pull request from one of its branches) may run as woodpecker-agent, not only integration-test")
     if mode == "cluster-admin":
-        return "binds woodpecker-agent (agents and the integration-test step) to cluster-admin: they can do anything"
-    return "lets agents and the integration-test step create/delete namespaces and manage workloads, nothing else"
+        return f"binds woodpecker-agent to cluster-admin: it can do anything in the cluster; {who} — rbac_mode: " \
+               "namespaced limits it to namespaces and workloads"
+    return f"lets woodpecker-agent create/delete namespaces and manage workloads, nothing else; {who}"
 
 
 class ArgoRepoSecret(ManifestStep):

@@ -12,6 +12,7 @@ from stonks_tui.engine.step import Change, CheckResult, Done, NotDone, Step, Ste
 from stonks_tui.errors import StepFailed
 from stonks_tui.inventory import describe_pv, existing_pvs, made_by_install, teardown_namespaces, volumes_of
 from stonks_tui.market_hours import BREAK_GLASS_CONFIGMAP
+from stonks_tui.settings import Settings
 from stonks_tui.steps.common import rendered, runtime
 from stonks_tui.words import count
 
@@ -301,8 +302,15 @@ class NamespacesRemove(TeardownStep):
         delete, kept = await self.sorted_out(ctx)
         for ns in delete:
             # Claims go with their namespace; a volume with reclaim Delete would take its data along (a
-            # local-path directory, a dynamically provisioned disk). Whoever made it, it is kept.
+            # local-path directory, a dynamically provisioned disk). Whoever made it, it is kept — except the
+            # Woodpecker agents' per-replica claims, which the install's release made and which hold only an
+            # agent's registration (a new agent registers again): kept, each cycle left two Released volumes.
             for pv in await volumes_of(kube, ns):
+                if agent_claim(ctx.settings, pv):
+                    ctx.log(f"not kept: PersistentVolume {pv['metadata']['name']} (claim {ns}/"
+                            f"{pv['spec']['claimRef'].get('name')}, a Woodpecker agent's registration, no data): "
+                            "it goes with its claim")
+                    continue
                 if (pv.get("spec") or {}).get("persistentVolumeReclaimPolicy") != "Retain":
                     await kube.patch("v1", "PersistentVolume", pv["metadata"]["name"], None,
                                      {"spec": {"persistentVolumeReclaimPolicy": "Retain"}})
@@ -315,12 +323,35 @@ class NamespacesRemove(TeardownStep):
             ctx.log(f"gone      Namespace {ns}")
         for ns, why in kept:
             ctx.log(f"kept      Namespace {ns}: {why}")
-        ctx.log("kept: every PersistentVolume (each was Retain before its claim went) and all NFS data")
+        for pv in await kube.list("v1", "PersistentVolume"):
+            policy = (pv.get("spec") or {}).get("persistentVolumeReclaimPolicy")
+            if agent_claim(ctx.settings, pv) and policy == "Retain":
+                # Left Released by an earlier teardown (it made them Retain): named, not deleted — after its claim
+                # is gone nothing here can prove this install made it.
+                ctx.log(f"left by an earlier teardown: PersistentVolume {pv['metadata']['name']} (Released, was "
+                        f"{pv['spec']['claimRef'].get('namespace')}/{pv['spec']['claimRef'].get('name')}, an agent's "
+                        f"registration, no data): `kubectl delete pv {pv['metadata']['name']}` removes it")
+        ctx.log("kept: every other PersistentVolume (each was Retain before its claim went) and all NFS data")
 
     async def describe(self, ctx: StepContext) -> list[Change]:
         delete, kept = await self.sorted_out(ctx)
+        kube = runtime(ctx).kube()
+        claims = [pv for ns in delete for pv in await volumes_of(kube, ns) if agent_claim(ctx.settings, pv)]
         return ([Change("delete", "Namespace", n, "made by the install") for n in delete]
+                + [Change("delete", "PersistentVolumeClaim", f"{pv['spec']['claimRef'].get('namespace')}/"
+                          f"{pv['spec']['claimRef'].get('name')}", f"a Woodpecker agent's registration (no data); "
+                          f"its volume {pv['metadata']['name']} goes with it") for pv in claims]
                 + [Change("unchanged", "Namespace", n, "kept: " + why) for n, why in kept])
+
+
+def agent_claim(settings: Settings, pv: dict) -> bool:
+    """Is `pv` bound to a Woodpecker agent's per-replica claim (`agent-config-<release>-agent-N` in the Woodpecker
+    namespace), which the install's release made?"""
+    ref = (pv.get("spec") or {}).get("claimRef") or {}
+    prefix = f"agent-config-{settings.woodpecker_release}-agent-"
+    name = str(ref.get("name") or "")
+    return ref.get("namespace") == settings.woodpecker_namespace and name.startswith(prefix) and \
+        name[len(prefix):].isdigit()
 
 
 class PvsDelete(TeardownStep):

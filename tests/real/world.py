@@ -219,7 +219,8 @@ class World:
         return {"client_id": env["WOODPECKER_GITEA_CLIENT"], "client_secret": env.get("WOODPECKER_GITEA_SECRET", ""),
                 "gitea_url": self.gitea.url, "oauth_host": env.get("WOODPECKER_EXPERT_FORGE_OAUTH_HOST", ""),
                 "host": env.get("WOODPECKER_HOST", ""), "open": env.get("WOODPECKER_OPEN") == "true",
-                "admins": env.get("WOODPECKER_ADMIN", "").split(",")}
+                "admins": env.get("WOODPECKER_ADMIN", "").split(","),
+                "repo_owners": [o for o in env.get("WOODPECKER_REPO_OWNERS", "").split(",") if o.strip()]}
 
     def _woodpecker_ready(self) -> bool:
         return self._ready("StatefulSet", "woodpecker", "woodpecker-server")

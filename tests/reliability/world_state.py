@@ -25,6 +25,7 @@ VOLATILE = {"uid", "resourceVersion", "creationTimestamp", "managedFields", "gen
 HIDDEN = re.compile(r"(passw|secret|token|hash|salt|digest|private|client_id)", re.IGNORECASE)
 LOOPBACK_PORT = re.compile(r"127\.0\.0\.1:\d+")  # each simulated world listens on its own ports
 ACCESS_TOKEN = re.compile(r"access_token=[^&\s]+")  # Woodpecker signs each webhook URL anew
+PROVISIONED = re.compile(r"^pvc-[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
 HELM_RELEASE = re.compile(r"^(sh\.helm\.release\.v1\.[^.]+(?:\.[^.v][^.]*)*)\.v\d+$")
 
 
@@ -71,6 +72,16 @@ def kube_objects(objects: list[dict]) -> dict[str, Any]:
         if isinstance(claim, dict):
             claim.pop("uid", None)
             claim.pop("resourceVersion", None)
+        # A dynamically provisioned volume is named after its claim's uid (pvc-<uuid>): keyed by the claim it
+        # serves (the agents' per-replica claims get one each run), and a claim's volumeName said as such.
+        if entry["plural"] == "persistentvolumes" and PROVISIONED.match(name) and isinstance(claim, dict):
+            meta["name"] = name = f"provisioned-for-{claim.get('namespace')}-{claim.get('name')}"
+            csi = obj["spec"].get("csi")
+            if isinstance(csi, dict) and PROVISIONED.match(str(csi.get("volumeHandle", ""))):
+                csi["volumeHandle"] = "<provisioned>"
+        volume = (obj.get("spec") or {}).get("volumeName")
+        if entry["plural"] == "persistentvolumeclaims" and isinstance(volume, str) and PROVISIONED.match(volume):
+            obj["spec"]["volumeName"] = "<provisioned>"
         out[f"{entry['group']}/{entry['plural']} {ns}/{name}"] = scrub(obj)
     return out
 
