@@ -33,7 +33,7 @@ from stonks_tui.sim.store import Store
 from stonks_tui.sim.woodpecker import WoodpeckerSim
 from stonks_tui.sim.woodpecker_pipelines import Pipelines
 
-PROFILES = ("fresh-homelab", "gitea-installed", "harbor", "no-rollouts", "webhook-default")
+PROFILES = ("fresh-homelab", "gitea-installed", "harbor", "no-rollouts", "webhook-default", "legacy-arc")
 ARC_FINALIZERS = ("actions.github.com/cleanup-protection", "autoscalingrunnerset.actions.github.com/finalizer",
                   "ephemeralrunner.actions.github.com/finalizer", "ephemeralrunnerset.actions.github.com/finalizer",
                   "autoscalinglistener.actions.github.com/finalizer")
@@ -137,6 +137,12 @@ class World:
         self._saver = threading.Thread(target=self._save_loop, name="sim-saver", daemon=True)
         self._loaded = False
         self.store.on_change.append(self._arc_controller)
+        if profile == "legacy-arc":
+            from stonks_tui.sim import arc_legacy
+
+            self.store.on_change.append(lambda etype, kind, obj: arc_legacy.controller(
+                self.store, lambda: self._ready(arc_legacy.NAMESPACE, "deployments", arc_legacy.CONTROLLER), etype,
+                kind, obj))
         self.kube.exec_handler = self._exec
 
     # -- lifecycle ----------------------------------------------------------------------------------------
@@ -490,6 +496,10 @@ class World:
                            "name": "arc-runner-set-gha-rs-no-permission"}])
             c("v1", "Secret", helm_release_secret(rel_name, rel_ns, 1, chart, version, version, {}, resources),
               rel_ns)
+        if self.profile == "legacy-arc":
+            from stonks_tui.sim import arc_legacy
+
+            arc_legacy.seed(c, crd, self._deployment, helm_release_secret)
         if self.profile == "gitea-installed":
             self.gitea.add_user("gitea_admin", "chart-admin-password-unknown", "gitea@local.domain", admin=True)
 

@@ -18,13 +18,19 @@ from stonks_tui.steps.common import runtime
 
 ARC_GROUP = "actions.github.com/v1alpha1"
 ARC_KINDS = ("AutoscalingRunnerSet", "EphemeralRunnerSet", "EphemeralRunner", "AutoscalingListener")
-ARC_FINALIZER_MARKS = ("actions.github.com",)
+# Legacy ARC (the actions-runner-controller chart, actions.summerwind.dev; v0.27.6's source): Runners carry
+# runner.actions.summerwind.dev and their pods actions.summerwind.dev/runner-pod, which only its controller removes,
+# once the RunnerDeployment (RunnerSet, Runner) that made them is deleted — before the controller goes.
+LEGACY_GROUP = "actions.summerwind.dev/v1alpha1"
+LEGACY_TOP = ("RunnerDeployment", "RunnerSet", "HorizontalRunnerAutoscaler")
+LEGACY_KINDS = (*LEGACY_TOP, "RunnerReplicaSet", "Runner")
+ARC_FINALIZER_MARKS = ("actions.github.com", "actions.summerwind.dev")
 CONTROLLER_CHARTS = ("gha-runner-scale-set-controller", "actions-runner-controller")
 SCALESET_CHARTS = ("gha-runner-scale-set",)
 ARC_PV = "pipeline-arc-pv"
 # Kinds ARC puts its cleanup finalizers on, besides its own.
 FINALIZED_KINDS = (("v1", "ServiceAccount"), ("v1", "Secret"), ("rbac.authorization.k8s.io/v1", "Role"),
-                   ("rbac.authorization.k8s.io/v1", "RoleBinding"), ("v1", "ConfigMap"))
+                   ("rbac.authorization.k8s.io/v1", "RoleBinding"), ("v1", "ConfigMap"), ("v1", "Pod"))
 WAIT = 180.0
 
 
@@ -52,12 +58,17 @@ class ArcRemoval(Step):
             if any(s.get("namespace") in namespaces for s in crb.get("subjects") or []) and namespaces:
                 bindings.append(crb["metadata"]["name"])
         pv = await kube.get("v1", "PersistentVolume", ARC_PV)
-        leftovers = []
+        leftovers, legacy = [], []
         for kind in ARC_KINDS:
             for obj in await kube.list(ARC_GROUP, kind):
                 leftovers.append(f"{kind} {obj['metadata'].get('namespace')}/{obj['metadata']['name']}")
-        return {"scalesets": scalesets, "controllers": controllers, "namespaces": sorted(namespaces),
-                "bindings": sorted(bindings), "pv": pv, "leftovers": leftovers}
+        for kind in LEGACY_KINDS:
+            for obj in await kube.list(LEGACY_GROUP, kind):
+                legacy.append((kind, obj["metadata"].get("namespace"), obj["metadata"]["name"]))
+                namespaces.add(obj["metadata"].get("namespace"))
+        return {"scalesets": scalesets, "controllers": controllers, "namespaces": sorted(n for n in namespaces if n),
+                "bindings": sorted(bindings), "pv": pv, "leftovers": leftovers,
+                "legacy": legacy}
 
     @staticmethod
     def _summary(inv: dict[str, Any]) -> list[str]:
@@ -65,6 +76,7 @@ class ArcRemoval(Step):
         out += [f"helm release {r['namespace']}/{r['name']} ({r['chart']})" for r in inv["controllers"]]
         out += [f"ClusterRoleBinding {b}" for b in inv["bindings"]]
         out += [f"PersistentVolume {ARC_PV}"] if inv["pv"] else []
+        out += [f"legacy ARC (actions.summerwind.dev) {kind} {ns}/{name}" for kind, ns, name in inv["legacy"]]
         out += [f"Namespace {n}" for n in inv["namespaces"]]
         return out
 
@@ -73,12 +85,13 @@ class ArcRemoval(Step):
         left = self._summary(inv) + inv["leftovers"]
         return Done("no ARC left") if not left else NotDone("ARC present: " + ", ".join(left[:6]))
 
-    async def controller_running(self, ctx: StepContext) -> bool:
-        """Is ARC's controller up? Only it clears ARC's finalizers."""
+    async def controller_running(self, ctx: StepContext, *, legacy: bool = False) -> bool:
+        """Is ARC's controller (or legacy ARC's) up? Only it clears its finalizers."""
+        names = ("actions-runner-controller",) if legacy else ("gha-rs-controller", "gha-runner-scale-set-controller")
         for dep in await runtime(ctx).kube().list("apps/v1", "Deployment"):
             labels = dep["metadata"].get("labels") or {}
-            if "gha-rs-controller" in dep["metadata"]["name"] or labels.get("app.kubernetes.io/name") in (
-                    "gha-rs-controller", "gha-runner-scale-set-controller"):
+            if (not legacy and "gha-rs-controller" in dep["metadata"]["name"]) or \
+                    labels.get("app.kubernetes.io/name") in names:
                 want = int((dep.get("spec") or {}).get("replicas", 1))
                 if int((dep.get("status") or {}).get("readyReplicas") or 0) >= want > 0:
                     return True
@@ -113,6 +126,18 @@ class ArcRemoval(Step):
                     ctx.log(f"waiting   for {kind} {meta.get('namespace')}/{meta['name']} to go (ARC's controller "
                             "is cleaning it up)")
                     await kube.wait_gone(ARC_GROUP, kind, meta["name"], meta.get("namespace"), WAIT)
+        # Legacy ARC's runners, while its controller still runs to take them and their pods' finalizers away.
+        top = [(k, ns, n) for k, ns, n in inv["legacy"] if k in LEGACY_TOP]
+        if inv["legacy"] and await self.controller_running(ctx, legacy=True):
+            for kind, ns, name in top:
+                await kube.delete(LEGACY_GROUP, kind, name, ns)
+                ctx.log(f"deleted   legacy ARC {kind} {ns}/{name} (its controller removes its runners)")
+            for kind, ns, name in inv["legacy"]:
+                await kube.wait_gone(LEGACY_GROUP, kind, name, ns, WAIT)
+            ctx.log("legacy ARC's runners are gone")
+        elif inv["legacy"]:
+            ctx.log("legacy ARC's controller is not running: nothing will remove its runners' finalizers (handled "
+                    "with the namespace below, with your consent)")
         for rel in inv["controllers"]:
             ctx.log(f"uninstall ARC controller {rel['namespace']}/{rel['name']}")
             await helm.uninstall(rel["name"], rel["namespace"], log=ctx.log)
@@ -134,7 +159,8 @@ class ArcRemoval(Step):
     async def _stuck_objects(self, ctx: StepContext, ns: str) -> list[tuple[str, str, str, list[str]]]:
         kube = runtime(ctx).kube()
         stuck = []
-        for api_version, kind in [(ARC_GROUP, k) for k in ARC_KINDS] + list(FINALIZED_KINDS):
+        for api_version, kind in [(ARC_GROUP, k) for k in ARC_KINDS] + [(LEGACY_GROUP, k) for k in LEGACY_KINDS] \
+                + list(FINALIZED_KINDS):
             for obj in await kube.list(api_version, kind, ns):
                 fins = _arc_finalizers(obj)
                 if fins:
@@ -146,7 +172,7 @@ class ArcRemoval(Step):
         first: StepFailed | None = None
         stuck = await self._stuck_objects(ctx, ns)
         # With ARC's controller gone its finalizers can never clear: no point waiting to find that out.
-        if not stuck or await self.controller_running(ctx):
+        if not stuck or await self.controller_running(ctx) or await self.controller_running(ctx, legacy=True):
             try:
                 await kube.wait_gone("v1", "Namespace", ns, None, WAIT / 3)
                 ctx.log(f"gone      Namespace {ns}")
@@ -180,6 +206,9 @@ class ArcRemoval(Step):
         changes = [Change("delete", "HelmRelease", f"{r['namespace']}/{r['name']}", r["chart"])
                    for r in inv["scalesets"] + inv["controllers"]]
         changes += [Change("delete", "ClusterRoleBinding", b) for b in inv["bindings"]]
+        changes += [Change("delete", kind, f"{ns}/{name}", "legacy ARC (actions.summerwind.dev): removed through its "
+                                                            "controller before it goes")
+                    for kind, ns, name in inv["legacy"] if kind in LEGACY_TOP]
         if inv["pv"]:
             nfs = (inv["pv"].get("spec") or {}).get("nfs") or {}
             changes.append(Change("delete", "PersistentVolume", ARC_PV,
