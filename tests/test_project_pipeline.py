@@ -52,5 +52,5 @@ def test_integration_step_runs_as_the_account_the_rbac_binds(tmp_path: Path) -> 
     from stonks_tui.steps.cluster import rbac_grants
 
     for mode in ("cluster-admin", "namespaced"):
-        assert "any pipeline step of a repository" in rbac_grants(mode) and "not only integration-test" in \
-            rbac_grants(mode)
+        assert "any pipeline step of the owner's repositories" in rbac_grants(mode) and \
+            "not only integration-test" in rbac_grants(mode)

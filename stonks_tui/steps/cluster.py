@@ -129,11 +129,10 @@ def rbac_grants(mode: str) -> str:
     anything is applied). Who: Woodpecker 3.16 lets any step of any activated repository name a ServiceAccount
     (WOODPECKER_BACKEND_K8S_SERVICE_ACCOUNT_NAME_ALLOW_FROM_STEP; repo trust settings do not gate it) — the
     install limits activation to the repository owner's repos (WOODPECKER_REPO_OWNERS)."""
-    who = ("any pipeline step of a repository of the owner's activated in Woodpecker (anyone who can push to it, or "
-           "open a pull request from one of its branches) may run as woodpecker-agent, not only integration-test")
+    who = ("any pipeline step of the owner's repositories, not only integration-test, may run as it (whoever can "
+           "push to them or open a pull request from their branches)")
     if mode == "cluster-admin":
-        return f"binds woodpecker-agent to cluster-admin: it can do anything in the cluster; {who} — rbac_mode: " \
-               "namespaced limits it to namespaces and workloads"
+        return f"binds woodpecker-agent to cluster-admin (anything in the cluster); {who} — namespaced limits it"
     return f"lets woodpecker-agent create/delete namespaces and manage workloads, nothing else; {who}"
 
 
