@@ -1,0 +1,85 @@
+"""The test charts kept honest (issue 24): the Woodpecker test chart, rendered by the real helm with the install's
+own values, against the real chart's objects for the same values (`../shared/upstream/renders/`, printed from
+woodpecker-ci/helm 3.6.5) — on what the product reads or relies on: which objects exist (kind, name), selectors and
+pod labels, Service ports as they resolve, claim templates (name, access, size, class), security contexts (the
+server writes SQLite as uid 1000: an NFS export it cannot write crash-loops it), ServiceAccounts and RBAC subjects.
+
+What this found when written: the test chart lacked the server's headless Service (its StatefulSet's serviceName)
+and both security contexts (fsGroup 1000, runAsUser/runAsGroup 1000)."""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from tests.real import build
+
+ROOT = Path(__file__).resolve().parents[2]
+RENDERS = ROOT.parent / "shared" / "upstream" / "renders"
+
+
+def _key(obj: dict) -> tuple[str, str]:
+    return obj["kind"], obj["metadata"]["name"]
+
+
+def _ports(service: dict, pods: list[dict]) -> list[tuple[str, int, int]]:
+    """(name, port, target port as a number): a named targetPort resolved through the pods' container ports."""
+    named = {p["name"]: p["containerPort"] for pod in pods for c in pod["containers"] for p in c.get("ports") or []
+             if "name" in p}
+    return sorted((p.get("name", ""), p["port"], named.get(p.get("targetPort"), p.get("targetPort")))
+                  for p in service["spec"]["ports"])
+
+
+def _workload(sts: dict) -> dict[str, Any]:
+    spec, pod = sts["spec"], sts["spec"]["template"]["spec"]
+    return {
+        "selector": spec["selector"], "pod labels": spec["template"]["metadata"]["labels"],
+        "serviceName": spec.get("serviceName"), "replicas": spec.get("replicas"),
+        "claims": [(c["metadata"]["name"], c["spec"].get("accessModes"), c["spec"]["resources"]["requests"]["storage"],
+                    c["spec"].get("storageClassName")) for c in spec.get("volumeClaimTemplates") or []],
+        "pod securityContext": pod.get("securityContext") or {},
+        "container securityContexts": [c.get("securityContext") or {} for c in pod["containers"]],
+        "serviceAccountName": pod.get("serviceAccountName") or "default",
+    }
+
+
+def test_the_woodpecker_test_chart_makes_what_the_real_chart_makes(built: None, tmp_path: Path) -> None:
+    real_file = RENDERS / "woodpecker-3.6.5.yaml"
+    if not real_file.exists():
+        pytest.skip(f"{real_file} is not here (../shared/upstream)")
+    from stonks_tui.render import render
+    from stonks_tui.settings import Settings
+
+    # The values the renders were printed with: the install's own (render --demo), which name no secrets here.
+    values = render(Settings(gitea_public_url="http://127.0.0.1:3000")).values["woodpecker/values.yaml"]
+    (tmp_path / "values.yaml").write_text(yaml.safe_dump(values))
+    helm = build.COMPONENTS["helm"].binary("helm")
+    out = subprocess.run([str(helm), "template", "woodpecker", str(ROOT / "tests" / "real" / "charts" / "woodpecker"),
+                          "-n", "woodpecker", "-f", str(tmp_path / "values.yaml")], capture_output=True, text=True,
+                         timeout=60, check=True).stdout
+    ours = {_key(o): o for o in yaml.safe_load_all(out) if o}
+    real = {_key(o): o for o in yaml.safe_load_all(real_file.read_text()) if o}
+    assert sorted(ours) == sorted(real)
+    pods = [o["spec"]["template"]["spec"] for o in real.values() if o["kind"] == "StatefulSet"]
+    our_pods = [o["spec"]["template"]["spec"] for o in ours.values() if o["kind"] == "StatefulSet"]
+    for key, want in real.items():
+        got = ours[key]
+        if key[0] == "StatefulSet":
+            assert _workload(got) == _workload(want), key
+        elif key[0] == "Service":
+            assert got["spec"].get("selector") == want["spec"].get("selector"), key
+            assert got["spec"].get("clusterIP") == want["spec"].get("clusterIP"), key
+            assert _ports(got, our_pods) == _ports(want, pods), key
+        elif key[0] == "RoleBinding":
+            assert got["subjects"] == want["subjects"] and got["roleRef"] == want["roleRef"], key
+        elif key[0] == "Role":
+            assert sorted(map(str, got["rules"])) == sorted(map(str, want["rules"])), key
+        elif key[0] == "Secret":
+            assert sorted(got.get("data") or {}) == sorted(want.get("data") or {}), key
+        elif key[0] == "Ingress":
+            assert got["spec"]["rules"][0]["host"] == want["spec"]["rules"][0]["host"], key
+            assert got["spec"].get("tls") == want["spec"].get("tls"), key
