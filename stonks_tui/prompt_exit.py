@@ -33,10 +33,23 @@ def install() -> None:
     asyncio.set_event_loop_policy(_Policy())
 
 
+# A daemon thread that spends its time in native code with the GIL released (the keyring's Argon2 derivation). At
+# interpreter exit such a thread, taking the GIL back, is ended by a forced unwind (pthread_exit), which native
+# frames may not pass: once, under load, a refused second instance aborted that way ("FATAL: exception not
+# rethrown", exit -6) while its keyring was still being unlocked in the background (not reproduced by hand: which
+# thread did it is not certain). The unlock is let finish first, bounded. (The keyring's writer is idle on an Event
+# by then: every session flushes it first.)
+NATIVE_WORK = ("keyring-unlock",)
+
+
 def finish(code: int) -> None:
     """Exit with `code` now if a worker thread is still blocked (else return: the normal exit is just as quick)."""
+    native = [t for t in threading.enumerate() if t.name in NATIVE_WORK and t.is_alive()]
+    for thread in native:
+        thread.join(timeout=3.0)  # one Argon2 derivation takes well under a second
     stuck = [t for t in threading.enumerate()
              if t is not threading.main_thread() and t.is_alive() and not t.daemon and t.name.startswith("asyncio")]
+    stuck += [t for t in native if t.is_alive()]
     if not stuck:
         return
     for stream in (sys.stdout, sys.stderr):
