@@ -22,6 +22,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import PYTHON
+from tests.tui.terminal import new_session
 
 EXE = Path(sys.executable).parent / "stonks-tui"
 
@@ -151,8 +152,8 @@ def test_a_client_that_stops_reading_is_dropped_not_waited_for(tmp_path: Path) -
 def test_install_yes_in_tmux_goes_on_when_the_session_is_killed(tmp_path: Path) -> None:
     name = f"stonks-{uuid.uuid4().hex[:8]}"
     env = _env("0.5")
-    subprocess.run(["tmux", "new-session", "-d", "-s", name, "-x", "100", "-y", "30",
-                    f"{EXE} --state-dir {tmp_path} --demo install --yes"], check=True, env=env)
+    new_session("-s", name, "-x", "100", "-y", "30",
+                f"{EXE} --state-dir {tmp_path} --demo install --yes", env=env)
     try:
         info = engine_info(tmp_path)
         time.sleep(5)

@@ -51,3 +51,14 @@ def start_install(name: str) -> None:
     keys(name, "C-n")
     wait_text(name, "enter starts")
     keys(name, "Enter")
+
+
+def new_session(*args: str, env: dict[str, str] | None = None) -> None:
+    """`tmux new-session -d ARGS`, asked again when it loses a race with a tmux server that is exiting (another
+    test's last session just ended): `new-session` then fails with exit 1 (seen under load, two workers)."""
+    for attempt in range(3):
+        done = subprocess.run(["tmux", "new-session", "-d", *args], env=env, capture_output=True, text=True)
+        if done.returncode == 0:
+            return
+        time.sleep(0.5 * (attempt + 1))
+    raise AssertionError(f"tmux new-session failed: {done.stderr}")

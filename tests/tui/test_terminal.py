@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.tui.terminal import keys, start_install, wait_row, wait_text
+from tests.tui.terminal import keys, new_session, start_install, wait_row, wait_text
 
 EXE = Path(sys.executable).parent / "stonks-tui"
 pytestmark = pytest.mark.skipif(shutil.which("tmux") is None, reason="tmux is not installed")
@@ -54,8 +54,7 @@ def test_install_killed_midway_resumes_to_done_then_teardown_keeps_pvs(tmp_path:
     env = {k: v for k, v in os.environ.items() if not k.startswith("STONKS_")}
     env["STONKS_SIM_SPEED"] = "0"
     command = f"{EXE} --state-dir {tmp_path} --demo; echo EXITED=$?"
-    subprocess.run(["tmux", "new-session", "-d", "-s", name, "-x", "80", "-y", "24", "bash --norc --noprofile"],
-                   check=True, env=env)
+    new_session("-s", name, "-x", "80", "-y", "24", "bash --norc --noprofile", env=env)
     try:
         keys(name, command, "Enter")
         start_install(name)
@@ -100,8 +99,8 @@ def test_a_dropped_session_ends_the_wizard_and_the_install_goes_on_to_done(tmp_p
     name = f"stonks-{uuid.uuid4().hex[:8]}"
     env = {k: v for k, v in os.environ.items() if not k.startswith("STONKS_")}
     env["STONKS_SIM_SPEED"] = "0.3"  # slow enough that the install is mid-flight when the session drops
-    subprocess.run(["tmux", "new-session", "-d", "-s", name, "-x", "80", "-y", "24",
-                    f"{EXE} --state-dir {tmp_path} --demo"], check=True, env=env)
+    new_session("-s", name, "-x", "80", "-y", "24",
+                f"{EXE} --state-dir {tmp_path} --demo", env=env)
     try:
         start_install(name)
         wait_row(name, "✓", "namespaces")
@@ -118,8 +117,8 @@ def test_a_dropped_session_ends_the_wizard_and_the_install_goes_on_to_done(tmp_p
     assert json.loads(path.read_text())["run"]["status"] == "running"
 
     second = f"stonks-{uuid.uuid4().hex[:8]}"
-    subprocess.run(["tmux", "new-session", "-d", "-s", second, "-x", "120", "-y", "40",
-                    f"{EXE} --state-dir {tmp_path} --demo"], check=True, env=env)
+    new_session("-s", second, "-x", "120", "-y", "40",
+                f"{EXE} --state-dir {tmp_path} --demo", env=env)
     try:
         shown = wait_text(second, "install finished", timeout=180)
         assert "✗" not in shown
@@ -146,7 +145,7 @@ def test_the_wizard_reports_a_damaged_state_file_like_the_cli(tmp_path: Path, re
     env = " ".join(f"{k}={v}" for k, v in {"STONKS_SIM_SPEED": "0", "TERM": "xterm-256color"}.items())
     script = (f"env -u STONKS_KEYRING_PASSPHRASE {env} {EXE} --state-dir {state} --demo 2> {tmp_path}/err.txt; "
               f"echo $? > {tmp_path}/rc.txt; sleep 30")
-    subprocess.run(["tmux", "new-session", "-d", "-s", name, "-x", "80", "-y", "24", "sh", "-c", script], check=True)
+    new_session("-s", name, "-x", "80", "-y", "24", "sh", "-c", script)
     try:
         deadline = time.monotonic() + 60
         while not (tmp_path / "rc.txt").exists() and time.monotonic() < deadline:
@@ -166,8 +165,8 @@ def test_the_keys_panel_opens_and_closes_on_three_screens(tmp_path: Path) -> Non
     name = f"stonks-{uuid.uuid4().hex[:8]}"
     env = {k: v for k, v in os.environ.items() if not k.startswith("STONKS_")}
     env["STONKS_SIM_SPEED"] = "0"
-    subprocess.run(["tmux", "new-session", "-d", "-s", name, "-x", "80", "-y", "24",
-                    f"{EXE} --state-dir {tmp_path} --demo"], check=True, env=env)
+    new_session("-s", name, "-x", "80", "-y", "24",
+                f"{EXE} --state-dir {tmp_path} --demo", env=env)
 
     def panel(opened_by: str, title: str, *words: str) -> str:
         keys(name, opened_by)
