@@ -69,12 +69,32 @@ def describe_ref(obj_or_kind: Obj | str, name: str = "", ns: str | None = None) 
     return f"{kind} {ns + '/' if ns else ''}{name}"
 
 
+def kube_retries() -> Any:
+    """The API calls' retry policy (see KubeClient.__init__)."""
+    from urllib3.util.retry import Retry
+
+    return _read_timeout_is_final()(total=3, connect=2, read=1, other=0, redirect=False,
+                                    allowed_methods=Retry.DEFAULT_ALLOWED_METHODS | {"PATCH"})
+
+
+def _read_timeout_is_final() -> type:
+    from urllib3.exceptions import MaxRetryError, ReadTimeoutError
+    from urllib3.util.retry import Retry
+
+    class Retry_(Retry):
+        def increment(self, method: Any = None, url: Any = None, response: Any = None, error: Any = None,
+                      _pool: Any = None, _stacktrace: Any = None) -> Retry:
+            if isinstance(error, ReadTimeoutError):  # an unanswered request: never asked again (see __init__)
+                raise MaxRetryError(_pool, url, reason=error) from error  # as when its retries are used up
+            return super().increment(method, url, response, error, _pool, _stacktrace)
+
+    return Retry_
+
+
 class KubeClient:
     def __init__(self, kubeconfig: str | None = None, context: str | None = None,
                  cache_dir: Path | None = None) -> None:
         from kubernetes import client, config, dynamic
-        from urllib3.util.retry import Retry
-
         try:
             configuration = client.Configuration()
             config.load_kube_config(config_file=kubeconfig, context=context, client_configuration=configuration,
@@ -82,8 +102,10 @@ class KubeClient:
             # urllib3 retried a read timeout three times by default: a silent API server held each call 4 × 30 s
             # (preflight sat ~8 minutes). An unanswered request is not tried again; a refused connection is, and
             # so is the API server's 429 with Retry-After (its priority and fairness: the real tier sends them
-            # while a chart's CRDs are being established).
-            configuration.retries = Retry(total=3, connect=2, read=0, other=0, redirect=False)
+            # while a chart's CRDs are being established). A connection the server closed without answering (a
+            # pooled keep-alive one it had dropped: "Remote end closed connection without response") is tried once
+            # more for a request safe to repeat — every PATCH here is an apply or sets a value; a POST is not.
+            configuration.retries = kube_retries()
             self.api_client = client.ApiClient(configuration=configuration)
         except Exception as exc:  # the library raises ConfigException and plain errors alike
             raise StepFailed(f"cannot load kubeconfig for context {context!r}: {exc}",
