@@ -25,15 +25,12 @@ class ChecksView(Vertical):
     def __init__(self, *, id: str) -> None:
         super().__init__(id=f"{id}-view")
         self.table_id = id
-        self.results: list[Any] = []
 
     def compose(self) -> ComposeResult:
-        yield WrappedTable(["", "check", "result", "fix"], fixed=[1, 12], shares=[0.6, 0.4], id=self.table_id)
+        yield WrappedTable(["", "check", "result", "fix"], shares=[0.6, 0.4], id=self.table_id)
 
     def show(self, results: Sequence[Any]) -> tuple[int, int]:
         """Show the results, failures first; returns (failed, warned)."""
-        self.results = sorted(results, key=lambda r: ORDER[r.status])
-        table = self.query_one(WrappedTable)
-        table.show_rows([(MARKS[r.status], r.name, r.reason, r.fix) for r in self.results],
-                        fixed=[1, max((len(r.name) for r in self.results), default=5)])
+        self.query_one(WrappedTable).show_rows([(MARKS[r.status], r.name, r.reason, r.fix)
+                                                for r in sorted(results, key=lambda r: ORDER[r.status])])
         return sum(r.status == "fail" for r in results), sum(r.status == "warn" for r in results)

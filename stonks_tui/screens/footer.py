@@ -44,12 +44,7 @@ def screen_keys(screen: Screen, *, shown_only: bool = True) -> list[tuple[Bindin
 
 
 def _bindings(owner: type) -> list[Binding]:
-    out: list[Binding] = []
-    for item in getattr(owner, "BINDINGS", []):
-        binding = item if isinstance(item, Binding) else Binding(*item)
-        out.extend(Binding(key.strip(), binding.action, binding.description, show=binding.show,
-                           priority=binding.priority) for key in binding.key.split(","))
-    return out
+    return list(Binding.make_bindings(getattr(owner, "BINDINGS", [])))  # "enter,y" → one Binding per key
 
 
 class WizardFooter(Footer):

@@ -43,7 +43,7 @@ class PlanScreen(Screen[None]):
         yield TitleBar()
         yield Static(f"The {self.kind} plan: what each step would change", classes="title")
         # The change column takes the width that is left and wraps (it was cut: "…only the o", "release kar").
-        yield WrappedTable(["step", " ", "change"], fixed=[4, 1], shares=[1.0], id="plan-table")
+        yield WrappedTable(["step", " ", "change"], shares=[1.0], id="plan-table")
         yield Static("", id="plan-detail")  # the highlighted row in full: the table cuts long ones
         yield Static("working out the plan…", id="plan-status", classes="hint")
         yield WizardFooter()
@@ -80,9 +80,8 @@ class PlanScreen(Screen[None]):
     def fill(self) -> None:
         table = self.query_one(WrappedTable)
         self.shown = [i for i, row in enumerate(self.rows) if self.show_unchanged or row[1] != "unchanged"]
-        shown = [self.rows[i] for i in self.shown]
-        table.show_rows([(sid, SYMBOLS.get(action, "?"), text) for sid, action, _change, text in shown],
-                        fixed=[max((len(row[0]) for row in shown), default=4), 1])
+        table.show_rows([(sid, SYMBOLS.get(action, "?"), text)
+                         for sid, action, _change, text in (self.rows[i] for i in self.shown)])
         hidden = len(self.rows) - len(self.shown)
         todo = any(row[1] != "unchanged" for row in self.rows)
         keys = " · enter starts, escape goes back" if todo else " · enter runs the checks anyway"

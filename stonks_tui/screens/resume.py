@@ -36,9 +36,7 @@ class ResumeScreen(Screen[None]):
             rows.append((mark, sid, STATE_WORDS.get(rec.state, rec.state), str(rec.attempts),
                          (rec.last_error or "")[:300]))
         # The last error wraps in its row (it was cut at 80 columns: "Gitea answered 500 Intern").
-        table = WrappedTable(["", "step", "state", "tries", "last error"],
-                             fixed=[1, max((len(r[1]) for r in rows), default=4),
-                                    max((len(r[2]) for r in rows), default=5), 5], shares=[1.0], id="resume-steps")
+        table = WrappedTable(["", "step", "state", "tries", "last error"], shares=[1.0], id="resume-steps")
         table.data = rows
         yield table
         last = [rec for rec in journal.steps.values() if rec.last_error and rec.state != DONE]

@@ -16,20 +16,26 @@ PADDING = 2  # DataTable's cell padding, one cell each side
 
 
 class WrappedTable(DataTable[Text]):
-    """`fixed`: the widths of the first columns (their cells never wrap); `shares`: how the rest of the width is
-    split between the remaining columns (a column with no text in any row is not shown)."""
+    """The first `len(labels) - len(shares)` columns are as wide as their widest cell or label (their cells never
+    wrap); `shares`: how the rest of the width is split between the remaining columns (a column with no text in any
+    row is not shown)."""
 
-    def __init__(self, labels: Sequence[str], fixed: Sequence[int], shares: Sequence[float], **kwargs: object) -> None:
+    def __init__(self, labels: Sequence[str], shares: Sequence[float], **kwargs: object) -> None:
         super().__init__(cursor_type="row", zebra_stripes=True, **kwargs)  # type: ignore[arg-type]
-        self.labels, self.fixed, self.shares = list(labels), list(fixed), list(shares)
+        self.labels, self.shares = list(labels), list(shares)
         self.data: list[tuple[str, ...]] = []
         self._laid_out_for = -1
 
-    def show_rows(self, rows: Sequence[Sequence[str]], fixed: Sequence[int] | None = None) -> None:
-        if fixed is not None:
-            self.fixed = list(fixed)
+    def show_rows(self, rows: Sequence[Sequence[str]]) -> None:
         self.data = [tuple(row) for row in rows]
         self._lay_out(force=True)
+
+    @property
+    def fixed(self) -> list[int]:
+        """The widths of the columns that never wrap."""
+        n_fixed = len(self.labels) - len(self.shares)
+        # At least one cell: a zero-wide column breaks the rows' rendering.
+        return [max([1, len(self.labels[i]), *(len(row[i]) for row in self.data)]) for i in range(n_fixed)]
 
     def on_resize(self, event: Resize) -> None:
         self._lay_out()
@@ -43,10 +49,11 @@ class WrappedTable(DataTable[Text]):
         if width == self._laid_out_for and not force:
             return
         self._laid_out_for = width
-        n_fixed = len(self.fixed)
+        fixed = self.fixed
+        n_fixed = len(fixed)
         used = [any(row[n_fixed + i] for row in self.data) for i in range(len(self.shares))]
         total = sum(share for share, on in zip(self.shares, used, strict=True) if on) or 1
-        room = max(10, width - sum(w + PADDING for w in self.fixed) - PADDING * sum(used))
+        room = max(10, width - sum(w + PADDING for w in fixed) - PADDING * sum(used))
         flexible = [max(6, int(room * share / total)) if on else 0 for share, on in zip(self.shares, used, strict=True)]
         if flexible:
             last = max(i for i, on in enumerate(used) if on) if any(used) else 0
@@ -54,7 +61,7 @@ class WrappedTable(DataTable[Text]):
         keep = [True] * n_fixed + used  # a column with nothing in it is left out (a zero-wide one breaks rows)
         row = self.cursor_row
         self.clear(columns=True)
-        for label, w, on in zip(self.labels, [*self.fixed, *flexible], keep, strict=True):
+        for label, w, on in zip(self.labels, [*fixed, *flexible], keep, strict=True):
             if on:
                 self.add_column(label, width=w)
         for values in self.data:
