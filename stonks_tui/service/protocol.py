@@ -20,7 +20,7 @@ import os
 import socket
 import struct
 from pathlib import Path
-from typing import Any
+from typing import Any, get_args
 
 from stonks_tui.engine import events as ev
 
@@ -39,7 +39,7 @@ def encode(message: dict[str, Any]) -> bytes:
 
 
 MAX_INT = 10**9  # counts, replicas, attempts: anything larger is not from an engine of ours
-OUTCOMES = ("ok", "unchanged", "failed", "blocked", "interrupted", "needs-operator")
+OUTCOMES = get_args(ev.Outcome)  # the engine's own list: a new outcome is known here without a copy to update
 
 
 def decode_event(message: dict[str, Any]) -> ev.Event | None:
@@ -58,7 +58,7 @@ def decode_event(message: dict[str, Any]) -> ev.Event | None:
             if f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING:
                 return None  # a field this client needs is missing
             continue
-        value = _typed(f.name, str(f.type), body[f.name])
+        value = _typed(str(f.type), body[f.name])
         if value is _BAD:
             return None
         values[f.name] = value
@@ -70,7 +70,7 @@ def decode_event(message: dict[str, Any]) -> ev.Event | None:
 _BAD = object()
 
 
-def _typed(name: str, kind: str, value: Any) -> Any:
+def _typed(kind: str, value: Any) -> Any:
     """`value` as the dataclass field's type, or _BAD."""
     if kind == "str" or kind == "Outcome":
         return value if isinstance(value, str) else _BAD

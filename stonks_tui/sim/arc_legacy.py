@@ -11,6 +11,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from stonks_tui.sim.controllers import release_finalizers
+
 GROUP = "actions.summerwind.dev"
 KINDS = (("runnerdeployments", "RunnerDeployment"), ("runnerreplicasets", "RunnerReplicaSet"),
          ("runners", "Runner"), ("runnersets", "RunnerSet"),
@@ -48,23 +50,9 @@ def controller(store: Any, ready: Callable[[], bool], etype: str, kind: Any, obj
     ns = obj["metadata"].get("namespace")
 
     def cleanup() -> None:
-        if not ready():
-            return
-        with store.lock:
-            for k in list(store.kinds.values()):
-                if not k.namespaced:
-                    continue
-                for (other_ns, name), other in list(store.objects.get(k.key, {}).items()):
-                    if other_ns != ns:
-                        continue
-                    fins = other["metadata"].get("finalizers") or []
-                    ours = [f for f in fins if GROUP in f]
-                    if ours:
-                        store.json_patch(k, other_ns, name, [{"op": "replace", "path": "/metadata/finalizers",
-                                                              "value": [f for f in fins if f not in ours]}],
-                                         manager=CONTROLLER)
-                    if k.group == GROUP and k.kind in ("Runner", "RunnerReplicaSet") and \
-                            (other_ns, name) in store.objects.get(k.key, {}):
-                        store.delete(k, other_ns, name)
+        if ready():
+            release_finalizers(store, {ns}, GROUP, lambda k: k.group == GROUP and k.kind in ("Runner",
+                                                                                             "RunnerReplicaSet"),
+                               CONTROLLER)
 
     store.scheduler.after(0.5, cleanup)

@@ -429,3 +429,23 @@ class Controllers:
             s.update_status(kind, ns, name, status)
             if app.get("operation"):  # done: the operation moves to status.operationState
                 s.mutate(kind, ns, name, lambda o: o.pop("operation", None))
+
+
+def release_finalizers(store: Store, namespaces: set[str], mark: str, deletes: Callable[[Kind], bool],
+                       manager: str) -> None:
+    """What a controller does when it cleans up after its objects (ARC's, legacy ARC's): in `namespaces`, every
+    finalizer containing `mark` is removed and every object of a kind `deletes` names is deleted."""
+    with store.lock:
+        for k in list(store.kinds.values()):
+            if not k.namespaced:
+                continue
+            for (ns, name), obj in list(store.objects.get(k.key, {}).items()):
+                if ns not in namespaces:
+                    continue
+                fins = obj["metadata"].get("finalizers") or []
+                marked = [f for f in fins if mark in f]
+                if marked:
+                    store.json_patch(k, ns, name, [{"op": "replace", "path": "/metadata/finalizers",
+                                                    "value": [f for f in fins if f not in marked]}], manager=manager)
+                if deletes(k) and (ns, name) in store.objects.get(k.key, {}):
+                    store.delete(k, ns, name)

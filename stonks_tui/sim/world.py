@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from stonks_tui.fsutil import atomic_write_text
-from stonks_tui.sim.controllers import Controllers
+from stonks_tui.sim.controllers import Controllers, release_finalizers
 from stonks_tui.sim.faults import Faults
 from stonks_tui.sim.gitea import HOMELAB_APP_INI, GiteaSim
 from stonks_tui.sim.kargo import KargoSim
@@ -328,23 +328,8 @@ class World:
         def cleanup() -> None:
             if not self._ready("arc-systems", "deployments", "arc-gha-rs-controller"):
                 return
-            store = self.store
-            with store.lock:
-                for k in list(store.kinds.values()):
-                    if not k.namespaced:
-                        continue
-                    for (ns, name), other in list(store.objects.get(k.key, {}).items()):
-                        fins = other["metadata"].get("finalizers") or []
-                        arc_fins = [f for f in fins if "actions.github.com" in f]
-                        ours = arc_fins or k.group == "actions.github.com"
-                        if ns not in ("arc-runners", "arc-systems") or not ours:
-                            continue
-                        if arc_fins:
-                            keep = [f for f in fins if f not in arc_fins]
-                            store.json_patch(k, ns, name, [{"op": "replace", "path": "/metadata/finalizers",
-                                                            "value": keep}], manager="arc-controller")
-                        if k.group == "actions.github.com" and (ns, name) in store.objects.get(k.key, {}):
-                            store.delete(k, ns, name)
+            release_finalizers(self.store, {"arc-runners", "arc-systems"}, "actions.github.com",
+                               lambda k: k.group == "actions.github.com", "arc-controller")
 
         self.store.scheduler.after(0.5, cleanup)
 
