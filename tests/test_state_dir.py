@@ -67,14 +67,7 @@ def test_a_refused_second_demo_instance_changes_nothing(tmp_path: Path) -> None:
     """The second `--demo install` used to start its own world (rewriting the kubeconfig and world file) before
     it was refused; the first install then failed with "cluster unreachable"."""
     state = tmp_path / "state"
-    first = subprocess.Popen([PYTHON, "-m", "stonks_tui", "--state-dir", str(state), "--demo", "install", "--yes",
-                              "--quiet"], env=_env(STONKS_SIM_SPEED="0.3"), stdout=subprocess.PIPE,
-                             stderr=subprocess.STDOUT, text=True)
-    journal = state / "stonks-demo" / "install.json"
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline and not (journal.exists() and json.loads(journal.read_text() or "{}")
-                                               .get("run", {}).get("status") == "running"):
-        time.sleep(0.2)
+    first = _slow_install_running(state, stderr=subprocess.STDOUT)
     kubeconfig = state / "demo" / "kubeconfig"
     before = kubeconfig.read_bytes() if kubeconfig.exists() else b""
     second = cli(state, "install", "--yes", "--quiet")
@@ -83,6 +76,19 @@ def test_a_refused_second_demo_instance_changes_nothing(tmp_path: Path) -> None:
     assert (kubeconfig.read_bytes() if kubeconfig.exists() else b"") == before
     out, _ = first.communicate(timeout=300)
     assert first.returncode == 0, out[-3000:]
+
+
+def _slow_install_running(state: Path, *, stderr: int) -> subprocess.Popen:
+    """A demo install at a slow simulator speed, once its journal says it runs."""
+    proc = subprocess.Popen([PYTHON, "-m", "stonks_tui", "--state-dir", str(state), "--demo", "install", "--yes",
+                             "--quiet"], env=_env(STONKS_SIM_SPEED="0.3"), stdout=subprocess.PIPE, stderr=stderr,
+                            text=True)
+    journal = state / "stonks-demo" / "install.json"
+    deadline = time.monotonic() + 90
+    while time.monotonic() < deadline and not (journal.exists() and json.loads(journal.read_text() or "{}")
+                                               .get("run", {}).get("status") == "running"):
+        time.sleep(0.1)
+    return proc
 
 
 def _tmpfs(path: Path, size: str) -> None:
@@ -141,14 +147,7 @@ def test_a_disk_that_fills_mid_run_ends_every_client_with_the_message(tmp_path: 
     _tmpfs(disk, "60m")
     try:
         state = disk / "state"
-        run = subprocess.Popen([PYTHON, "-m", "stonks_tui", "--state-dir", str(state), "--demo", "install", "--yes",
-                                "--quiet"], env=_env(STONKS_SIM_SPEED="0.3"), stdout=subprocess.PIPE,
-                               stderr=subprocess.PIPE, text=True)
-        journal = state / "stonks-demo" / "install.json"
-        deadline = time.monotonic() + 90
-        while time.monotonic() < deadline and not (journal.exists() and json.loads(journal.read_text() or "{}")
-                                                   .get("run", {}).get("status") == "running"):
-            time.sleep(0.1)
+        run = _slow_install_running(state, stderr=subprocess.PIPE)
         follower = subprocess.Popen([PYTHON, "-m", "stonks_tui", "--state-dir", str(state), "--demo", "attach",
                                      "--plain"], env=_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                     text=True)
