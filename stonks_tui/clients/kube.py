@@ -170,9 +170,38 @@ class KubeClient:
             raise self._error(exc, what) from None
 
     def resource(self, api_version: str, kind: str) -> Any:
+        from kubernetes.dynamic.exceptions import ResourceNotFoundError
+
         dyn = self.dyn
         with self._discovery:
+            # The library answers a kind it has not cached by throwing its whole discovery away and fetching it
+            # again (every group, then every group's resources as they are asked for), and it does so for each
+            # such kind: a plan asking for legacy ARC's five kinds on a cluster without them rediscovered five
+            # times (a third of a no-op plan on the real tier). A group/version the cache does not list is first
+            # asked of the API server itself, one small GET: not served means the kind is not there either.
+            if not self._listed(dyn, api_version) and not self._served(dyn, api_version):
+                raise ResourceNotFoundError(f"{api_version} is not served by the cluster (kind {kind})")
             return dyn.resources.get(api_version=api_version, kind=kind)
+
+    @staticmethod
+    def _listed(dyn: Any, api_version: str) -> bool:
+        group, _, version = api_version.rpartition("/")
+        try:
+            cached = dyn.resources._cache["resources"]["apis" if group else "api"]
+            return version in cached.get(group, {})
+        except (AttributeError, KeyError, TypeError):  # another library version's layout: ask the server
+            return False
+
+    @staticmethod
+    def _served(dyn: Any, api_version: str) -> bool:
+        from kubernetes.dynamic.exceptions import NotFoundError
+
+        path = f"/apis/{api_version}" if "/" in api_version else f"/api/{api_version}"
+        try:
+            dyn.request("get", path, _request_timeout=REQUEST_TIMEOUT)
+        except NotFoundError:
+            return False
+        return True
 
     # -- reads --------------------------------------------------------------------------------------------
     async def version(self) -> str:

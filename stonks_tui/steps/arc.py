@@ -44,31 +44,31 @@ class ArcRemoval(Step):
 
 
     async def inventory(self, ctx: StepContext) -> dict[str, Any]:
+        import asyncio
+
         rt = runtime(ctx)
         kube, helm = rt.kube(), rt.helm()
-        rows = await helm.releases()
+
+        async def kinds(group: str, names: tuple[str, ...]) -> list[tuple[str, dict[str, Any]]]:
+            found = await asyncio.gather(*(kube.list(group, kind) for kind in names))
+            return [(kind, obj) for kind, objs in zip(names, found, strict=True) for obj in objs]
+
+        # Every read at once: one after another they were the longest part of a no-op plan (0.75 s on the tier).
+        rows, present, crbs, pv, arc_objs, legacy_objs = await asyncio.gather(
+            helm.releases(), asyncio.gather(*(kube.get("v1", "Namespace", ns) for ns in DESIGN_NAMESPACES)),
+            kube.list("rbac.authorization.k8s.io/v1", "ClusterRoleBinding"),
+            kube.get("v1", "PersistentVolume", ARC_PV), kinds(ARC_GROUP, ARC_KINDS), kinds(LEGACY_GROUP, LEGACY_KINDS))
         scalesets = [r for r in rows if chart_name(r) in SCALESET_CHARTS]
         controllers = [r for r in rows if chart_name(r) in CONTROLLER_CHARTS]
         namespaces = {r["namespace"] for r in scalesets + controllers}
-        for ns in DESIGN_NAMESPACES:
-            if await kube.get("v1", "Namespace", ns):
-                namespaces.add(ns)
-        bindings = []
-        for crb in await kube.list("rbac.authorization.k8s.io/v1", "ClusterRoleBinding"):
-            if any(s.get("namespace") in namespaces for s in crb.get("subjects") or []) and namespaces:
-                bindings.append(crb["metadata"]["name"])
-        pv = await kube.get("v1", "PersistentVolume", ARC_PV)
-        leftovers, legacy = [], []
-        for kind in ARC_KINDS:
-            for obj in await kube.list(ARC_GROUP, kind):
-                leftovers.append(f"{kind} {obj['metadata'].get('namespace')}/{obj['metadata']['name']}")
-        for kind in LEGACY_KINDS:
-            for obj in await kube.list(LEGACY_GROUP, kind):
-                legacy.append((kind, obj["metadata"].get("namespace"), obj["metadata"]["name"]))
-                namespaces.add(obj["metadata"].get("namespace"))
+        namespaces |= {ns for ns, obj in zip(DESIGN_NAMESPACES, present, strict=True) if obj}
+        bindings = sorted(crb["metadata"]["name"] for crb in crbs
+                          if any(s.get("namespace") in namespaces for s in crb.get("subjects") or []))
+        leftovers = [f"{kind} {obj['metadata'].get('namespace')}/{obj['metadata']['name']}" for kind, obj in arc_objs]
+        legacy = [(kind, obj["metadata"].get("namespace"), obj["metadata"]["name"]) for kind, obj in legacy_objs]
+        namespaces |= {ns for _kind, ns, _name in legacy}
         return {"scalesets": scalesets, "controllers": controllers, "namespaces": sorted(n for n in namespaces if n),
-                "bindings": sorted(bindings), "pv": pv, "leftovers": leftovers,
-                "legacy": legacy}
+                "bindings": bindings, "pv": pv, "leftovers": leftovers, "legacy": legacy}
 
     @staticmethod
     def _summary(inv: dict[str, Any]) -> list[str]:

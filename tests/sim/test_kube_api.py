@@ -282,3 +282,32 @@ def test_a_stage_deleted_just_before_a_stop_is_finished_after_restart(tmp_path: 
         w.flush()
     with World(tmp_path / "w", speed=0.0, faults="") as w:
         wait_until(lambda: ("stonks-oracle", "paper") not in w.store.objects[("kargo.akuity.io", "stages")])
+
+
+async def test_a_kind_the_cluster_does_not_serve_costs_one_request_not_a_rediscovery(world: World, tmp_path: Path,
+                                                                                     monkeypatch) -> None:
+    """The library answers an uncached kind by throwing its discovery away and fetching it all again: a no-op plan
+    asking for legacy ARC's five kinds rediscovered five times (a third of its time on the real tier). A group the
+    cluster does not serve is asked once, directly; one that appears later (a chart's CRD) is still found."""
+    from kubernetes.dynamic.discovery import Discoverer
+
+    from stonks_tui.clients.kube import KubeClient
+    from stonks_tui.sim.kinds import crd
+
+    refreshed: list[int] = []
+    invalidate = Discoverer.invalidate_cache
+    monkeypatch.setattr(Discoverer, "invalidate_cache", lambda self: (refreshed.append(1), invalidate(self))[1])
+    kube = KubeClient(str(world.kubeconfig), "stonks-demo", tmp_path / "cache")
+    assert await kube.get("v1", "Namespace", "git-server") is not None  # discovery made and cached
+    before = len(refreshed)
+    for kind in ("RunnerDeployment", "RunnerSet", "HorizontalRunnerAutoscaler", "RunnerReplicaSet", "Runner"):
+        assert await kube.list("actions.summerwind.dev/v1alpha1", kind) == []
+        assert await kube.get("actions.summerwind.dev/v1alpha1", kind, "x", "arc-runners") is None
+    assert len(refreshed) == before
+
+    c = kube.api_client
+    client.ApiextensionsV1Api(c).create_custom_resource_definition(crd("example.stonks.test", "widgets", "Widget"))
+    wait_until(lambda: ("example.stonks.test", "widgets") in world.store.objects)
+    assert await kube.list("example.stonks.test/v1alpha1", "Widget") == []  # served now: found, not refused
+    assert len(refreshed) == before + 1
+    kube.close()
