@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import json
 from pathlib import Path
 
 import pytest
@@ -180,10 +181,10 @@ def test_a_reader_never_sees_a_half_written_keyring(tmp_path: Path, monkeypatch:
     assert not list(tmp_path.glob(".secrets.cryptfile.*")) and path.stat().st_mode & 0o777 == 0o600
 
 
-def test_only_a_public_passphrase_gets_a_cheap_key_derivation_and_each_file_keeps_its_own(tmp_path: Path) -> None:
-    """The demo's passphrase is in the source: its keyring's Argon2 is cheap and the file says so. A keyring with a
-    passphrase of the operator's keeps keyrings.cryptfile's cost (t=15, 64 MiB) — so does an older demo keyring
-    without the record, which must still unlock."""
+def test_each_keyring_file_keeps_the_key_derivation_cost_it_was_made_with(tmp_path: Path) -> None:
+    """The demo's passphrase is in the source: its keyring's Argon2 is cheap and the file says so. A new keyring of
+    the operator's gets RFC 9106's t=3 at 64 MiB, recorded; one made before the record (keyrings.cryptfile's own
+    t=15) keeps that cost and still unlocks."""
     import shutil
 
     from stonks_tui.demo import DEMO_PASSPHRASE
@@ -201,14 +202,26 @@ def test_only_a_public_passphrase_gets_a_cheap_key_derivation_and_each_file_keep
     own = open_store(tmp_path / "own", "c", Redactor(), passphrase="operators-own-phrase", interactive=False)
     own.set("gitea-token", "tok-own-1234567")
     own.flush()
-    assert (own.backend.time_cost, own.backend.memory_cost) == (15, 2**16)
-    assert "kdf" not in (tmp_path / "own" / "secrets.cryptfile").read_text()
+    assert (own.backend.time_cost, own.backend.memory_cost, own.backend.parallelism) == (3, 2**16, 2)
+    assert "stonks_2dkdf = t=3 m=65536" in (tmp_path / "own" / "secrets.cryptfile").read_text()
+    mine = open_store(tmp_path / "own", "c", Redactor(), passphrase="operators-own-phrase", interactive=False)
+    assert mine.get("gitea-token") == "tok-own-1234567" and mine.backend.time_cost == 3
 
-    (tmp_path / "old").mkdir()  # a demo keyring made before the record existed: the library's defaults
-    shutil.copy(tmp_path / "own" / "secrets.cryptfile", tmp_path / "old" / "secrets.cryptfile")
-    old = open_store(tmp_path / "old", "c", Redactor(), isolated=True, passphrase="operators-own-phrase",
-                     interactive=False, public_passphrase=True)
-    assert old.get("gitea-token") == "tok-own-1234567" and old.backend.time_cost == 15
+    # A keyring made before the record existed (keyrings.cryptfile alone: its defaults, t=15) still unlocks, with
+    # its own cost, whether opened as the operator's or the demo's.
+    from keyrings.cryptfile.cryptfile import CryptFileKeyring
+
+    (tmp_path / "old").mkdir()
+    made = CryptFileKeyring()
+    made.file_path = str(tmp_path / "old" / "secrets.cryptfile")
+    made.keyring_key = "operators-own-phrase"
+    made.set_password("stonks-tui", "c", json.dumps({"gitea-token": "tok-own-1234567"}))
+    assert "kdf" not in (tmp_path / "old" / "secrets.cryptfile").read_text()
+    shutil.copytree(tmp_path / "old", tmp_path / "old-demo")
+    for where, public in (("old", False), ("old-demo", True)):
+        old = open_store(tmp_path / where, "c", Redactor(), isolated=True, passphrase="operators-own-phrase",
+                         interactive=False, public_passphrase=public)
+        assert old.get("gitea-token") == "tok-own-1234567" and old.backend.time_cost == 15
 
 
 def test_a_keyring_whose_creation_stopped_after_its_kdf_record_is_created_again(tmp_path: Path) -> None:
@@ -275,3 +288,16 @@ def test_the_engine_is_handed_a_passphrase_with_any_character_and_the_secrets(tm
     store.flush()
     again = open_store(tmp_path, "ctx", Redactor(), passphrase=phrase, interactive=False)
     assert again.get("gitea-token") == "tok-987654321"
+
+
+def test_looking_for_a_desktop_keyring_on_linux_runs_no_compiler() -> None:
+    """keyring's macOS backend, imported anywhere, looks for macOS's libraries with ctypes.util.find_library: it
+    ran ldconfig, gcc and ld in every command (0.35 s of each on the real tier)."""
+    import subprocess
+    import sys
+
+    code = ("import sys; from stonks_tui.secrets import _desktop_backend; _desktop_backend(); "
+            "print(sorted(m for m in sys.modules if m.startswith(('keyring.backends.macOS', 'ctypes.util'))))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60,
+                         env={"PATH": "/usr/bin:/bin", "HOME": "/nonexistent"})
+    assert out.returncode == 0 and out.stdout.strip() == "[]", out.stdout + out.stderr
