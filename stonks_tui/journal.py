@@ -185,7 +185,8 @@ class Journal:
         self.save()
 
     def mark(self, step_id: str, state: str, *, error: str | None = None, hint: str | None = None,
-             duration: float | None = None, outputs: dict[str, Any] | None = None) -> None:
+             duration: float | None = None, outputs: dict[str, Any] | None = None, save: bool = True) -> None:
+        """Record a step's new state; written at once unless `save` is False (it goes with the next write)."""
         rec = self.record(step_id)
         rec.state = state
         if state == RUNNING:
@@ -204,7 +205,8 @@ class Journal:
             rec.duration = round(duration, 3)
         if outputs:
             rec.outputs.update(outputs)
-        self.save()
+        if save:
+            self.save()
 
     def undone(self, when: str) -> None:
         """A teardown finished after this install: no step's result holds any more. Each goes back to pending

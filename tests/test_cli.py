@@ -6,6 +6,7 @@ import contextlib
 import json
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 from tests.conftest import PYTHON
@@ -76,10 +77,44 @@ def test_install_without_yes_off_a_terminal_refuses(cli_env: dict[str, str]) -> 
     assert r.returncode == 2 and "--yes" in r.stderr
 
 
+def _engines_for(state: Path) -> list[int]:
+    found = []
+    for proc in Path("/proc").iterdir():
+        with contextlib.suppress(OSError):
+            args = (proc / "cmdline").read_bytes().split(b"\0")
+            if b"engine-serve" in args and str(state).encode() in args:
+                found.append(int(proc.name))
+    return found
+
+
 def test_preflight_stops_an_install_against_an_unreachable_cluster(cli_env: dict[str, str], tmp_path: Path) -> None:
+    """The engine process is started ahead, beside preflight: a preflight that fails leaves none behind, and the
+    last run's engine.log as it was."""
+    context_dir = tmp_path / "state" / "homelab"
+    context_dir.mkdir(parents=True)
+    (context_dir / "engine.log").write_text("the last run's log\n")
     r = cli("install", "--yes", env=cli_env)
     assert r.returncode == 1 and "FAIL cluster" in r.stdout and "nothing was applied" in r.stdout
-    assert not (tmp_path / "state" / "homelab" / "install.json").exists()
+    assert not (context_dir / "install.json").exists() and not (context_dir / "engine.json").exists()
+    assert (context_dir / "engine.log").read_text() == "the last run's log\n"
+    assert _engines_for(tmp_path / "state") == []
+
+
+def test_an_engine_whose_client_goes_before_handing_it_a_run_touches_nothing(tmp_path: Path) -> None:
+    from stonks_tui.service.client import start_engine
+
+    context_dir = tmp_path / "stonks-demo"
+    context_dir.mkdir(parents=True)
+    (context_dir / "engine.log").write_text("the last run's log\n")
+    started = start_engine(context_dir, [sys.executable, "-m", "stonks_tui", "--state-dir", str(tmp_path), "--demo",
+                                         "engine-serve", "install", "--yes"])
+    time.sleep(0.5)  # importing what a run needs, then waiting for its start line
+    assert started.proc.poll() is None
+    started.proc.stdin.close()  # the client went away
+    assert started.proc.wait(timeout=30) == 0
+    assert sorted(p.name for p in context_dir.iterdir()) == ["engine-start.log", "engine.log"]
+    assert (context_dir / "engine.log").read_text() == "the last run's log\n"
+    assert (context_dir / "engine-start.log").read_text() == ""
 
 
 def test_install_runs_journals_and_status_reports(cli_env: dict[str, str], tmp_path: Path) -> None:

@@ -4,6 +4,8 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
+import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -39,6 +41,17 @@ def run_plan(args: argparse.Namespace, plan_for: str) -> int:
             # this run cannot use is set aside now (exit 2, once), before preflight reads it.
             Journal.open(journal_path(runner.state_dir, runner.context, plan_for), plan_for, runner.context,
                          locked=True)
+        if plan_for == "teardown" and args.delete_pvs:
+            runner.extra["confirmed_pv_names"] = typed_pvs
+        session.runtime.assume_yes = bool(args.yes)
+        if getattr(args, "clear_arc_finalizers", False):
+            session.runtime.confirm = lambda question: True
+        elif not args.yes and sys.stdin.isatty():
+            session.runtime.confirm = confirm_at_terminal
+            runner.asks_operator = True  # the engine asks this terminal (or whichever client attaches) mid-run
+        if not args.foreground:
+            session.use_engine_process(runner)
+            runner.prestart(plan)  # its start (~0.6 s) beside preflight; it runs nothing until it is handed over
         if plan_for == "install" and not args.skip_preflight:
             results = asyncio.run(runner.preflight())
             for r in results:
@@ -50,17 +63,8 @@ def run_plan(args: argparse.Namespace, plan_for: str) -> int:
             print(f"preflight: {len(results)} checks passed" +
                   (f" ({count(sum(r.status == 'warn' for r in results), 'warning')})" if any(
                       r.status == "warn" for r in results) else ""))
-        if plan_for == "teardown" and args.delete_pvs:
-            runner.extra["confirmed_pv_names"] = typed_pvs
-        session.runtime.assume_yes = bool(args.yes)
-        if getattr(args, "clear_arc_finalizers", False):
-            session.runtime.confirm = lambda question: True
-        elif not args.yes and sys.stdin.isatty():
-            session.runtime.confirm = confirm_at_terminal
-            runner.asks_operator = True  # the engine asks this terminal (or whichever client attaches) mid-run
         printer = ConsolePrinter(verbose=not args.quiet)
         if not args.foreground:
-            session.use_engine_process(runner)
             if runner.asks_operator and not args.detach:
                 from stonks_tui.console import TerminalQuestions
 
@@ -149,6 +153,55 @@ def _typed_pv_names(args: argparse.Namespace) -> list[str]:
     return typed
 
 
+START_LINE_WAIT = 900.0  # an engine started ahead of its run waits this long for its client's start line
+
+
+def _warm_imports() -> None:
+    """What a run imports — the engine, the steps and checks, the clients, the kubernetes library (0.3 s, and its
+    typed core API another 0.35 s for the exec the verify step makes) — before the engine waits for its start line:
+    started ahead of its run, it is ready when the run is handed over."""
+    import httpx  # noqa: F401
+    import kubernetes.dynamic
+    import kubernetes.stream  # noqa: F401
+    from kubernetes.client import CoreV1Api  # noqa: F401
+
+    import stonks_tui.checks.live
+    import stonks_tui.checks.webhook_delivery
+    import stonks_tui.clients.gitea
+    import stonks_tui.clients.helm
+    import stonks_tui.clients.kube
+    import stonks_tui.clients.woodpecker
+    import stonks_tui.plans
+    import stonks_tui.runner
+    import stonks_tui.service.server  # noqa: F401
+
+
+def _read_start_line() -> str | None:
+    """The start line from the client on stdin; None when stdin closed first (the client went away or had no run to
+    hand over) or nothing came in START_LINE_WAIT. On a terminal (started by hand) there is none to read: ''.
+    Once handed its line the engine writes to the log the line names (until then: engine-start.log)."""
+    import select
+
+    if sys.stdin.isatty():
+        return ""
+    ready, _, _ = select.select([sys.stdin], [], [], START_LINE_WAIT)
+    line = sys.stdin.readline() if ready else ""
+    if not line.endswith("\n"):
+        return None
+    with contextlib.suppress(ValueError, TypeError, AttributeError):
+        import json
+
+        log = json.loads(line).get("log")
+        if isinstance(log, str) and log:
+            fd = os.open(log, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o600)
+            sys.stdout.flush()
+            sys.stderr.flush()
+            os.dup2(fd, 1)
+            os.dup2(fd, 2)
+            os.close(fd)
+    return line
+
+
 def start_line(line: str) -> tuple[str | None, dict[str, str] | None]:
     """What the client hands the engine on its stdin: one JSON object (passphrase, the context's secrets). Its
     content is never repeated in a message: it holds secrets."""
@@ -179,7 +232,11 @@ def cmd_engine_serve(args: argparse.Namespace) -> int:
     from stonks_tui.journal import ContextLock
     from stonks_tui.service.server import EngineService
 
-    phrase, handed = start_line(sys.stdin.readline() if not sys.stdin.isatty() else "")
+    _warm_imports()  # while its client runs preflight: the engine may be started ahead of its run
+    line = _read_start_line()
+    if line is None:
+        return EXIT_OK  # its client went away before handing it a run: nothing was touched
+    phrase, handed = start_line(line)
     session = Session(args, interactive=False, announce=False, passphrase=phrase, demo_wait=15.0,
                       background_unlock=True, handed=handed)
     try:

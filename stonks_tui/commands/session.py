@@ -7,7 +7,7 @@ import argparse
 import os
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from stonks_tui.settings import Settings
@@ -68,6 +68,7 @@ class Session:
         self.handed = handed  # the engine process: the secrets as its client had them (no keyring read at start)
         self.state = state_dir_for(args)
         self.demo = None
+        self._started: Any = None  # an engine process started ahead of its run (service.client.Started)
         overrides = None
         kubeconfig = None
         if args.demo:
@@ -159,7 +160,18 @@ class Session:
     def use_engine_process(self, runner, *, keep_demo: bool = False) -> None:  # type: ignore[no-untyped-def]
         """Runs of `runner` go to an engine process (service/), which outlives this one. The demo's world moves
         there for the run (one world per directory); `keep_demo` brings it back here afterwards (the wizard)."""
-        from stonks_tui.service.client import engine_argv, spawn
+        from stonks_tui.service.client import abandon, engine_argv, hand_over, start_engine
+
+        def argv_for(plan: str, options: dict) -> list[str]:
+            return engine_argv(self.args, plan, delete_pvs=bool(options.get("delete_pvs")),
+                               confirmed_pv_names=options.get("confirmed_pv_names"),
+                               assume_yes=self.runtime.assume_yes,
+                               clear_arc_finalizers=bool(getattr(self.args, "clear_arc_finalizers", False)),
+                               context=None if self.args.demo else self.context, ask=bool(options.get("ask")))
+
+        def prestarter(plan: str, options: dict) -> None:
+            if self._started is None:
+                self._started = start_engine(runner.context_dir(), argv_for(plan, options))
 
         def spawner(plan: str, options: dict) -> int:
             demo, self.demo = self.demo, None
@@ -167,14 +179,15 @@ class Session:
                 import threading
 
                 threading.Timer(0.05, demo.stop).start()
-            argv = engine_argv(self.args, plan, delete_pvs=bool(options.get("delete_pvs")),
-                               confirmed_pv_names=options.get("confirmed_pv_names"),
-                               assume_yes=self.runtime.assume_yes,
-                               clear_arc_finalizers=bool(getattr(self.args, "clear_arc_finalizers", False)),
-                               context=None if self.args.demo else self.context, ask=bool(options.get("ask")))
+            argv = argv_for(plan, options)
+            started, self._started = self._started, None
+            if started is not None and (started.argv != argv or started.proc.poll() is not None):
+                abandon(started)  # started for another run than this one: not used
+                started = None
             phrase = self.passphrase or getattr(self.secrets, "passphrase", None)
             snapshot = getattr(self.secrets, "snapshot", None)
-            return spawn(runner.context_dir(), argv, phrase, snapshot() if snapshot is not None else None)
+            return hand_over(runner.context_dir(), started or start_engine(runner.context_dir(), argv), phrase,
+                             snapshot() if snapshot is not None else None)
 
         def after_engine() -> None:
             if self.secrets is not None and hasattr(self.secrets, "reload"):
@@ -189,10 +202,16 @@ class Session:
                 runner.settings = self.settings
 
         runner.spawner = spawner
+        runner.prestarter = prestarter
         runner.after_engine = after_engine
         runner.notes = lambda text: print(f"note: {text}")
 
     def close(self) -> None:
+        started, self._started = getattr(self, "_started", None), None
+        if started is not None:  # started ahead of a run that did not come (a failed preflight, an error)
+            from stonks_tui.service.client import abandon
+
+            abandon(started)
         secrets = getattr(self, "secrets", None)
         if secrets is not None and hasattr(secrets, "flush"):
             secrets.flush()
