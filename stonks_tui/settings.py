@@ -52,6 +52,33 @@ _GITEA_EMAIL = re.compile(r"^[a-zA-Z0-9.!#$%&'*+\-/=?^_`{|}~]*@[a-zA-Z0-9](?:[a-
 GITEA_RESERVED_REPO_SUFFIXES = (".wiki", ".git", ".rss", ".atom")
 # An image repository path (the distribution spec): lower-case components joined by '.', '_', '__' or '-'s.
 _IMAGE_COMPONENT = re.compile(r"^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*$")
+# helm 3.21's OCI references are parsed by oras-go v2 (registry/reference.go): the repository path must be lower
+# case with single separators, the chart version becomes the tag ('+' written as '_': helm's pkg/registry).
+_OCI_REPOSITORY = re.compile(r"^[a-z0-9]+(?:(?:[._]|__|[-]*)[a-z0-9]+)*(?:/[a-z0-9]+(?:(?:[._]|__|[-]*)[a-z0-9]+)*)*$")
+_OCI_TAG = re.compile(r"^\w[\w.-]{0,127}$", re.ASCII)
+# Woodpecker 3.16's Kubernetes backend labels every step pod with the repository's name and owner/name
+# (pipeline/frontend/builder: woodpecker-ci.org/repo-name, …/repo-full-name), made a DNS name by toDNSName
+# (pipeline/backend/kubernetes/utils.go: lower-cased, '_' and ' ' to '-', other characters dropped) and refused when
+# the result is not one; the API server refuses a label value over 63 characters. Either way no step pod starts.
+_WOODPECKER_DNS = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
+
+
+def woodpecker_pod_label(value: str) -> str:
+    """`value` as Woodpecker's Kubernetes backend writes it into a step pod's label (its toDNSName)."""
+    return re.sub(r"[^-^.a-z0-9]+", "", value.lower().replace("_", "-").replace(" ", "-"))
+
+
+def woodpecker_label_problem(value: str) -> str:
+    """Why a step pod labelled with `value` would not start under Woodpecker's Kubernetes backend, or ''."""
+    label = woodpecker_pod_label(value)
+    if not _WOODPECKER_DNS.match(label):
+        return (f"becomes {label!r} in Woodpecker's step pod labels, which its Kubernetes backend refuses (it must "
+                "start and end with a letter or digit, with no '-' or '.' beside a '.'): no pipeline step would "
+                "start")
+    if len(label) > 63:
+        return (f"becomes a {len(label)}-character label of Woodpecker's step pods ({label!r}); Kubernetes takes "
+                "at most 63: no pipeline step would start")
+    return ""
 
 
 def gitea_user_problem(name: str, *, admin: bool = False) -> str:
@@ -609,6 +636,13 @@ def validate(s: Settings) -> list[FieldError]:
     elif repo.lower().endswith(GITEA_RESERVED_REPO_SUFFIXES):
         errors.append(FieldError("repo_name", f"{repo!r}: Gitea reserves names ending in "
                                               f"{', '.join(GITEA_RESERVED_REPO_SUFFIXES)}"))
+    elif problem := woodpecker_label_problem(repo):
+        errors.append(FieldError("repo_name", f"{repo!r} {problem}"))
+    elif (owner := s.effective_repo_owner) and not gitea_user_problem(owner) and (
+            problem := woodpecker_label_problem(f"{owner}/{repo}")):
+        field_name = "repo_owner" if s.repo_owner else "gitea_admin_user"
+        errors.append(FieldError(field_name, f"{owner!r} with repo_name {repo!r}: the repository's full name "
+                                             f"{problem}"))
     email = s.gitea_admin_email
     if not _EMAIL.match(email) or not _GITEA_EMAIL.match(email) or email.startswith("-"):
         errors.append(FieldError("gitea_admin_email", f"{email!r} is not an e-mail address Gitea takes"))
@@ -671,6 +705,14 @@ def validate(s: Settings) -> list[FieldError]:
         if not _CHART_REF.match(value):
             errors.append(FieldError(name, f"{value!r} is not a chart reference helm takes: oci://host/path, "
                                            "repo/chart, or an http(s) URL of a chart .tgz"))
+        elif value.startswith("oci://") and not _OCI_REPOSITORY.match(value[len("oci://"):].partition("/")[2]):
+            errors.append(FieldError(name, f"{value!r}: helm refuses this OCI repository path (lower-case letters "
+                                           "and digits, parts joined by one '.', '_', '__' or dashes)"))
+    for name in ("woodpecker_chart", "kargo_chart"):
+        version = getattr(s, f"{name}_version")
+        if getattr(s, name).startswith("oci://") and not _OCI_TAG.match(version.replace("+", "_")):
+            errors.append(FieldError(f"{name}_version", f"{version!r} is not a tag helm can pull from an OCI "
+                                                        "registry (at most 128 characters)"))
     if not re.match(r"^[a-z0-9-]+/[a-z0-9-]+$", s.argocd_chart):
         errors.append(FieldError("argocd_chart", f"{s.argocd_chart!r} must be repo/chart, e.g. argo/argo-cd"))
     _check_url("argocd_chart_repo", s.argocd_chart_repo, errors)

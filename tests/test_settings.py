@@ -62,6 +62,14 @@ def test_defaults_are_the_design_values_and_valid_once_gitea_url_is_known() -> N
         ("gitea_admin_email", "o" * 250 + "@example.test", "at most 254"),
         ("repo_name", "stonks..oracle", "not a valid repository"),
         ("repo_name", "stonks.wiki", "Gitea reserves names ending in"),
+        # Woodpecker 3.16's Kubernetes backend: the repository's name and owner/name label every step pod
+        ("repo_name", "stonks_", "Woodpecker's step pod labels"),
+        ("repo_name", "_stonks", "Woodpecker's step pod labels"),
+        ("repo_name", "stonks-.oracle", "Woodpecker's step pod labels"),
+        # helm 3.21 / oras-go v2: an OCI chart's repository path and tag
+        ("kargo_chart", "oci://ghcr.io/Akuity/kargo-charts/kargo", "OCI repository path"),
+        ("woodpecker_chart", "oci://ghcr.io/woodpecker-ci/helm/-woodpecker", "OCI repository path"),
+        ("kargo_chart_version", "1.11.0-" + "r" * 130, "at most 128"),
         ("registry_project", "Stonks", "not an image path"),
         ("registry_project", "stonks/_oracle", "not an image path"),
         ("gitea_admin_email", "not-an-email", "not an e-mail"),
@@ -96,6 +104,15 @@ def test_each_rule_names_the_field(field: str, value: object, needle: str) -> No
     errs = errors_for(**{field: value})
     assert field in errs, errs
     assert needle in errs[field]
+
+
+def test_the_repository_full_name_is_checked_against_the_owner_it_really_has() -> None:
+    """Woodpecker labels step pods with owner + name (its toDNSName drops the '/'); with no repo_owner the owner
+    is the admin user, and the error names the setting to change."""
+    errs = errors_for(gitea_admin_user="a" * 30, repo_name="b" * 34)
+    assert "64-character label" in errs["gitea_admin_user"] and "repo_name" not in errs
+    assert errors_for(gitea_admin_user="a" * 30, repo_name="b" * 33) == {}
+    assert "64-character label" in errors_for(repo_owner="o" * 30, repo_name="b" * 34)["repo_owner"]
 
 
 def test_external_database_needs_a_host() -> None:
