@@ -16,20 +16,12 @@ import hashlib
 from collections.abc import Callable
 from typing import Any
 
+from stonks_tui.quantity import quantity
 from stonks_tui.sim.kinds import Kind
 from stonks_tui.sim.store import Obj, Store, now_rfc3339
 
 KARGO_FINALIZER = "kargo.akuity.io/finalizer"
 ACCESS_ORDER = ("ReadWriteOnce", "ReadOnlyMany", "ReadWriteMany", "ReadWriteOncePod")
-_UNITS = {"Ki": 2**10, "Mi": 2**20, "Gi": 2**30, "Ti": 2**40, "k": 10**3, "M": 10**6, "G": 10**9, "T": 10**12}
-
-
-def quantity(value: str) -> float:
-    value = str(value)
-    for suffix, mult in sorted(_UNITS.items(), key=lambda kv: -len(kv[0])):
-        if value.endswith(suffix):
-            return float(value[: -len(suffix)]) * mult
-    return float(value)
 
 
 class Controllers:

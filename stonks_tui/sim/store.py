@@ -43,6 +43,26 @@ def _immutable_volume_source(current: Obj, new: Obj) -> None:
                                                "creation"}]})
 
 
+STS_MUTABLE = ("replicas", "ordinals", "template", "updateStrategy", "revisionHistoryLimit",
+               "persistentVolumeClaimRetentionPolicy", "minReadySeconds")
+
+
+def _immutable_statefulset_spec(current: Obj, new: Obj) -> None:
+    """kube-apiserver (ValidateStatefulSetUpdate): only a few fields of a StatefulSet's spec may change — never its
+    volumeClaimTemplates (a chart's changed volume size makes `helm upgrade` fail with this)."""
+    def fixed(obj: Obj) -> dict:
+        return {k: v for k, v in (obj.get("spec") or {}).items() if k not in STS_MUTABLE}
+
+    if fixed(current) != fixed(new):
+        name = current["metadata"]["name"]
+        message = ("spec: Forbidden: updates to statefulset spec for fields other than 'replicas', 'ordinals', "
+                   "'template', 'updateStrategy', 'revisionHistoryLimit', 'persistentVolumeClaimRetentionPolicy' "
+                   "and 'minReadySeconds' are forbidden")  # kube-apiserver v1.36.3's words, on the real tier
+        raise ApiError(422, "Invalid", f'StatefulSet.apps "{name}" is invalid: {message}',
+                       {"name": name, "group": "apps", "kind": "StatefulSet",
+                        "causes": [{"reason": "FieldValueForbidden", "field": "spec", "message": message}]})
+
+
 class ApiError(Exception):
     """Becomes a `Status` object with this HTTP code and reason."""
 
@@ -475,6 +495,8 @@ class Store:
             return self._present(kind, current)  # a no-op write does not bump resourceVersion
         if kind.plural == "persistentvolumes":
             _immutable_volume_source(current, new)
+        if kind.plural == "statefulsets" and kind.group == "apps":
+            _immutable_statefulset_spec(current, new)
         if operation == "Update":
             changed = {p for p, v in leaf_paths(new).items() if _get_path(current, p) != v}
             entries = [e for e in (new["metadata"].get("managedFields") or [])]

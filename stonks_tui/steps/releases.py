@@ -14,7 +14,10 @@ from typing import Any
 from stonks_tui.clients.helm import PENDING, chart_name, chart_version, duration_seconds
 from stonks_tui.engine.step import Change, CheckResult, Done, NotDone, Step, StepContext
 from stonks_tui.errors import StepFailed
+from stonks_tui.quantity import quantity
 from stonks_tui.steps.common import apply_objects, describe_objects, pending_objects, rendered, runtime
+
+SERVER_STS, SERVER_CLAIM = "woodpecker-server", "data"  # the chart's server StatefulSet and its claim template
 
 
 class HelmReleaseStep(Step):
@@ -63,6 +66,8 @@ class HelmReleaseStep(Step):
             return "recover", (f"release {self.release} is {status}: a helm run was interrupted mid-operation "
                                "(helm never finishes it, and refuses to upgrade it: another operation is in "
                                "progress)")
+        if change := await self.claim_template_change(ctx):
+            return "recreate", change
         if status != "deployed":
             return "upgrade", f"release {self.release} is {status}"
         if chart_version(row) != want_version:
@@ -121,12 +126,24 @@ class HelmReleaseStep(Step):
         """What must go before the release is uninstalled to be installed again (Kargo: its controller's
         account, held by its finalizer)."""
 
+    async def claim_template_change(self, ctx: StepContext) -> str:
+        """What the wanted values change in a StatefulSet's volume claim templates, which Kubernetes never lets
+        an update change ('' for none): `helm upgrade` would fail on it."""
+        return ""
+
+    async def recreate_statefulset(self, ctx: StepContext, change: str) -> None:
+        """Kubernetes refuses a changed claim template on a StatefulSet: with the operator's consent it is deleted
+        with its pods and claims orphaned — they keep running, the data stays on its volume — and the helm upgrade
+        that follows makes it again, the new one adopting them."""
+
     async def apply(self, ctx: StepContext) -> None:
         rt = runtime(ctx)
         helm, kube = rt.helm(), rt.kube()
         await helm.require_version()
         if (await self._state(ctx))[0] == "recover":
             await self.recover(ctx)
+        if change := await self.claim_template_change(ctx):
+            await self.recreate_statefulset(ctx, change)
         await self.prepare_secrets(ctx)
         await apply_objects(ctx, await self.pre_objects(ctx))
         chart = getattr(self.settings, self.chart_attr)
@@ -159,7 +176,12 @@ class HelmReleaseStep(Step):
         changes = await describe_objects(ctx, await self.pre_objects(ctx))
         action, reason = await self._state(ctx)
         label = {"install": "create", "upgrade": "update", "adopt": "update", "recover": "update",
-                 "unchanged": "unchanged"}[action]
+                 "recreate": "update", "unchanged": "unchanged"}[action]
+        if action == "recreate":
+            changes.append(Change("delete", "StatefulSet", f"{self.namespace}/{SERVER_STS}",
+                                  f"and made again by helm: {reason}; Kubernetes allows no change to a claim "
+                                  "template. Its pod and claim are kept (orphaned, then adopted): the data stays "
+                                  "on its volume. Asked first (--yes consents)"))
         changes.append(Change(label, "HelmRelease", f"{self.namespace}/{self.release}",
                               f"{getattr(self.settings, self.chart_attr)} {getattr(self.settings, self.version_attr)}"
                               + (f"; {reason}" if reason else "")))
@@ -173,6 +195,45 @@ class Woodpecker(HelmReleaseStep):
     namespace_attr, values_file, chart_label = "woodpecker_namespace", "woodpecker/values.yaml", "woodpecker"
     pre_files = ("woodpecker/oauth-secret.yaml",)
     workloads = (("StatefulSet", "woodpecker-server"), ("StatefulSet", "woodpecker-agent"))
+
+
+    async def claim_template_change(self, ctx: StepContext) -> str:
+        sts = await runtime(ctx).kube().get("apps/v1", "StatefulSet", SERVER_STS, self.namespace)
+        templates = ((sts or {}).get("spec") or {}).get("volumeClaimTemplates") or []
+        live = next((t for t in templates if (t.get("metadata") or {}).get("name") == SERVER_CLAIM), None)
+        if live is None:
+            return ""
+        want = ((await self.values(ctx)).get("server") or {}).get("persistentVolume") or {}
+        spec = live.get("spec") or {}
+        have_size = str(((spec.get("resources") or {}).get("requests") or {}).get("storage") or "")
+        want_size, have_class = str(want.get("size") or ""), str(spec.get("storageClassName") or "")
+        want_class = str(want.get("storageClass") or "")
+        diffs = []
+        try:
+            if have_size and want_size and quantity(have_size) != quantity(want_size):
+                diffs.append(f"size {have_size} → {want_size} (nfs_size_woodpecker)")
+        except ValueError:
+            diffs.append(f"size {have_size} → {want_size} (nfs_size_woodpecker)")
+        if have_class != want_class:
+            diffs.append(f"storage class {have_class or '(none)'} → {want_class or '(none)'} (nfs_storage_class)")
+        return f"the server's volume claim template changes: {', '.join(diffs)}" if diffs else ""
+
+    async def recreate_statefulset(self, ctx: StepContext, change: str) -> None:
+        rt = runtime(ctx)
+        kube = rt.kube()
+        where = f"{self.namespace}/{SERVER_STS}"
+        ctx.log(f"{change}: Kubernetes allows no change to a StatefulSet's claim templates, so `helm upgrade` "
+                f"would fail; StatefulSet {where} is deleted with its pod and claim kept, then made again by helm")
+        question = (f"{change[0].upper() + change[1:]}. Delete StatefulSet {where} (its pod and claim kept, the "
+                    "data stays on its volume) so helm can make it again?")
+        if not (rt.assume_yes or await rt.ask(question)):
+            raise StepFailed(f"{change}, which Kubernetes refuses on StatefulSet {where}: nothing was changed",
+                             hint=f"re-run with --yes (or answer yes when asked) to delete and remake it, keeping "
+                                  f"its pod and data; or `kubectl -n {self.namespace} delete statefulset "
+                                  f"{SERVER_STS} --cascade=orphan` yourself; or put the setting back")
+        await kube.delete("apps/v1", "StatefulSet", SERVER_STS, self.namespace, propagation="Orphan")
+        await kube.wait_gone("apps/v1", "StatefulSet", SERVER_STS, self.namespace, 120)
+        ctx.log(f"deleted   StatefulSet {where} (pod and claim kept); helm makes it again")
 
 
 class ArgoCD(HelmReleaseStep):

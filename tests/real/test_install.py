@@ -69,6 +69,19 @@ def test_install_plan_verify_teardown_reinstall(world: World) -> None:
     plan = ok(world.cli("plan"))
     assert "install plan: nothing to change (19 steps checked)" in plan.stdout, plan.stdout
     ok(world.cli("verify"))
+    # A changed volume size changes the server StatefulSet's claim template, which the real API server refuses on
+    # an update (helm upgrade failed): planned as a remake, done with consent, the claim (and data) kept.
+    sts_path = "/apis/apps/v1/namespaces/woodpecker/statefulsets/woodpecker-server"
+    claim_path = "/api/v1/namespaces/woodpecker/persistentvolumeclaims/data-woodpecker-server-0"
+    sts, claim = world.cluster.get(sts_path), world.cluster.get(claim_path)
+    bigger = world.env(STONKS_NFS_SIZE_WOODPECKER="6Gi")
+    plan = ok(world.cli("plan", env=bigger))
+    assert "delete    StatefulSet woodpecker/woodpecker-server" in plan.stdout, plan.stdout
+    ok(world.cli("install", "--yes", env=bigger))
+    remade = world.cluster.get(sts_path)
+    assert remade["metadata"]["uid"] != sts["metadata"]["uid"]
+    assert remade["spec"]["volumeClaimTemplates"][0]["spec"]["resources"]["requests"]["storage"] == "6Gi"
+    assert world.cluster.get(claim_path)["metadata"]["uid"] == claim["metadata"]["uid"]
     ok(world.cli("teardown", "--yes"))
     assert has_actions(world)  # put back as the install found it
     pvs = {pv["metadata"]["name"]: pv for pv in world.cluster.get("/api/v1/persistentvolumes")["items"]}
