@@ -27,8 +27,11 @@ ACCESS_ORDER = ("ReadWriteOnce", "ReadOnlyMany", "ReadWriteMany", "ReadWriteOnce
 class Controllers:
     def __init__(self, store: Store, *, ready_delay: float = 2.0,
                  repo_exists: Callable[[str], bool] | None = None,
-                 repo_head: Callable[[str, str], str] | None = None) -> None:
+                 repo_head: Callable[[str, str], str] | None = None,
+                 nfs_refused: Callable[[str], bool] | None = None) -> None:
         self.store = store
+        # The NAS's permissions (sim/jobs.py): "SERVER:PATH uid=UID" → does the export refuse that user's writes?
+        self.nfs_refused = nfs_refused or (lambda subject: False)
         self.ready_delay = ready_delay
         self.repo_exists = repo_exists or (lambda url: False)
         self.repo_head = repo_head or (lambda url, rev: "")
@@ -299,6 +302,23 @@ class Controllers:
             for (ns, name) in list(s.objects[kind.key]):
                 self.reconcile_workload(kind, ns, name)
 
+    def _refused_export(self, pod: Obj, claims: list[str]) -> str:
+        """The NFS export behind one of the pod's claims that refuses its containers' user, or ''. (Kubernetes
+        applies no fsGroup to NFS: the export's own permissions decide.)"""
+        from stonks_tui.sim.jobs import pod_uid
+
+        s, ns = self.store, pod["metadata"]["namespace"]
+        pvc_kind, pv_kind = self.k("", "v1", "persistentvolumeclaims"), self.k("", "v1", "persistentvolumes")
+        spec = pod.get("spec") or {}
+        for claim in claims:
+            volume = ((s.objects[pvc_kind.key].get((ns, claim)) or {}).get("spec") or {}).get("volumeName")
+            nfs = ((s.objects[pv_kind.key].get(("", volume or "")) or {}).get("spec") or {}).get("nfs")
+            for c in spec.get("containers") or [] if nfs else []:
+                export = f"{nfs.get('server')}:{nfs.get('path')}"
+                if self.nfs_refused(f"{export} uid={pod_uid(spec, c)}"):
+                    return f"{export} is not writable by uid {pod_uid(spec, c)}"
+        return ""
+
     def _pod_state(self, pod: Obj) -> tuple[bool, Obj]:
         """(ready, status) of a pod: Pending on unbound claims, waiting on broken images, else Running."""
         s = self.store
@@ -316,6 +336,13 @@ class Controllers:
                  "message": f"0/4 nodes are available: pod has unbound immediate PersistentVolumeClaims "
                             f"({', '.join(unbound)})"}]}
         containers = (pod.get("spec") or {}).get("containers") or []
+        refused = self._refused_export(pod, claims)
+        if refused:  # Woodpecker's server cannot open its SQLite database as uid 1000: it exits, again and again
+            return False, {"phase": "Running", "containerStatuses": [
+                {"name": c.get("name", ""), "image": c.get("image", ""), "imageID": "", "ready": False,
+                 "restartCount": 5, "state": {"waiting": {
+                     "reason": "CrashLoopBackOff", "message": f"back-off restarting failed container: {refused}"}}}
+                for c in containers]}
         secret_kind = self.k("", "v1", "secrets")
         for c in containers:
             for src in c.get("envFrom") or []:

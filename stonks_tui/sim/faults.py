@@ -1,8 +1,10 @@
 """Fault injection for the simulated world: `STONKS_SIM_FAULTS`.
 
 Syntax: rules separated by `;`, each `TARGET:PATTERN=ACTION[xCOUNT]`
-  TARGET   kube | gitea | woodpecker | registry | helm | git | pipeline (a simulated Woodpecker step, by name)
-  PATTERN  a regular expression matched against "METHOD /path" (HTTP) or the argv joined by spaces (helm)
+  TARGET   kube | gitea | woodpecker | registry | helm | git | pipeline (a simulated Woodpecker step, by name) |
+           nfs (the NAS: a pod's write to an export, "SERVER:PATH uid=UID"; any action refuses it)
+  PATTERN  a regular expression matched against "METHOD /path" (HTTP), the argv joined by spaces (helm) or the
+           export and uid (nfs)
   ACTION   an HTTP status (500), `timeout` (hang past the client's timeout), `drop` (close the connection),
            or `exitN` for executables (exit1)
   COUNT    how many times it fires (default 1; `*` = always)
@@ -39,7 +41,7 @@ def parse(spec: str) -> list[Rule]:
     for i, part in enumerate(p.strip() for p in spec.split(";")):
         if not part:
             continue
-        m = re.match(r"^(kube|gitea|woodpecker|registry|helm|git|pipeline):(.+)="
+        m = re.match(r"^(kube|gitea|woodpecker|registry|helm|git|pipeline|nfs):(.+)="
                      r"(\d{3}|timeout|drop|exit\d+)(?:x(\d+|\*))?$", part)
         if not m:
             raise FaultSpecError(f"STONKS_SIM_FAULTS rule {part!r} is not TARGET:PATTERN=ACTION[xCOUNT]")

@@ -132,15 +132,20 @@ def _meta(name: str, ns: str, release: str, labels: dict[str, str]) -> dict:
 
 
 def _workload(kind: str, name: str, ns: str, release: str, image: str, replicas: int, env: dict | None = None,
-              env_from: list[str] | None = None, claims: list[dict] | None = None, label: str = "") -> dict:
+              env_from: list[str] | None = None, claims: list[dict] | None = None, label: str = "",
+              uid: int | None = None) -> dict:
     labels = _labels(release, label or name)
     container: dict[str, Any] = {"name": name.split("-")[-1], "image": image,
                                  "env": [{"name": k, "value": str(v)} if not isinstance(v, dict)
                                          else {"name": k, **v} for k, v in (env or {}).items()]}
     if env_from:
         container["envFrom"] = [{"secretRef": {"name": s}} for s in env_from]
+    pod: dict[str, Any] = {"containers": [container]}
+    if uid is not None:  # as woodpecker-ci/helm 3.6.5 renders it (../shared/upstream/renders)
+        pod["securityContext"] = {"fsGroup": uid}
+        container["securityContext"] = {"runAsGroup": uid, "runAsUser": uid}
     spec: dict[str, Any] = {"replicas": replicas, "selector": {"matchLabels": labels},
-                            "template": {"metadata": {"labels": labels}, "spec": {"containers": [container]}}}
+                            "template": {"metadata": {"labels": labels}, "spec": pod}}
     if kind == "StatefulSet":
         spec["serviceName"] = name
         if claims:
@@ -186,7 +191,7 @@ def render_chart(chart: str, release: str, ns: str, values: dict) -> tuple[str, 
             "subjects": [{"kind": "ServiceAccount", "name": "woodpecker-agent", "namespace": ns}]})
         objs.append(_workload("StatefulSet", "woodpecker-server", ns, release,
                               "docker.io/woodpeckerci/woodpecker-server:v3.16.0", 1, server.get("env"),
-                              server.get("extraSecretNamesForEnvFrom"), claims, label="server"))
+                              server.get("extraSecretNamesForEnvFrom"), claims, label="server", uid=1000))
         # The agent keeps its registration in a per-replica claim (the chart's agent.persistence, on by default:
         # `agent-config`, 1Gi, ReadWriteOnce, the cluster's default class), as the real chart renders it.
         persistence = agent.get("persistence") or {}
@@ -197,7 +202,8 @@ def render_chart(chart: str, release: str, ns: str, values: dict) -> tuple[str, 
             if persistence.get("enabled", True) else []
         objs.append(_workload("StatefulSet", "woodpecker-agent", ns, release,
                               "docker.io/woodpeckerci/woodpecker-agent:v3.16.0", int(agent.get("replicaCount", 2)),
-                              agent.get("env"), ["woodpecker-default-agent-secret"], agent_claims, label="agent"))
+                              agent.get("env"), ["woodpecker-default-agent-secret"], agent_claims, label="agent",
+                              uid=1000))
         ing = server.get("ingress") or {}
         if ing.get("enabled"):
             objs.append({"apiVersion": "networking.k8s.io/v1", "kind": "Ingress", "metadata": {

@@ -59,6 +59,7 @@ BUILTIN_KINDS: list[Kind] = [
     _k("apps", "v1", "deployments", "Deployment", True, "status", "scale"),
     _k("apps", "v1", "statefulsets", "StatefulSet", True, "status", "scale"),
     _k("apps", "v1", "replicasets", "ReplicaSet", True, "status"),
+    _k("batch", "v1", "jobs", "Job", True, "status"),
     _k("rbac.authorization.k8s.io", "v1", "clusterroles", "ClusterRole", False),
     _k("rbac.authorization.k8s.io", "v1", "clusterrolebindings", "ClusterRoleBinding", False),
     _k("rbac.authorization.k8s.io", "v1", "roles", "Role", True),

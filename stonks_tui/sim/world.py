@@ -22,9 +22,11 @@ from pathlib import Path
 from typing import Any
 
 from stonks_tui.fsutil import atomic_write_text
-from stonks_tui.sim.controllers import Controllers, release_finalizers
+from stonks_tui.sim import arc
+from stonks_tui.sim.controllers import Controllers
 from stonks_tui.sim.faults import Faults
 from stonks_tui.sim.gitea import HOMELAB_APP_INI, GiteaSim
+from stonks_tui.sim.jobs import JobController
 from stonks_tui.sim.kargo import KargoSim
 from stonks_tui.sim.kinds import crd
 from stonks_tui.sim.kube_api import KubeApi
@@ -113,8 +115,9 @@ class World:
                               speed=self.speed, port=ports.get("gitea", 0),
                               app_ini=HOMELAB_APP_INI.split("[webhook]")[0] if profile == "webhook-default"
                               else HOMELAB_APP_INI)
+        nfs_refused = lambda subject: self.faults.check("nfs", subject) is not None  # noqa: E731
         self.controllers = Controllers(self.store, repo_exists=self.gitea.repo_exists_for_url,
-                                       repo_head=self.gitea.repo_head_for_url)
+                                       repo_head=self.gitea.repo_head_for_url, nfs_refused=nfs_refused)
         self.woodpecker = WoodpeckerSim(self.gitea, lambda: self._ready("woodpecker", "statefulsets",
                                                                          "woodpecker-server"), self.faults,
                                         ports.get("woodpecker", 0), forge=self._woodpecker_forge)
@@ -136,7 +139,9 @@ class World:
         self._stopping = False
         self._saver = threading.Thread(target=self._save_loop, name="sim-saver", daemon=True)
         self._loaded = False
-        self.store.on_change.append(self._arc_controller)
+        self.store.on_change.append(lambda etype, kind, obj: arc.controller(
+            self.store, lambda: self._ready("arc-systems", "deployments", "arc-gha-rs-controller"), etype, kind, obj))
+        self.jobs = JobController(self.store, nfs_refused, delay=max(0.3 * self.speed, 0.05))
         if profile == "legacy-arc":
             from stonks_tui.sim import arc_legacy
 
@@ -317,21 +322,6 @@ class World:
                 "host": env.get("WOODPECKER_HOST", ""), "open": env.get("WOODPECKER_OPEN") == "true",
                 "admins": env.get("WOODPECKER_ADMIN", "").split(","),
                 "repo_owners": [o for o in env.get("WOODPECKER_REPO_OWNERS", "").split(",") if o.strip()]}
-
-    def _arc_controller(self, etype: str, kind: Any, obj: dict) -> None:
-        """ARC's controller, while it runs: a deleted AutoscalingRunnerSet takes its runner sets, runners and
-        listener with it, and every ARC finalizer on them (and on the runner namespace's helpers) is cleared.
-        Once the controller is gone nothing clears them: the namespace then hangs in Terminating."""
-        if kind.group != "actions.github.com" or not obj["metadata"].get("deletionTimestamp"):
-            return
-
-        def cleanup() -> None:
-            if not self._ready("arc-systems", "deployments", "arc-gha-rs-controller"):
-                return
-            release_finalizers(self.store, {"arc-runners", "arc-systems"}, "actions.github.com",
-                               lambda k: k.group == "actions.github.com", "arc-controller")
-
-        self.store.scheduler.after(0.5, cleanup)
 
     def _exec(self, ns: str, pod: str, argv: list[str], read_line: Any) -> tuple[int, str, str]:
         """What the simulated pods can run: the gitea CLI's `admin user create`, as user git (FACTS)."""

@@ -18,6 +18,7 @@ from stonks_tui.quantity import quantity
 from stonks_tui.steps.common import apply_objects, describe_objects, pending_objects, rendered, runtime
 
 SERVER_STS, SERVER_CLAIM = "woodpecker-server", "data"  # the chart's server StatefulSet and its claim template
+SERVER_UID = 1000  # woodpecker-ci/helm 3.6.5's server securityContext (runAsUser, ../shared/upstream/renders)
 
 
 class HelmReleaseStep(Step):
@@ -126,6 +127,9 @@ class HelmReleaseStep(Step):
         """What must go before the release is uninstalled to be installed again (Kargo: its controller's
         account, held by its finalizer)."""
 
+    async def before_release(self, ctx: StepContext) -> None:
+        """What must be proved before helm installs or upgrades the release (Woodpecker: its volume's export)."""
+
     async def claim_template_change(self, ctx: StepContext) -> str:
         """What the wanted values change in a StatefulSet's volume claim templates, which Kubernetes never lets
         an update change ('' for none): `helm upgrade` would fail on it."""
@@ -146,6 +150,7 @@ class HelmReleaseStep(Step):
             await self.recreate_statefulset(ctx, change)
         await self.prepare_secrets(ctx)
         await apply_objects(ctx, await self.pre_objects(ctx))
+        await self.before_release(ctx)
         chart = getattr(self.settings, self.chart_attr)
         if self.repo:
             await helm.repo_add(self.repo[0], getattr(self.settings, self.repo[1]), log=ctx.log)
@@ -196,6 +201,33 @@ class Woodpecker(HelmReleaseStep):
     pre_files = ("woodpecker/oauth-secret.yaml",)
     workloads = (("StatefulSet", "woodpecker-server"), ("StatefulSet", "woodpecker-agent"))
 
+
+    async def describe(self, ctx: StepContext) -> list[Change]:
+        changes = await super().describe(ctx)
+        if changes[-1].action != "unchanged" and not await self._server_ready(ctx):
+            from stonks_tui.steps.nfs_probe import PROBE_JOB
+
+            s = ctx.settings
+            changes.insert(-1, Change("create", "Job", f"{self.namespace}/{PROBE_JOB}",
+                                      f"proves {s.nfs_server}:{s.nfs_path_woodpecker} writable as uid {SERVER_UID} "
+                                      "(the server's user) before helm runs; removed when done"))
+        return changes
+
+    async def _server_ready(self, ctx: StepContext) -> bool:
+        sts = await runtime(ctx).kube().get("apps/v1", "StatefulSet", SERVER_STS, self.namespace)
+        return int(((sts or {}).get("status") or {}).get("readyReplicas") or 0) >= 1
+
+    async def before_release(self, ctx: StepContext) -> None:
+        """The chart runs the server as uid 1000 (its securityContext, in the real chart's render) with SQLite on
+        the NFS claim; Kubernetes applies no fsGroup to NFS, so an export uid 1000 cannot write crash-loops it.
+        Proved once, before a server first needs it: a server already running on it has proved it."""
+        from stonks_tui.steps.nfs_probe import prove_writable
+
+        if await self._server_ready(ctx):
+            return
+        s = ctx.settings
+        await prove_writable(ctx, namespace=self.namespace, server=s.nfs_server, path=s.nfs_path_woodpecker,
+                             uid=SERVER_UID, setting="nfs_path_woodpecker", who="Woodpecker's server")
 
     async def claim_template_change(self, ctx: StepContext) -> str:
         sts = await runtime(ctx).kube().get("apps/v1", "StatefulSet", SERVER_STS, self.namespace)

@@ -36,6 +36,10 @@ def test_install_plan_verify_teardown_reinstall(world: World) -> None:
     assert "signing in to Gitea as gitea_admin (for Woodpecker's token)" in first.stdout
     assert "granting Woodpecker access to the account" in first.stdout  # the real Gitea's grant page, once
     assert not has_actions(world)  # Gitea 1.27 had it on for the new repository
+    # The export proved writable as uid 1000 by a Job the real API server validated (securityContext, inline NFS
+    # volume) and the real job controller ran (kwok completes its pod), then removed.
+    assert "writable  127.0.0.1:/volume1/Kubernetes/pipelines/woodpecker as uid 1000" in first.stdout
+    assert world.cluster.get("/apis/batch/v1/namespaces/woodpecker/jobs/stonks-nfs-probe") is None
     # The real CRDs (../shared/upstream) validate and prune: what the install wrote survives them whole.
     crd = world.cluster.get("/apis/apiextensions.k8s.io/v1/customresourcedefinitions/stages.kargo.akuity.io")
     assert "promotionTemplate" in crd["spec"]["versions"][0]["schema"]["openAPIV3Schema"]["properties"]["spec"][
