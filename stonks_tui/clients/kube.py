@@ -60,6 +60,25 @@ def _bound_requests(api_client: Any) -> None:
     rest.request = request
 
 
+def webhook_hint(message: str) -> str:
+    """The hint for an admission webhook the API server could not call ('' when the message is not that): the
+    API server itself is fine — the webhook's server or its certificate is not there yet."""
+    import re
+
+    m = re.search(r'failed calling webhook "([^"]+)"', message)
+    if not m:
+        return ""
+    name = m.group(1)
+    if name.endswith(".kargo.akuity.io"):
+        return ("Kargo's admission webhook does not answer yet: its server (Deployment kargo-webhooks-server in "
+                "Kargo's namespace) must be running and cert-manager must have injected its CA into the webhook "
+                "configurations (cert-manager.io/inject-ca-from) — a minute or two after the chart at most; if it "
+                "lasts: kubectl -n kargo get pods, and kubectl get validatingwebhookconfiguration kargo -o yaml "
+                "(is caBundle set?)")
+    return (f"the admission webhook {name} does not answer: its server must be running and its CA injected into "
+            "its webhook configuration; the API server itself is fine")
+
+
 def describe_ref(obj_or_kind: Obj | str, name: str = "", ns: str | None = None) -> str:
     if isinstance(obj_or_kind, dict):
         meta = obj_or_kind.get("metadata", {})
@@ -156,8 +175,8 @@ class KubeClient:
                      422: "the object was refused as invalid: check the settings that feed it",
                      500: "the API server failed: check its health (kubectl get --raw /readyz) and retry",
                      503: "the API server is unavailable: check the cluster and retry"}
-            return StepFailed(f"cannot {what}: HTTP {status} {message}".rstrip(),
-                              hint=hints.get(status, "see the step log"))
+            hint = webhook_hint(message) or hints.get(status, "see the step log")
+            return StepFailed(f"cannot {what}: HTTP {status} {message}".rstrip(), hint=hint)
         return StepFailed(f"cannot {what}: the cluster is unreachable ({type(exc).__name__}: {exc})",
                           hint="check the API server address in your kubeconfig and that the node is up")
 

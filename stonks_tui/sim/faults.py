@@ -6,7 +6,8 @@ Syntax: rules separated by `;`, each `TARGET:PATTERN=ACTION[xCOUNT]`
   PATTERN  a regular expression matched against "METHOD /path" (HTTP), the argv joined by spaces (helm) or the
            export and uid (nfs)
   ACTION   an HTTP status (500), `timeout` (hang past the client's timeout), `drop` (close the connection),
-           or `exitN` for executables (exit1)
+           `exitN` for executables (exit1), or `webhook` (kube: the API server could not call the admission
+           webhook for this write — Kargo's right after its chart, before cert-manager injected the CA)
   COUNT    how many times it fires (default 1; `*` = always)
 Example: STONKS_SIM_FAULTS='gitea:POST /api/v1/user/repos=500x2;helm:upgrade woodpecker=exit1'
 
@@ -42,11 +43,11 @@ def parse(spec: str) -> list[Rule]:
         if not part:
             continue
         m = re.match(r"^(kube|gitea|woodpecker|registry|helm|git|pipeline|nfs):(.+)="
-                     r"(\d{3}|timeout|drop|exit\d+)(?:x(\d+|\*))?$", part)
+                     r"(\d{3}|timeout|drop|exit\d+|webhook)(?:x(\d+|\*))?$", part)
         if not m:
             raise FaultSpecError(f"STONKS_SIM_FAULTS rule {part!r} is not TARGET:PATTERN=ACTION[xCOUNT]")
         target, pattern, action, count = m.groups()
-        if not re.match(r"^(\d{3}|timeout|drop|exit\d+)$", action):
+        if not re.match(r"^(\d{3}|timeout|drop|exit\d+|webhook)$", action):
             raise FaultSpecError(f"STONKS_SIM_FAULTS rule {part!r}: action must be a status, timeout, drop or exitN")
         try:
             compiled = re.compile(pattern)

@@ -141,7 +141,10 @@ class Handler(BaseHTTPRequestHandler):
             with contextlib.suppress(OSError):
                 self.connection.shutdown(socket.SHUT_RDWR)
             return True
-        code = int(action)
+        if action == "webhook" and hasattr(self.app, "webhook_failure"):
+            self.reply_json(500, self.app.webhook_failure(urlsplit(self.path).path))
+            return True
+        code = int(action) if action.isdigit() else 500
         self.reply_json(code, self.app.fault_body(code) if hasattr(self.app, "fault_body")
                         else {"message": f"injected fault {code}"})
         return True

@@ -36,6 +36,24 @@ class KubeApi:
         reasons = {403: "Forbidden", 409: "Conflict", 500: "InternalError", 503: "ServiceUnavailable"}
         return ApiError(code, reasons.get(code, "InternalError"), f"injected fault {code}").status()
 
+    def webhook_failure(self, path: str) -> dict:
+        """kube-apiserver's answer when an admission webhook (failurePolicy Fail) for this write cannot be called —
+        here as right after Kargo's chart: its CA not injected yet by cert-manager. Its exact words (the real tier's
+        kube-apiserver v1.36.3 against the webhook stand-in)."""
+        parts = [p for p in path.split("/") if p]
+        group, rest = (parts[1], parts[3:]) if parts[:1] == ["apis"] else ("", parts[2:])
+        if rest[:1] == ["namespaces"] and len(rest) > 2:
+            rest = rest[2:]
+        plural = rest[0] if rest else ""
+        kind = next((k for k in self.store.kinds.values() if k.group == group and k.plural == plural), None)
+        singular = kind.singular if kind else plural.rstrip("s")
+        hook = f"{singular}.{group}" if group else singular
+        url = (f"https://kargo-webhooks-server.kargo.svc:443/validate-{group.replace('.', '-')}-v1alpha1-"
+               f"{singular}?timeout=10s")
+        return ApiError(500, "InternalError", f'Internal error occurred: failed calling webhook "{hook}": failed '
+                                              f'to call webhook: Post "{url}": tls: failed to verify certificate: '
+                                              "x509: certificate signed by unknown authority").status()
+
     # -- discovery ----------------------------------------------------------------------------------------
     def api_versions(self) -> dict:
         return {"kind": "APIVersions", "versions": ["v1"],

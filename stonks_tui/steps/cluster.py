@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from stonks_tui.engine.step import Change, CheckResult, NotDone, StepContext
+from stonks_tui.errors import StepFailed
 from stonks_tui.inventory import foreign_namespaces, made_by_install
 from stonks_tui.steps.common import ManifestStep, object_change, runtime
 
@@ -148,11 +149,37 @@ class ArgoApps(ManifestStep):
     files = ("argocd/apps/stonks-beta.yaml", "argocd/apps/stonks-paper.yaml", "argocd/apps/stonks-live.yaml")
 
 
+WEBHOOK_WAIT = 180.0  # seconds Kargo's webhooks get to answer after its chart (cert-manager's injection included)
+
+
 class KargoResources(ManifestStep):
     id, title, needs = "kargo-resources", "Kargo project, warehouse and stages", ("kargo", "argocd-apps")
     reads_secrets = False  # manifests without ${secret:…}: the plan asks it at once
     files = ("kargo/project.yaml", "kargo/project-config.yaml", "kargo/warehouse.yaml",
              "kargo/stages/beta.yaml", "kargo/stages/paper.yaml", "kargo/stages/live.yaml")
+
+    async def apply(self, ctx: StepContext) -> None:
+        """Kargo's webhooks (failurePolicy Fail) answer only once kargo-webhooks-server serves — its Deployment has
+        no readiness probe, so `helm --wait` ends before it does — and cert-manager has injected their CA: until
+        then every Project or Stage write fails "failed calling webhook". Waited for, bounded; every apply here is
+        a server-side apply, so trying again is safe."""
+        import asyncio
+        import time
+
+        deadline, pause, said = time.monotonic() + WEBHOOK_WAIT, 1.0, False
+        while True:
+            try:
+                await super().apply(ctx)
+                return
+            except StepFailed as exc:
+                if "failed calling webhook" not in exc.message or time.monotonic() + pause > deadline:
+                    raise
+                if not said:
+                    ctx.log("waiting   for Kargo's admission webhooks to answer (kargo-webhooks-server, its CA "
+                            f"from cert-manager): {exc.message.split(': ', 1)[-1][:240]}")
+                    said = True
+                await asyncio.sleep(pause)
+                pause = min(pause * 2, 8.0)
 
     async def objects(self, ctx: StepContext) -> list[dict]:
         # The design keeps Freight in the live namespace, which already exists: Kargo adopts an existing

@@ -40,6 +40,12 @@ def test_install_plan_verify_teardown_reinstall(world: World) -> None:
     # volume) and the real job controller ran (kwok completes its pod), then removed.
     assert "writable  127.0.0.1:/volume1/Kubernetes/pipelines/woodpecker as uid 1000" in first.stdout
     assert world.cluster.get("/apis/batch/v1/namespaces/woodpecker/jobs/stonks-nfs-probe") is None
+    # Kargo's webhooks, which the real API server calls (failurePolicy Fail): the first Kargo write met one not
+    # answering yet (a CA not injected, a server not serving); the install waited, then every write passed them.
+    assert "waiting   for Kargo's admission webhooks to answer" in first.stdout, first.stdout[-4000:]
+    hooks = world.kargo_webhooks
+    assert hooks.silenced >= 1 and all(allowed for _, _, allowed in hooks.calls)
+    assert {path.rsplit("-", 1)[-1] for path, _, _ in hooks.calls} >= {"project", "stage", "warehouse"}
     # The real CRDs (../shared/upstream) validate and prune: what the install wrote survives them whole.
     crd = world.cluster.get("/apis/apiextensions.k8s.io/v1/customresourcedefinitions/stages.kargo.akuity.io")
     assert "promotionTemplate" in crd["spec"]["versions"][0]["schema"]["openAPIV3Schema"]["properties"]["spec"][

@@ -165,6 +165,10 @@ class World:
         self.cluster.start()
         t2 = time.monotonic()
         standins.start_all(self.cluster, arc=True)
+        from tests.real.kargo_webhooks import KargoWebhooks
+
+        self.kargo_webhooks = KargoWebhooks(self.cluster).start()  # served once the Kargo chart's server is up
+        self.extras.append(self.kargo_webhooks)
         for obj in standins.preconditions():
             self.cluster.apply(obj)
         self._wait_crd("clusterissuers.cert-manager.io")
