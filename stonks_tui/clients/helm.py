@@ -20,6 +20,7 @@ from stonks_tui.child_env import child_env
 from stonks_tui.errors import StepFailed
 
 MIN_HELM = (3, 13, 1)  # Kargo's OCI chart needs it
+LIST_EVERY_STATE = ("--deployed", "--failed", "--pending", "--superseded", "--uninstalled", "--uninstalling")
 
 
 class HelmClient:
@@ -180,7 +181,9 @@ class HelmClient:
         return list(await asyncio.shield(self._listing))
 
     async def _list(self) -> list[dict[str, Any]]:
-        text = await self.run("list", "-A", "--all", "-o", "json", what="list")
+        # Every state, asked by name: helm 3 lists deployed and failed releases unless told `--all`, and helm 4
+        # has no `--all` (its list shows every state by default); both take these six filters, whose union is all.
+        text = await self.run("list", "-A", *LIST_EVERY_STATE, "-o", "json", what="list")
         try:
             data = json.loads(text or "[]")
         except ValueError:

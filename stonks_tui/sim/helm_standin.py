@@ -12,6 +12,7 @@ import base64
 import contextlib
 import json
 import os
+import re
 import secrets
 import sys
 import time
@@ -22,7 +23,11 @@ from typing import Any
 
 import yaml
 
-HELM_VERSION = "v3.16.2"
+# The helm this stands in for: 3.16.2, or STONKS_SIM_HELM_VERSION (v4.3.2: helm 4's list, which has no --all and
+# shows every state by default — found on the real tier, where helm 4.3.2 runs beside 3.13.1 and 3.21.4).
+_ASKED = os.environ.get("STONKS_SIM_HELM_VERSION", "")
+HELM_VERSION = _ASKED if re.fullmatch(r"v[34]\.[0-9]{1,2}\.[0-9]{1,2}", _ASKED) else "v3.16.2"
+HELM_MAJOR = int(HELM_VERSION[1])
 PENDING = ("pending-install", "pending-upgrade", "pending-rollback")
 
 
@@ -510,9 +515,17 @@ def cmd_uninstall(kube: Kube, pos: list[str], flags: dict[str, Any]) -> int:
 def cmd_list(kube: Kube, flags: dict[str, Any]) -> int:
     ns = None if flags.get("-A") or flags.get("--all-namespaces") else flags.get("--namespace", "default")
     rels = _releases(kube, ns)
+    # helm's pkg/action/list.go (SetStateMask): --all, or the union of the state filters named, or by default
+    # deployed and failed only in helm 3 (pending releases need --all or --pending), every state in helm 4.
+    states = {"--deployed": ("deployed",), "--failed": ("failed",), "--superseded": ("superseded",),
+              "--pending": ("pending-install", "pending-upgrade", "pending-rollback"),
+              "--uninstalled": ("uninstalled",), "--uninstalling": ("uninstalling",)}
+    if HELM_MAJOR >= 4 and (flags.get("--all") or flags.get("-a")):
+        raise HelmError(f"unknown flag: {'--all' if flags.get('--all') else '-a'}")  # helm 4.3.2's words
     if not (flags.get("--all") or flags.get("-a")):
-        # helm list shows deployed and failed releases only (pkg/action/list.go); pending ones need --all.
-        rels = [r for r in rels if r["info"]["status"] in ("deployed", "failed")]
+        wanted = {state for flag, named in states.items() if flags.get(flag) for state in named}
+        default = {r["info"]["status"] for r in rels} if HELM_MAJOR >= 4 else {"deployed", "failed"}
+        rels = [r for r in rels if r["info"]["status"] in (wanted or default)]
     rows = [{"name": r["name"], "namespace": r["namespace"], "revision": str(r["version"]),
              "updated": r["info"]["last_deployed"], "status": r["info"]["status"],
              "chart": f"{r['chart']['metadata']['name']}-{r['chart']['metadata']['version']}",

@@ -31,6 +31,7 @@ ETCD_VERSION = "v3.6.8"  # the etcd server kubernetes v1.36.3 itself requires
 KWOK_VERSION = "v0.8.0"
 HELM_OLDEST = "v3.13.1"  # the lowest helm the product supports; prints the kubeconfig-permission warning
 HELM_CURRENT = "v3.21.4"
+HELM_4 = "v4.3.2"  # helm's current major line
 GITEA_VERSION = "v1.27.3"
 
 
@@ -114,6 +115,15 @@ COMPONENTS: dict[str, Component] = {
             ("helm",),
             ldflags=f"-s -w -X helm.sh/helm/v3/internal/version.version={HELM_CURRENT}"
             " -X helm.sh/helm/v3/internal/version.gitTreeState=clean",
+        ),
+        Component(
+            "helm-4",
+            "helm.sh/helm/v4",
+            HELM_4,
+            ("./cmd/helm",),
+            ("helm",),
+            ldflags=f"-s -w -X helm.sh/helm/v4/internal/version.version={HELM_4}"
+            " -X helm.sh/helm/v4/internal/version.gitTreeState=clean",
         ),
         Component(
             "gitea",

@@ -16,7 +16,7 @@ import pytest
 from tests.real import build
 from tests.real.world import ChartRepo, World, rmtree
 
-NEEDED = ("kube", "kwok", "helm", "helm-3.13", "gitea")
+NEEDED = ("kube", "kwok", "helm", "helm-3.13", "helm-4", "gitea")
 
 
 def _unavailable(reason: str) -> None:
@@ -67,6 +67,13 @@ def _world(charts: ChartRepo, **kw: object) -> Iterator[World]:
 def world(charts: ChartRepo) -> Iterator[World]:
     """A fresh homelab: Gitea deployed, not initialised (its install page answers); ARC installed."""
     yield from _world(charts)
+
+
+@pytest.fixture(params=["helm", "helm-4"], ids=["helm-3.21.4", "helm-4.3.2"])
+def world_each_helm(charts: ChartRepo, request: pytest.FixtureRequest) -> Iterator[World]:
+    """A fresh homelab whose operator runs helm 3.21.4, then one who runs helm 4.3.2 (helm's current major line:
+    server-side apply, kstatus waits): where helm's behaviour matters, the product runs on both."""
+    yield from _world(charts, helm=request.param)
 
 
 @pytest.fixture

@@ -4,7 +4,9 @@ depends on. Each is small and does only what its upstream does to objects the pr
 - a volume provisioner (Longhorn / local-path): PVs for claims of those classes, deleted when Released;
 - ARC's controller: finalizers on scale sets and their children, cleared only while its Deployment is ready;
 - cert-manager: the TLS Secret of every Ingress that asks a ClusterIssuer for one;
-- Kargo's controller: `kargo.akuity.io/finalizer` on Stages, removed a moment after a Stage is deleted.
+- Kargo's controller: `kargo.akuity.io/finalizer` on Stages, removed a moment after a Stage is deleted;
+- Kargo's management controller: its finalizer on the controller's ServiceAccount, Projects and their namespaces,
+  removed only while its Deployment runs (and Kargo's webhooks: tests/real/kargo_webhooks.py).
 
 Everything else (scheduling, pods, StatefulSets, PV binding, namespaces, GC, RBAC) is the real control plane.
 """
@@ -23,6 +25,7 @@ ARS_FINALIZER = "autoscalingrunnerset.actions.github.com/finalizer"
 ERS_FINALIZER = "ephemeralrunnerset.actions.github.com/finalizer"
 CLEANUP = "actions.github.com/cleanup-protection"
 KARGO_FINALIZER = "kargo.akuity.io/finalizer"
+KEEP_NAMESPACE = "kargo.akuity.io/keep-namespace"
 
 
 def _items(cluster: Cluster, path: str) -> list[dict]:
@@ -141,6 +144,54 @@ def kargo_controller(cluster: Cluster) -> None:
             _patch(cluster, path, {"metadata": {"finalizers": [f for f in fins if f != KARGO_FINALIZER] or None}})
 
 
+def kargo_management(cluster: Cluster) -> None:
+    """Kargo v1.11.0's management controller (pkg/controller/management/{serviceaccounts,projects,namespaces}),
+    only while its Deployment is ready: its finalizer on the ServiceAccounts labelled component: controller in its
+    namespace, on each Project and on the Project's namespace; taken off a deleted ServiceAccount; a deleted
+    Project takes it off its namespace, deletes that namespace unless `kargo.akuity.io/keep-namespace: "true"` is on
+    the Project or the namespace, then lets the Project go. Stopped, it does nothing: the finalizers stay."""
+    dep = cluster.get("/apis/apps/v1/namespaces/kargo/deployments/kargo-management-controller") or {}
+    if int((dep.get("status") or {}).get("readyReplicas") or 0) < 1:
+        return
+
+    def without(fins: list[str]) -> list[str] | None:
+        return [f for f in fins if f != KARGO_FINALIZER] or None
+
+    for sa in _items(cluster, "/api/v1/namespaces/kargo/serviceaccounts"):
+        meta = sa["metadata"]
+        if (meta.get("labels") or {}).get("app.kubernetes.io/component") != "controller":
+            continue
+        fins, path = meta.get("finalizers") or [], f"/api/v1/namespaces/kargo/serviceaccounts/{meta['name']}"
+        if not meta.get("deletionTimestamp") and KARGO_FINALIZER not in fins:
+            _patch(cluster, path, {"metadata": {"finalizers": [*fins, KARGO_FINALIZER]}})
+        elif meta.get("deletionTimestamp") and KARGO_FINALIZER in fins:
+            _patch(cluster, path, {"metadata": {"finalizers": without(fins)}})
+    if cluster.get("/apis/apiextensions.k8s.io/v1/customresourcedefinitions/projects.kargo.akuity.io") is None:
+        return
+    for project in _items(cluster, "/apis/kargo.akuity.io/v1alpha1/projects"):
+        meta = project["metadata"]
+        name, fins = meta["name"], meta.get("finalizers") or []
+        path, ns_path = f"/apis/kargo.akuity.io/v1alpha1/projects/{name}", f"/api/v1/namespaces/{name}"
+        ns = cluster.get(ns_path)
+        ns_fins = ((ns or {}).get("metadata") or {}).get("finalizers") or []
+        if not meta.get("deletionTimestamp"):
+            if KARGO_FINALIZER not in fins:
+                _patch(cluster, path, {"metadata": {"finalizers": [*fins, KARGO_FINALIZER]}})
+            if ns is not None and not ns["metadata"].get("deletionTimestamp") and KARGO_FINALIZER not in ns_fins:
+                _patch(cluster, ns_path, {"metadata": {"finalizers": [*ns_fins, KARGO_FINALIZER]}})
+            continue
+        if KARGO_FINALIZER not in fins:
+            continue
+        if ns is not None:
+            if KARGO_FINALIZER in ns_fins:
+                _patch(cluster, ns_path, {"metadata": {"finalizers": without(ns_fins)}})
+            keep = "true" in ((meta.get("annotations") or {}).get(KEEP_NAMESPACE),
+                              (ns["metadata"].get("annotations") or {}).get(KEEP_NAMESPACE))
+            if not keep:
+                cluster.request("DELETE", ns_path)
+        _patch(cluster, path, {"metadata": {"finalizers": without(fins)}})
+
+
 def kubelet_readiness(cluster: Cluster) -> None:
     """What a kubelet's status manager does after an outage and kwok does not: a Running pod on a Ready node
     that the node lifecycle controller marked NotReady (while the node's lease was stale) is Ready again."""
@@ -167,6 +218,7 @@ def start_all(cluster: Cluster, *, arc: bool = True) -> None:
     cluster.loop("kubelet-readiness", 1.0, lambda: kubelet_readiness(cluster))
     cluster.loop("cert-manager", 0.5, lambda: cert_manager(cluster))
     cluster.loop("kargo-controller", 0.5, lambda: kargo_controller(cluster))
+    cluster.loop("kargo-management-controller", 0.5, lambda: kargo_management(cluster))
     if arc:
         cluster.loop("arc-controller", 0.3, lambda: arc_controller(cluster))
 

@@ -4,8 +4,12 @@ woodpecker-ci/helm 3.6.5) — on what the product reads or relies on: which obje
 pod labels, Service ports as they resolve, claim templates (name, access, size, class), security contexts (the
 server writes SQLite as uid 1000: an NFS export it cannot write crash-loops it), ServiceAccounts and RBAC subjects.
 
-What this found when written: the test chart lacked the server's headless Service (its StatefulSet's serviceName)
-and both security contexts (fsGroup 1000, runAsUser/runAsGroup 1000)."""
+What this found when written: the Woodpecker test chart lacked the server's headless Service (its StatefulSet's
+serviceName) and both security contexts (fsGroup 1000, runAsUser/runAsGroup 1000); the Kargo test chart (compared
+on the objects the product relies on) lacked its ServiceAccounts (`kargo-controller`, labelled component:
+controller, is what Kargo's management controller holds with its finalizer) and all its admission webhooks — then,
+once given the ones the install's writes go through, the two `replicated-resource` webhooks on Secrets and
+ConfigMaps (object-selected: never the install's)."""
 
 from __future__ import annotations
 
@@ -83,3 +87,50 @@ def test_the_woodpecker_test_chart_makes_what_the_real_chart_makes(built: None, 
         elif key[0] == "Ingress":
             assert got["spec"]["rules"][0]["host"] == want["spec"]["rules"][0]["host"], key
             assert got["spec"].get("tls") == want["spec"].get("tls"), key
+
+
+def _hooks(config: dict) -> dict[str, Any]:
+    """A webhook configuration as the API server acts on it (the client config compared by its path: the real one
+    names kargo-webhooks-server's Service, the test chart a loopback url to the tier's stand-in)."""
+    return {h["name"]: {"path": h["clientConfig"].get("service", {}).get("path")
+                        or "/" + h["clientConfig"]["url"].split("/", 3)[3],
+                        "rules": h["rules"], "failurePolicy": h.get("failurePolicy"),
+                        "sideEffects": h.get("sideEffects"), "versions": h.get("admissionReviewVersions"),
+                        "objectSelector": h.get("objectSelector"), "namespaceSelector": h.get("namespaceSelector")}
+            for h in config["webhooks"]}
+
+
+def test_the_kargo_test_chart_makes_what_the_product_relies_on_as_the_real_chart_does(built: None,
+                                                                                      tmp_path: Path) -> None:
+    """Kargo v1.11.0 renders 98 objects; the test chart makes those the install, its checks and its teardown touch:
+    the four Deployments it waits for, the ServiceAccount Kargo's management controller holds with its finalizer
+    (found by its component label), and the admission webhooks every Project and Stage write goes through."""
+    real_file = RENDERS / "kargo-1.11.0.yaml"
+    if not real_file.exists():
+        pytest.skip(f"{real_file} is not here (../shared/upstream)")
+    from stonks_tui.render import render
+    from stonks_tui.settings import Settings
+
+    values = render(Settings(gitea_public_url="http://127.0.0.1:3000")).values["kargo/values.yaml"]
+    (tmp_path / "values.yaml").write_text(yaml.safe_dump(values))
+    helm = build.COMPONENTS["helm"].binary("helm")
+    out = subprocess.run([str(helm), "template", "kargo", str(ROOT / "tests" / "real" / "charts" / "kargo"),
+                          "-n", "kargo", "-f", str(tmp_path / "values.yaml")], capture_output=True, text=True,
+                         timeout=60, check=True).stdout
+    ours = {_key(o): o for o in yaml.safe_load_all(out) if o and o.get("kind") != "CustomResourceDefinition"}
+    real = {_key(o): o for o in yaml.safe_load_all(real_file.read_text()) if o}
+    relied_on = {("Deployment", n) for n in ("kargo-api", "kargo-controller", "kargo-management-controller",
+                                              "kargo-webhooks-server")}
+    relied_on |= {("ServiceAccount", "kargo-controller"), ("MutatingWebhookConfiguration", "kargo"),
+                  ("ValidatingWebhookConfiguration", "kargo")}
+    assert relied_on <= set(real) and relied_on <= set(ours)
+    assert set(ours) - set(real) == set()  # nothing the real chart does not make
+    for key in relied_on:
+        got, want = ours[key], real[key]
+        if key[0] == "ServiceAccount":
+            component = "app.kubernetes.io/component"
+            assert got["metadata"]["labels"][component] == want["metadata"]["labels"][component] == "controller"
+        elif key[0].endswith("WebhookConfiguration"):
+            inject = "cert-manager.io/inject-ca-from"
+            assert got["metadata"]["annotations"][inject] == want["metadata"]["annotations"][inject]
+            assert _hooks(got) == _hooks(want), key
