@@ -2,7 +2,8 @@
 depends on. Each is small and does only what its upstream does to objects the product reads:
 
 - a volume provisioner (Longhorn / local-path): PVs for claims of those classes, deleted when Released;
-- ARC's controller: finalizers on scale sets and their children, cleared only while its Deployment is ready;
+- ARC's controller: finalizers on scale sets, their children and their AutoscalingListener (in the controller's
+  namespace), cleared only while its Deployment is ready;
 - cert-manager: the TLS Secret of every Ingress that asks a ClusterIssuer for one;
 - Kargo's controller: `kargo.akuity.io/finalizer` on Stages, removed a moment after a Stage is deleted;
 - Kargo's management controller: its finalizer on the controller's ServiceAccount, Projects and their namespaces,
@@ -24,6 +25,8 @@ ARC = "/apis/actions.github.com/v1alpha1"
 ARS_FINALIZER = "autoscalingrunnerset.actions.github.com/finalizer"
 ERS_FINALIZER = "ephemeralrunnerset.actions.github.com/finalizer"
 CLEANUP = "actions.github.com/cleanup-protection"
+LISTENER_FINALIZER = "autoscalinglistener.actions.github.com/finalizer"
+ARC_CONTROLLER_NS = "arc-systems"
 KARGO_FINALIZER = "kargo.akuity.io/finalizer"
 KEEP_NAMESPACE = "kargo.akuity.io/keep-namespace"
 
@@ -72,6 +75,17 @@ def _arc_controller_ready(cluster: Cluster) -> bool:
     return False
 
 
+def _listener_name(scale_set: str, namespace: str) -> str:
+    """ARC 0.12.1's scaleSetListenerName: the scale set's name, then its namespace's hash — FNV-1a 32 in decimal,
+    each digit mapped by apimachinery's rand.SafeEncodeString (hash.FNVHashString), cut to 8 — then -listener."""
+    h = 0x811C9DC5
+    for byte in namespace.encode():
+        h = ((h ^ byte) * 0x01000193) & 0xFFFFFFFF
+    alphanums = "bcdfghjklmnpqrstvwxz2456789"
+    encoded = "".join(alphanums[ord(c) % len(alphanums)] for c in str(h))
+    return f"{scale_set}-{encoded[:8]}-listener"
+
+
 def arc_controller(cluster: Cluster) -> None:
     if not _arc_controller_ready(cluster):
         return  # only ARC's controller clears ARC's finalizers: with it gone, they stay
@@ -89,9 +103,26 @@ def arc_controller(cluster: Cluster) -> None:
                                         "ownerReferences": [{"apiVersion": "actions.github.com/v1alpha1",
                                                              "kind": "AutoscalingRunnerSet", "name": name,
                                                              "uid": meta["uid"]}]},
-                           "spec": {"replicas": 0}})
+                           "spec": {"replicas": 0, "patchID": 0}})  # the real CRD requires patchID
+            # Its listener (resourcebuilder.go): in the controller's namespace, named after the scale set and a
+            # hash of its namespace, held by its own finalizer until the controller has cleaned up after it.
+            cluster.apply({"apiVersion": "actions.github.com/v1alpha1", "kind": "AutoscalingListener",
+                           "metadata": {"name": _listener_name(name, ns), "namespace": ARC_CONTROLLER_NS,
+                                        "finalizers": [LISTENER_FINALIZER],
+                                        "labels": {"actions.github.com/scale-set-name": name,
+                                                   "actions.github.com/scale-set-namespace": ns,
+                                                   "app.kubernetes.io/component": "runner-scale-set-listener"}},
+                           "spec": {"autoscalingRunnerSetName": name, "autoscalingRunnerSetNamespace": ns,
+                                    "ephemeralRunnerSetName": f"{name}-runners", "runnerScaleSetId": 1,
+                                    "githubConfigUrl": (ars.get("spec") or {}).get("githubConfigUrl", ""),
+                                    "githubConfigSecret": (ars.get("spec") or {}).get("githubConfigSecret", ""),
+                                    "image": "ghcr.io/actions/gha-runner-scale-set-controller:0.12.1"}})
             continue
-        # Deleting: runners first, then the chart's cleanup-protected objects, then the scale set itself.
+        # Deleting: its listener, runners, then the chart's cleanup-protected objects, then the scale set itself.
+        lpath = f"{ARC}/namespaces/{ARC_CONTROLLER_NS}/autoscalinglisteners/{_listener_name(name, ns)}"
+        if cluster.get(lpath) is not None:
+            _patch(cluster, lpath, {"metadata": {"finalizers": None}})
+            cluster.delete(lpath)
         for ers in _items(cluster, f"{ARC}/namespaces/{ns}/ephemeralrunnersets"):
             epath = f"{ARC}/namespaces/{ns}/ephemeralrunnersets/{ers['metadata']['name']}"
             _patch(cluster, epath, {"metadata": {"finalizers": None}})

@@ -134,3 +134,38 @@ def test_the_kargo_test_chart_makes_what_the_product_relies_on_as_the_real_chart
             inject = "cert-manager.io/inject-ca-from"
             assert got["metadata"]["annotations"][inject] == want["metadata"]["annotations"][inject]
             assert _hooks(got) == _hooks(want), key
+
+
+def test_the_argocd_test_chart_makes_what_the_product_relies_on_as_the_real_chart_does(built: None,
+                                                                                       tmp_path: Path) -> None:
+    """Argo CD 7.9.1: the three workloads the install waits for, and the pre-install/pre-upgrade hook Job helm runs
+    (and waits for) before every install and upgrade of the chart, with its account and RBAC."""
+    real_file = RENDERS / "argo-cd-7.9.1.yaml"
+    if not real_file.exists():
+        pytest.skip(f"{real_file} is not here (../shared/upstream)")
+    from stonks_tui.render import render
+    from stonks_tui.settings import Settings
+
+    values = render(Settings(gitea_public_url="http://127.0.0.1:3000")).values["argocd/values.yaml"]
+    (tmp_path / "values.yaml").write_text(yaml.safe_dump(values))
+    helm = build.COMPONENTS["helm"].binary("helm")
+    out = subprocess.run([str(helm), "template", "argocd", str(ROOT / "tests" / "real" / "charts" / "argo-cd"),
+                          "-n", "argocd", "-f", str(tmp_path / "values.yaml")], capture_output=True, text=True,
+                         timeout=60, check=True).stdout
+    ours = {_key(o): o for o in yaml.safe_load_all(out) if o and o.get("kind") != "CustomResourceDefinition"}
+    real = {_key(o): o for o in yaml.safe_load_all(real_file.read_text()) if o}
+    waited = {("Deployment", "argocd-server"), ("Deployment", "argocd-repo-server"),
+              ("StatefulSet", "argocd-application-controller")}
+    hooks = {key for key, obj in real.items() if "helm.sh/hook" in (obj["metadata"].get("annotations") or {})}
+    assert hooks == {("ServiceAccount", "argocd-redis-secret-init"), ("Role", "argocd-redis-secret-init"),
+                     ("RoleBinding", "argocd-redis-secret-init"), ("Job", "argocd-redis-secret-init")}
+    assert waited | hooks <= set(ours)
+    for key in hooks:
+        got, want = ours[key]["metadata"]["annotations"], real[key]["metadata"]["annotations"]
+        assert {k: v for k, v in got.items() if k.startswith("helm.sh/")} == \
+            {k: v for k, v in want.items() if k.startswith("helm.sh/")}, key
+    job, real_job = ours[("Job", "argocd-redis-secret-init")]["spec"], real[("Job", "argocd-redis-secret-init")]["spec"]
+    for field in ("restartPolicy", "serviceAccountName"):
+        assert job["template"]["spec"][field] == real_job["template"]["spec"][field]
+    assert job["template"]["spec"]["containers"][0]["securityContext"] == \
+        real_job["template"]["spec"]["containers"][0]["securityContext"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import time
 
 import httpx
@@ -84,6 +85,17 @@ def test_arc_removal_when_arcs_controller_is_already_gone(world: World) -> None:
     """The operator removed ARC's controller before its scale set: nothing will clear ARC's finalizers. The
     install must not sit out `helm uninstall --wait`'s five minutes: it stops at the stuck namespace naming the
     finalizers, and with consent (--clear-arc-finalizers) clears exactly those and completes."""
+    from tests.real.procs import wait_until
+
+    def listed() -> list[dict]:
+        path = "/apis/actions.github.com/v1alpha1/namespaces/arc-systems/autoscalinglisteners"
+        with contextlib.suppress(httpx.HTTPStatusError):  # 429 while ARC's CRDs are being established
+            return (world.cluster.get(path) or {}).get("items") or []
+        return []
+
+    wait_until("the scale set's listener", listed, 30)
+    [listener] = listed()  # made by ARC's controller, held by its own finalizer
+    assert listener["metadata"]["finalizers"] == ["autoscalinglistener.actions.github.com/finalizer"]
     world.helm_cmd("uninstall", "arc", "-n", "arc-systems", "--wait", "--timeout", "1m")
     first = world.cli("install", "--yes")
     assert first.returncode == 1, show(first)
@@ -92,6 +104,7 @@ def test_arc_removal_when_arcs_controller_is_already_gone(world: World) -> None:
     second = ok(world.cli("install", "--yes", "--clear-arc-finalizers"))
     assert "cleared" in second.stdout
     assert world.cluster.get("/api/v1/namespaces/arc-runners") is None
+    assert world.cluster.get("/api/v1/namespaces/arc-systems") is None  # the listener's finalizer cleared too
     # Only ARC's own finalizers were touched: ARC's CRDs (helm never deletes crds/) are still there.
     assert world.cluster.get("/apis/apiextensions.k8s.io/v1/customresourcedefinitions/"
                              "autoscalingrunnersets.actions.github.com") is not None
