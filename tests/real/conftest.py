@@ -69,10 +69,10 @@ def world(charts: ChartRepo) -> Iterator[World]:
     yield from _world(charts)
 
 
-@pytest.fixture(params=["helm", "helm-4"], ids=["helm-3.21.4", "helm-4.3.2"])
+@pytest.fixture(params=["helm", "helm-3.13", "helm-4"], ids=["helm-3.21.4", "helm-3.13.1", "helm-4.3.2"])
 def world_each_helm(charts: ChartRepo, request: pytest.FixtureRequest) -> Iterator[World]:
-    """A fresh homelab whose operator runs helm 3.21.4, then one who runs helm 4.3.2 (helm's current major line:
-    server-side apply, kstatus waits): where helm's behaviour matters, the product runs on both."""
+    """A fresh homelab whose operator runs helm 3.21.4, the oldest supported 3.13.1, or 4.3.2 (helm's current
+    major line: server-side apply, kstatus waits): where helm's behaviour matters, the product runs on all three."""
     yield from _world(charts, helm=request.param)
 
 
