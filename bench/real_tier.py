@@ -64,6 +64,22 @@ def one(charts: ChartRepo) -> dict[str, float]:
         rmtree(root)
 
 
+def yardstick() -> float:
+    """The machine's speed right now, to set runs of other days beside this one (a shared 2-core VM varies by a
+    third): one Argon2id derivation at keyrings.cryptfile's cost (t=15, 64 MiB, 2 lanes), median of 3."""
+    import time
+
+    from argon2.low_level import Type, hash_secret_raw
+
+    times = []
+    for _ in range(3):
+        t0 = time.monotonic()
+        hash_secret_raw(b"yardstick", b"0123456789abcdef", time_cost=15, memory_cost=2**16, parallelism=2,
+                        hash_len=32, type=Type.ID)
+        times.append(time.monotonic() - t0)
+    return statistics.median(times)
+
+
 def main() -> None:
     for name in ("kube", "kwok", "helm", "helm-3.13", "gitea"):
         build(COMPONENTS[name])
@@ -72,7 +88,8 @@ def main() -> None:
         runs = [one(charts) for _ in range(N)]
     finally:
         charts.stop()
-    print(f"real tier, {N} fresh worlds, keyring: {KEYRING}, medians:")
+    print(f"real tier, {N} fresh worlds, keyring: {KEYRING}, machine yardstick {yardstick():.2f} s "
+          "(Argon2id t=15 64 MiB; 0.42 s on a quiet day), medians:")
     for key in runs[0]:
         values = [r[key] for r in runs]
         print(f"  {key:<20} {statistics.median(values):7.2f}   runs: {', '.join(f'{v:.2f}' for v in values)}")
