@@ -91,6 +91,8 @@ def test_install_plan_verify_teardown_reinstall(world_each_helm: World) -> None:
     sts_path = "/apis/apps/v1/namespaces/woodpecker/statefulsets/woodpecker-server"
     claim_path = "/api/v1/namespaces/woodpecker/persistentvolumeclaims/data-woodpecker-server-0"
     sts, claim = world.cluster.get(sts_path), world.cluster.get(claim_path)
+    agent_secret = "/api/v1/namespaces/woodpecker/secrets/woodpecker-default-agent-secret"
+    agents_key = world.cluster.get(agent_secret)["data"]
     bigger = world.env(STONKS_NFS_SIZE_WOODPECKER="6Gi")
     plan = ok(world.cli("plan", env=bigger))
     assert "delete    StatefulSet woodpecker/woodpecker-server" in plan.stdout, plan.stdout
@@ -99,6 +101,7 @@ def test_install_plan_verify_teardown_reinstall(world_each_helm: World) -> None:
     assert remade["metadata"]["uid"] != sts["metadata"]["uid"]
     assert remade["spec"]["volumeClaimTemplates"][0]["spec"]["resources"]["requests"]["storage"] == "6Gi"
     assert world.cluster.get(claim_path)["metadata"]["uid"] == claim["metadata"]["uid"]
+    assert world.cluster.get(agent_secret)["data"] == agents_key  # the chart keeps it across the upgrade
     ok(world.cli("teardown", "--yes"))
     assert has_actions(world)  # put back as the install found it
     # Kargo gone whole, nothing left Terminating; the live namespace kept, clean of Kargo's finalizer.
