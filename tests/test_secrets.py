@@ -273,12 +273,13 @@ def test_the_engine_is_handed_a_passphrase_with_any_character_and_the_secrets(tm
 
     from stonks_tui.commands.runs import start_line
     from stonks_tui.errors import StonksError
-    from stonks_tui.service.client import spawn
+    from stonks_tui.service.client import hand_over, start_engine
 
     copy = tmp_path / "stdin"
     argv = [sys.executable, "-c", f"import sys; open({str(copy)!r}, 'w').write(sys.stdin.read()); sys.exit(2)"]
     with pytest.raises(StonksError):  # the stand-in never serves: it only keeps what it was handed
-        spawn(tmp_path / "ctx", argv, "two\nlines, quotes \" and \\\\", {"gitea-token": "tok-123456789"})
+        hand_over(tmp_path / "ctx", start_engine(tmp_path / "ctx", argv), "two\nlines, quotes \" and \\\\",
+                  {"gitea-token": "tok-123456789"})
     phrase, handed = start_line(copy.read_text())
     assert phrase == "two\nlines, quotes \" and \\\\" and handed == {"gitea-token": "tok-123456789"}
     assert copy.read_text().count("\n") == 1 and json.loads(copy.read_text())["passphrase"] == phrase

@@ -217,7 +217,7 @@ class KubeClient:
 
         path = f"/apis/{api_version}" if "/" in api_version else f"/api/{api_version}"
         try:
-            dyn.request("get", path, _request_timeout=REQUEST_TIMEOUT)
+            dyn.request("get", path)  # bounded like every call (_bound_requests)
         except NotFoundError:
             return False
         return True

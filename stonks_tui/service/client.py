@@ -240,12 +240,6 @@ def abandon(started: Started) -> None:
     started.proc.kill()
 
 
-def spawn(context_dir: Path, argv: list[str], passphrase: str | None,
-          secrets: dict[str, str] | None = None) -> int:
-    """Start the engine and hand it its start line at once (start_engine, then hand_over). Returns its pid."""
-    return hand_over(context_dir, start_engine(context_dir, argv), passphrase, secrets)
-
-
 def _start_failure(code: int, start_log: Path, log: Path) -> StonksError:
     """The engine refused to start: its own message (it prints like the CLI), with its exit code — from what it
     wrote before its start line (engine-start.log) or after it (engine.log)."""

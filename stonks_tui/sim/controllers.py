@@ -305,7 +305,7 @@ class Controllers:
     def _refused_export(self, pod: Obj, claims: list[str]) -> str:
         """The NFS export behind one of the pod's claims that refuses its containers' user, or ''. (Kubernetes
         applies no fsGroup to NFS: the export's own permissions decide.)"""
-        from stonks_tui.sim.jobs import pod_uid
+        from stonks_tui.sim.jobs import pod_uid, refused_export
 
         s, ns = self.store, pod["metadata"]["namespace"]
         pvc_kind, pv_kind = self.k("", "v1", "persistentvolumeclaims"), self.k("", "v1", "persistentvolumes")
@@ -313,10 +313,9 @@ class Controllers:
         for claim in claims:
             volume = ((s.objects[pvc_kind.key].get((ns, claim)) or {}).get("spec") or {}).get("volumeName")
             nfs = ((s.objects[pv_kind.key].get(("", volume or "")) or {}).get("spec") or {}).get("nfs")
-            for c in spec.get("containers") or [] if nfs else []:
-                export = f"{nfs.get('server')}:{nfs.get('path')}"
-                if self.nfs_refused(f"{export} uid={pod_uid(spec, c)}"):
-                    return f"{export} is not writable by uid {pod_uid(spec, c)}"
+            for uid in dict.fromkeys(pod_uid(spec, c) for c in spec.get("containers") or []) if nfs else ():
+                if export := refused_export(self.nfs_refused, nfs, uid):
+                    return f"{export} is not writable by uid {uid}"
         return ""
 
     def _pod_state(self, pod: Obj) -> tuple[bool, Obj]:

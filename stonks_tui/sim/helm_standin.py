@@ -518,7 +518,7 @@ def cmd_list(kube: Kube, flags: dict[str, Any]) -> int:
     # helm's pkg/action/list.go (SetStateMask): --all, or the union of the state filters named, or by default
     # deployed and failed only in helm 3 (pending releases need --all or --pending), every state in helm 4.
     states = {"--deployed": ("deployed",), "--failed": ("failed",), "--superseded": ("superseded",),
-              "--pending": ("pending-install", "pending-upgrade", "pending-rollback"),
+              "--pending": PENDING,
               "--uninstalled": ("uninstalled",), "--uninstalling": ("uninstalling",)}
     if HELM_MAJOR >= 4 and (flags.get("--all") or flags.get("-a")):
         raise HelmError(f"unknown flag: {'--all' if flags.get('--all') else '-a'}")  # helm 4.3.2's words

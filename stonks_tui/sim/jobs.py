@@ -23,6 +23,12 @@ def pod_uid(spec: dict[str, Any], container: dict[str, Any]) -> int:
     return 0
 
 
+def refused_export(refused: Callable[[str], bool], nfs: dict[str, Any], uid: int) -> str:
+    """The export ("SERVER:PATH") when the simulated NAS refuses `uid`'s writes to it, else ''."""
+    export = f"{nfs.get('server')}:{nfs.get('path')}"
+    return export if refused(f"{export} uid={uid}") else ""
+
+
 class JobController:
     def __init__(self, store: Store, refused: Callable[[str], bool], delay: float = 0.3) -> None:
         self.store, self.refused, self.delay = store, refused, delay
@@ -63,9 +69,8 @@ class JobController:
             statuses, failed = [], False
             for container in spec.get("containers") or []:
                 uid = pod_uid(spec, container)
-                denied = [f"{volumes[m['name']]['server']}:{volumes[m['name']]['path']}"
-                          for m in container.get("volumeMounts") or [] if m.get("name") in volumes
-                          and self.refused(f"{volumes[m['name']]['server']}:{volumes[m['name']]['path']} uid={uid}")]
+                denied = [export for m in container.get("volumeMounts") or [] if m.get("name") in volumes
+                          if (export := refused_export(self.refused, volumes[m["name"]], uid))]
                 mount = next((m["mountPath"] for m in container.get("volumeMounts") or []
                               if m.get("name") in volumes), "/")
                 message = f"touch: {mount}/.stonks-probe: Permission denied\n" if denied else ""

@@ -66,17 +66,13 @@ async def prove_writable(ctx: StepContext, *, namespace: str, server: str, path:
         await kube.wait_gone("batch/v1", "Job", PROBE_JOB, namespace, 60)
     await kube.create(probe_job(namespace, server, path, uid, image))
     try:
-        def finished(job: dict | None) -> bool:
-            conds = ((job or {}).get("status") or {}).get("conditions") or []
-            return job is None or any(c.get("type") in ("Complete", "Failed") and c.get("status") == "True"
-                                      for c in conds)
-
         async def why(_job: dict | None) -> str:
             return await kube.why_not_ready(namespace, {"app.kubernetes.io/name": PROBE_JOB})
 
-        job = await kube.wait_for("batch/v1", "Job", PROBE_JOB, namespace, finished, PROBE_TIMEOUT, "finished", why)
-        conds = ((job or {}).get("status") or {}).get("conditions") or []
-        if any(c.get("type") == "Complete" and c.get("status") == "True" for c in conds):
+        job = await kube.wait_for("batch/v1", "Job", PROBE_JOB, namespace,
+                                  lambda job: job is None or _condition(job, "Complete", "Failed"), PROBE_TIMEOUT,
+                                  "finished", why)
+        if _condition(job, "Complete"):
             ctx.log(f"writable  {server}:{path} as uid {uid}")
             return
         said = await _container_said(kube, namespace)
@@ -88,6 +84,12 @@ async def prove_writable(ctx: StepContext, *, namespace: str, server: str, path:
                  "to NFS volumes: nothing in the pod can change it)")
     finally:
         await kube.delete("batch/v1", "Job", PROBE_JOB, namespace)
+
+
+def _condition(job: dict | None, *types: str) -> bool:
+    """Has the Job one of these conditions, true?"""
+    conds = ((job or {}).get("status") or {}).get("conditions") or []
+    return any(c.get("type") in types and c.get("status") == "True" for c in conds)
 
 
 async def _container_said(kube: Any, namespace: str) -> str:

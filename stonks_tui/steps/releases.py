@@ -21,6 +21,15 @@ SERVER_STS, SERVER_CLAIM = "woodpecker-server", "data"  # the chart's server Sta
 SERVER_UID = 1000  # woodpecker-ci/helm 3.6.5's server securityContext (runAsUser, ../shared/upstream/renders)
 
 
+def _same_quantity(a: str, b: str) -> bool:
+    """The same size however written (the API server gives back its canonical form); one that is not a quantity
+    is never the same."""
+    try:
+        return quantity(a) == quantity(b)
+    except ValueError:
+        return False
+
+
 class HelmReleaseStep(Step):
     release_attr = ""
     chart_attr = ""
@@ -31,6 +40,7 @@ class HelmReleaseStep(Step):
     repo: tuple[str, str] | None = None  # (name, url attr) when the chart comes from a classic repo
     pre_files: tuple[str, ...] = ()  # manifests applied before the release (Secrets it reads)
     workloads: tuple[tuple[str, str], ...] = ()  # (kind, name) that must be ready
+    claim_statefulset = ""  # the StatefulSet whose claim templates the values set (claim_template_change)
 
 
     @property
@@ -183,7 +193,7 @@ class HelmReleaseStep(Step):
         label = {"install": "create", "upgrade": "update", "adopt": "update", "recover": "update",
                  "recreate": "update", "unchanged": "unchanged"}[action]
         if action == "recreate":
-            changes.append(Change("delete", "StatefulSet", f"{self.namespace}/{SERVER_STS}",
+            changes.append(Change("delete", "StatefulSet", f"{self.namespace}/{self.claim_statefulset}",
                                   f"and made again by helm: {reason}; Kubernetes allows no change to a claim "
                                   "template. Its pod and claim are kept (orphaned, then adopted): the data stays "
                                   "on its volume. Asked first (--yes consents)"))
@@ -200,6 +210,7 @@ class Woodpecker(HelmReleaseStep):
     namespace_attr, values_file, chart_label = "woodpecker_namespace", "woodpecker/values.yaml", "woodpecker"
     pre_files = ("woodpecker/oauth-secret.yaml",)
     workloads = (("StatefulSet", "woodpecker-server"), ("StatefulSet", "woodpecker-agent"))
+    claim_statefulset = SERVER_STS
 
 
     async def describe(self, ctx: StepContext) -> list[Change]:
@@ -213,9 +224,11 @@ class Woodpecker(HelmReleaseStep):
                                       "(the server's user) before helm runs; removed when done"))
         return changes
 
+    async def _server(self, ctx: StepContext) -> dict[str, Any]:
+        return await runtime(ctx).kube().get("apps/v1", "StatefulSet", SERVER_STS, self.namespace) or {}
+
     async def _server_ready(self, ctx: StepContext) -> bool:
-        sts = await runtime(ctx).kube().get("apps/v1", "StatefulSet", SERVER_STS, self.namespace)
-        return int(((sts or {}).get("status") or {}).get("readyReplicas") or 0) >= 1
+        return int(((await self._server(ctx)).get("status") or {}).get("readyReplicas") or 0) >= 1
 
     async def before_release(self, ctx: StepContext) -> None:
         """The chart runs the server as uid 1000 (its securityContext, in the real chart's render) with SQLite on
@@ -230,8 +243,7 @@ class Woodpecker(HelmReleaseStep):
                              uid=SERVER_UID, setting="nfs_path_woodpecker", who="Woodpecker's server")
 
     async def claim_template_change(self, ctx: StepContext) -> str:
-        sts = await runtime(ctx).kube().get("apps/v1", "StatefulSet", SERVER_STS, self.namespace)
-        templates = ((sts or {}).get("spec") or {}).get("volumeClaimTemplates") or []
+        templates = ((await self._server(ctx)).get("spec") or {}).get("volumeClaimTemplates") or []
         live = next((t for t in templates if (t.get("metadata") or {}).get("name") == SERVER_CLAIM), None)
         if live is None:
             return ""
@@ -241,10 +253,7 @@ class Woodpecker(HelmReleaseStep):
         want_size, have_class = str(want.get("size") or ""), str(spec.get("storageClassName") or "")
         want_class = str(want.get("storageClass") or "")
         diffs = []
-        try:
-            if have_size and want_size and quantity(have_size) != quantity(want_size):
-                diffs.append(f"size {have_size} → {want_size} (nfs_size_woodpecker)")
-        except ValueError:
+        if have_size and want_size and not _same_quantity(have_size, want_size):
             diffs.append(f"size {have_size} → {want_size} (nfs_size_woodpecker)")
         if have_class != want_class:
             diffs.append(f"storage class {have_class or '(none)'} → {want_class or '(none)'} (nfs_storage_class)")
