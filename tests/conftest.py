@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import os
+import subprocess
 import sys
 from pathlib import Path
 
@@ -100,3 +101,20 @@ def demo_session(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):  # type: igno
     session = Session(build_parser().parse_args(["--state-dir", str(tmp_path), "--demo"]))
     yield session
     session.close()
+
+
+def run_demo(state: Path, *args: str, **env: str) -> subprocess.CompletedProcess:
+    """`stonks-tui --state-dir STATE --demo ARGS` as an operator runs it, at STONKS_SIM_SPEED=0, free of the
+    developer's STONKS_ settings and keyring backend; `env` adds variables (STONKS_SIM_FAULTS=…)."""
+    base = {k: v for k, v in os.environ.items() if not k.startswith("STONKS_") and k != "PYTHON_KEYRING_BACKEND"}
+    base.update({"STONKS_SIM_SPEED": "0", "PYTHONUNBUFFERED": "1", **env})
+    return subprocess.run([PYTHON, "-m", "stonks_tui", "--state-dir", str(state), "--demo", *args], env=base,
+                          capture_output=True, text=True, timeout=300)
+
+
+def demo_objects(state: Path, plural: str) -> dict[str, dict]:
+    """The demo world's objects of one kind as it saved them, by name."""
+    import json
+
+    objects = json.loads((state / "demo" / "world.json").read_text())["kube"]["objects"]
+    return {o["object"]["metadata"]["name"]: o["object"] for o in objects if o["plural"] == plural}

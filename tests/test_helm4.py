@@ -4,23 +4,18 @@
 
 from __future__ import annotations
 
-import os
 import subprocess
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import PYTHON
+from tests.conftest import run_demo
 
 
 @pytest.mark.parametrize("version", ["v3.16.2", "v4.3.2"])
 def test_install_and_plan_on_helm_3_and_helm_4(tmp_path: Path, version: str) -> None:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("STONKS_") and k != "PYTHON_KEYRING_BACKEND"}
-    env.update({"STONKS_SIM_SPEED": "0", "PYTHONUNBUFFERED": "1", "STONKS_SIM_HELM_VERSION": version})
-
     def run(*args: str) -> subprocess.CompletedProcess:
-        return subprocess.run([PYTHON, "-m", "stonks_tui", "--state-dir", str(tmp_path), "--demo", *args], env=env,
-                              capture_output=True, text=True, timeout=300)
+        return run_demo(tmp_path, *args, STONKS_SIM_HELM_VERSION=version)
 
     first = run("install", "--yes")
     assert first.returncode == 0, first.stdout[-3000:]

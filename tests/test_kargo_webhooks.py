@@ -5,24 +5,15 @@ bounded; the hint names the webhook's server and the CA injection. (The real tie
 
 from __future__ import annotations
 
-import os
-import subprocess
 from pathlib import Path
 
-from tests.conftest import PYTHON
+from tests.conftest import run_demo
 
 NOT_YET = "kube:PATCH /apis/kargo.akuity.io/v1alpha1/projects/=webhookx2"
 
 
-def run(state: Path, *args: str, faults: str = "") -> subprocess.CompletedProcess:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("STONKS_") and k != "PYTHON_KEYRING_BACKEND"}
-    env.update({"STONKS_SIM_SPEED": "0", "PYTHONUNBUFFERED": "1", "STONKS_SIM_FAULTS": faults})
-    return subprocess.run([PYTHON, "-m", "stonks_tui", "--state-dir", str(state), "--demo", *args], env=env,
-                          capture_output=True, text=True, timeout=300)
-
-
 def test_the_kargo_resources_wait_until_the_webhooks_answer(tmp_path: Path) -> None:
-    r = run(tmp_path, "install", "--yes", faults=NOT_YET)
+    r = run_demo(tmp_path, "install", "--yes", STONKS_SIM_FAULTS=NOT_YET)
     assert r.returncode == 0, r.stdout[-3000:]
     waited = [line for line in r.stdout.splitlines() if "waiting   for Kargo's admission webhooks" in line]
     assert len(waited) == 1 and 'failed calling webhook "project.kargo.akuity.io"' in waited[0], r.stdout[-3000:]

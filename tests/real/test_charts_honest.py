@@ -51,22 +51,29 @@ def _workload(sts: dict) -> dict[str, Any]:
     }
 
 
-def test_the_woodpecker_test_chart_makes_what_the_real_chart_makes(built: None, tmp_path: Path) -> None:
-    real_file = RENDERS / "woodpecker-3.6.5.yaml"
+def _both(chart: str, release: str, values_file: str, render_file: str,
+          tmp_path: Path) -> tuple[dict[tuple[str, str], dict], dict[tuple[str, str], dict]]:
+    """(ours, real) by (kind, name): the test chart rendered by the real helm with the install's own values (those
+    the renders were printed with: render --demo's, which name no secrets here; CRDs left out — the tier installs
+    the real ones), and the real chart's render. Skips when ../shared/upstream is not here."""
+    real_file = RENDERS / render_file
     if not real_file.exists():
         pytest.skip(f"{real_file} is not here (../shared/upstream)")
     from stonks_tui.render import render
     from stonks_tui.settings import Settings
 
-    # The values the renders were printed with: the install's own (render --demo), which name no secrets here.
-    values = render(Settings(gitea_public_url="http://127.0.0.1:3000")).values["woodpecker/values.yaml"]
+    values = render(Settings(gitea_public_url="http://127.0.0.1:3000")).values[values_file]
     (tmp_path / "values.yaml").write_text(yaml.safe_dump(values))
     helm = build.COMPONENTS["helm"].binary("helm")
-    out = subprocess.run([str(helm), "template", "woodpecker", str(ROOT / "tests" / "real" / "charts" / "woodpecker"),
-                          "-n", "woodpecker", "-f", str(tmp_path / "values.yaml")], capture_output=True, text=True,
+    out = subprocess.run([str(helm), "template", release, str(ROOT / "tests" / "real" / "charts" / chart),
+                          "-n", release, "-f", str(tmp_path / "values.yaml")], capture_output=True, text=True,
                          timeout=60, check=True).stdout
-    ours = {_key(o): o for o in yaml.safe_load_all(out) if o}
-    real = {_key(o): o for o in yaml.safe_load_all(real_file.read_text()) if o}
+    ours = {_key(o): o for o in yaml.safe_load_all(out) if o and o.get("kind") != "CustomResourceDefinition"}
+    return ours, {_key(o): o for o in yaml.safe_load_all(real_file.read_text()) if o}
+
+
+def test_the_woodpecker_test_chart_makes_what_the_real_chart_makes(built: None, tmp_path: Path) -> None:
+    ours, real = _both("woodpecker", "woodpecker", "woodpecker/values.yaml", "woodpecker-3.6.5.yaml", tmp_path)
     assert sorted(ours) == sorted(real)
     pods = [o["spec"]["template"]["spec"] for o in real.values() if o["kind"] == "StatefulSet"]
     our_pods = [o["spec"]["template"]["spec"] for o in ours.values() if o["kind"] == "StatefulSet"]
@@ -105,20 +112,7 @@ def test_the_kargo_test_chart_makes_what_the_product_relies_on_as_the_real_chart
     """Kargo v1.11.0 renders 98 objects; the test chart makes those the install, its checks and its teardown touch:
     the four Deployments it waits for, the ServiceAccount Kargo's management controller holds with its finalizer
     (found by its component label), and the admission webhooks every Project and Stage write goes through."""
-    real_file = RENDERS / "kargo-1.11.0.yaml"
-    if not real_file.exists():
-        pytest.skip(f"{real_file} is not here (../shared/upstream)")
-    from stonks_tui.render import render
-    from stonks_tui.settings import Settings
-
-    values = render(Settings(gitea_public_url="http://127.0.0.1:3000")).values["kargo/values.yaml"]
-    (tmp_path / "values.yaml").write_text(yaml.safe_dump(values))
-    helm = build.COMPONENTS["helm"].binary("helm")
-    out = subprocess.run([str(helm), "template", "kargo", str(ROOT / "tests" / "real" / "charts" / "kargo"),
-                          "-n", "kargo", "-f", str(tmp_path / "values.yaml")], capture_output=True, text=True,
-                         timeout=60, check=True).stdout
-    ours = {_key(o): o for o in yaml.safe_load_all(out) if o and o.get("kind") != "CustomResourceDefinition"}
-    real = {_key(o): o for o in yaml.safe_load_all(real_file.read_text()) if o}
+    ours, real = _both("kargo", "kargo", "kargo/values.yaml", "kargo-1.11.0.yaml", tmp_path)
     relied_on = {("Deployment", n) for n in ("kargo-api", "kargo-controller", "kargo-management-controller",
                                               "kargo-webhooks-server")}
     relied_on |= {("ServiceAccount", "kargo-controller"), ("MutatingWebhookConfiguration", "kargo"),
@@ -140,20 +134,7 @@ def test_the_argocd_test_chart_makes_what_the_product_relies_on_as_the_real_char
                                                                                        tmp_path: Path) -> None:
     """Argo CD 7.9.1: the three workloads the install waits for, and the pre-install/pre-upgrade hook Job helm runs
     (and waits for) before every install and upgrade of the chart, with its account and RBAC."""
-    real_file = RENDERS / "argo-cd-7.9.1.yaml"
-    if not real_file.exists():
-        pytest.skip(f"{real_file} is not here (../shared/upstream)")
-    from stonks_tui.render import render
-    from stonks_tui.settings import Settings
-
-    values = render(Settings(gitea_public_url="http://127.0.0.1:3000")).values["argocd/values.yaml"]
-    (tmp_path / "values.yaml").write_text(yaml.safe_dump(values))
-    helm = build.COMPONENTS["helm"].binary("helm")
-    out = subprocess.run([str(helm), "template", "argocd", str(ROOT / "tests" / "real" / "charts" / "argo-cd"),
-                          "-n", "argocd", "-f", str(tmp_path / "values.yaml")], capture_output=True, text=True,
-                         timeout=60, check=True).stdout
-    ours = {_key(o): o for o in yaml.safe_load_all(out) if o and o.get("kind") != "CustomResourceDefinition"}
-    real = {_key(o): o for o in yaml.safe_load_all(real_file.read_text()) if o}
+    ours, real = _both("argo-cd", "argocd", "argocd/values.yaml", "argo-cd-7.9.1.yaml", tmp_path)
     waited = {("Deployment", "argocd-server"), ("Deployment", "argocd-repo-server"),
               ("StatefulSet", "argocd-application-controller")}
     hooks = {key for key, obj in real.items() if "helm.sh/hook" in (obj["metadata"].get("annotations") or {})}
