@@ -110,6 +110,29 @@ def _read_timeout_is_final() -> type:
     return Retry_
 
 
+def _exec_socket(configuration: Any, namespace: str, pod: str, command: list[str], *, stdin: bool) -> Any:
+    """The exec API's websocket, opened as the library's stream() opens it but without the typed CoreV1Api: that
+    module builds a pydantic schema for each of its hundreds of methods when imported (~0.35 s of CPU), which every
+    engine paid at its start for this one call. The URL and headers are those CoreV1Api serialises (v37)."""
+    from urllib.parse import quote, urlencode
+
+    from kubernetes.client.exceptions import ApiException
+    from kubernetes.stream.ws_client import WSClient, get_websocket_url
+
+    query = [("command", part) for part in command]
+    query += [("stderr", "true"), ("stdin", "true" if stdin else "false"), ("stdout", "true"), ("tty", "false")]
+    url = (f"{configuration.host}/api/v1/namespaces/{quote(namespace, safe='')}/pods/{quote(pod, safe='')}/exec?"
+           + urlencode(query, quote_via=quote))
+    headers = {}
+    token = configuration.get_api_key_with_prefix("BearerToken", alias="authorization")
+    if token:
+        headers["authorization"] = token
+    try:
+        return WSClient(configuration, get_websocket_url(url), headers, capture_all=True)
+    except Exception as exc:  # as the library's websocket_call reports a websocket that cannot open
+        raise ApiException(status=0, reason=str(exc)) from exc
+
+
 class KubeClient:
     def __init__(self, kubeconfig: str | None = None, context: str | None = None,
                  cache_dir: Path | None = None) -> None:
@@ -453,15 +476,7 @@ class KubeClient:
         the command is part of the request URL, which API servers log."""
 
         def call() -> tuple[int, str]:
-            from kubernetes import client
-            from kubernetes.stream import stream
-
-            # stream() patches the ApiClient it is given while it runs: a private one keeps the other steps'
-            # concurrent requests off the websocket path.
-            api = client.ApiClient(configuration=self.api_client.configuration)
-            core = client.CoreV1Api(api)
-            resp = stream(core.connect_get_namespaced_pod_exec, pod, namespace, command=command, stderr=True,
-                          stdin=stdin is not None, stdout=True, tty=False, _preload_content=False)
+            resp = _exec_socket(self.api_client.configuration, namespace, pod, command, stdin=stdin is not None)
             try:
                 if stdin is not None:
                     resp.write_stdin(stdin)
@@ -474,7 +489,6 @@ class KubeClient:
                 output = resp.read_all()
             finally:
                 resp.close()
-                api.close()
             if isinstance(status, str):
                 raise StepFailed(f"cannot run {command[0]!r} in pod {namespace}/{pod}: {status}",
                                  hint="the pod's image may not have it (Gitea's rootful image has su and gitea)")
