@@ -67,11 +67,15 @@ def test_install_completes(demo: dict) -> None:
 
 
 def test_second_run_applies_nothing_and_plan_is_empty(demo: dict) -> None:
+    argv_log = demo["state"] / "demo" / "helm-argv.jsonl"
+    before = len(argv_log.read_text().splitlines())
     again = run(demo["state"], "install", "--yes", "--quiet", env=demo["env"])
     demo["outputs"].append(again)
     # Nothing applied: 18 steps found done, and verify ran its live checks (its check is its work).
     assert again.returncode == 0 and "(18 unchanged, 1 ok)" in again.stdout, again.stdout[-2000:]
-    argv_log = demo["state"] / "demo" / "helm-argv.jsonl"
+    # preflight's listing, and one for the run's checks asked ahead (each release step and ARC's asked its own: 5).
+    lists = [line for line in argv_log.read_text().splitlines()[before:] if '"list"' in line]
+    assert len(lists) == 2, lists
     before = len(argv_log.read_text().splitlines())
     plan = run(demo["state"], "plan", env=demo["env"])
     demo["outputs"].append(plan)

@@ -170,15 +170,22 @@ class HelmClient:
     async def releases(self) -> list[dict[str, Any]]:
         """Every release in every state: `helm list` alone hides pending-install/-upgrade/-rollback and
         uninstalling (pkg/action/list.go), which is exactly what an interrupted run leaves behind.
-        With `share_listings` (a plan: read-only, one picture of the cluster) every caller shares one listing —
-        one helm process instead of one per step. Never during a run: a step that has just changed a release must
-        not read a listing begun before its change."""
+        With `share_listings` (a plan, or a run's checks asked ahead of it: read-only, one picture of the cluster)
+        every caller shares one listing — one helm process instead of one per step. Never once a run applies
+        anything: a step that has just changed a release must not read a listing begun before its change."""
         if not self.share_listings:
             return await self._list()
         listing = self._listing
         if listing is None or (listing.done() and (listing.cancelled() or listing.exception() is not None)):
             self._listing = asyncio.ensure_future(self._list())
         return list(await asyncio.shield(self._listing))
+
+    def share(self, on: bool) -> None:
+        """Every caller of releases() shares one listing from now (read-only readers of one picture of the cluster:
+        a plan, a run's checks asked ahead), or no more: the next caller lists afresh."""
+        self.share_listings = on
+        if not on:
+            self._listing = None
 
     async def _list(self) -> list[dict[str, Any]]:
         # Every state, asked by name: helm 3 lists deployed and failed releases unless told `--all`, and helm 4

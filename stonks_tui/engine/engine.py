@@ -56,7 +56,7 @@ class RunSummary:
 class Engine:
     def __init__(self, plan: Plan, ctx: StepContext, journal: Journal, *, concurrency: int = 4,
                  log_dir: Path | None = None, listeners: list[Listener] | None = None,
-                 settle_timeout: float = 30.0) -> None:
+                 settle_timeout: float = 30.0, one_picture: Callable[[bool], None] | None = None) -> None:
         if concurrency < 1:
             raise ValueError("concurrency must be at least 1")
         self.plan = plan
@@ -72,6 +72,7 @@ class Engine:
         # Ask every check at once when the last run finished them all (speculation.py); off: strictly in order.
         self.speculate = True
         self._ahead: Ahead | None = None
+        self._one_picture = one_picture  # the clients' shared reads while checks are asked ahead (on/off)
 
     # -- listeners ----------------------------------------------------------------------------------------
     def subscribe(self, listener: Listener) -> None:
@@ -111,7 +112,8 @@ class Engine:
         outcomes = summary.outcomes
         pending = list(ids)
         if speculate:
-            self._ahead = Ahead([self.plan.by_id[sid] for sid in ids], self._step_context, len(ids))
+            self._ahead = Ahead([self.plan.by_id[sid] for sid in ids], self._step_context, len(ids),
+                                one_picture=self._one_picture)
         try:
             while True:
                 self._block_dependants(pending, outcomes)

@@ -37,8 +37,13 @@ class DeferredLog:
 
 
 class Ahead:
-    def __init__(self, steps: list[Step], make_ctx: Callable[[str, DeferredLog], StepContext], limit: int) -> None:
+    def __init__(self, steps: list[Step], make_ctx: Callable[[str, DeferredLog], StepContext], limit: int, *,
+                 one_picture: Callable[[bool], None] | None = None) -> None:
         self.applied = False  # a step of this run started to apply: every result still ahead is stale
+        # Readers of one picture of the world may share what they read (one `helm list`): until something applies.
+        self._one_picture = one_picture
+        if one_picture is not None:
+            one_picture(True)
         self._gate = asyncio.Semaphore(limit)
         self._tasks: dict[str, tuple[asyncio.Task[CheckResult | None], StepContext, DeferredLog]] = {}
         for step in steps:
@@ -69,6 +74,9 @@ class Ahead:
     def stop(self) -> None:
         """Something applies: the checks still ahead would read a world about to change."""
         self.applied = True
+        if self._one_picture is not None:
+            self._one_picture(False)
+            self._one_picture = None
         for task, _, _ in self._tasks.values():
             task.cancel()
         self._tasks.clear()
