@@ -129,14 +129,15 @@ class StonksApp(App[int]):
             # The run is the engine process's: the terminal going ends this client only (no cancel), at once —
             # and for certain: a write to the dead terminal (Textual's writer thread restoring the mouse mode) or a
             # helper thread must not keep it alive. The keyring is flushed first; nothing else here needs saving.
-            import os
             import threading
+
+            from stonks_tui.prompt_exit import leave_now
 
             def leave_for_certain() -> None:
                 time.sleep(2.0)
                 with contextlib.suppress(Exception):
                     self.runner.secret_store().flush(timeout=1.0)
-                os._exit(129)
+                leave_now(129)
 
             threading.Thread(target=leave_for_certain, name="hang-up", daemon=True).start()
             self.exit(129, return_code=129)
