@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 from stonks_tui.engine.step import Change, CheckResult, NotDone, StepContext
 from stonks_tui.errors import StepFailed
 from stonks_tui.inventory import foreign_namespaces, made_by_install
@@ -18,12 +20,10 @@ class Namespaces(ManifestStep):
 
     async def objects(self, ctx: StepContext) -> list[dict]:
         kube = runtime(ctx).kube()
-        out = []
-        for obj in await super().objects(ctx):
-            live = await kube.get("v1", "Namespace", obj["metadata"]["name"])
-            if live is None or made_by_install(live):
-                out.append(obj)
-        return out
+        wanted = await super().objects(ctx)
+        # Asked at once: one after another, the namespaces step was the last of a no-op run's checks to answer.
+        lives = await asyncio.gather(*(kube.get("v1", "Namespace", obj["metadata"]["name"]) for obj in wanted))
+        return [obj for obj, live in zip(wanted, lives, strict=True) if live is None or made_by_install(live)]
 
     async def apply(self, ctx: StepContext) -> None:
         await super().apply(ctx)
