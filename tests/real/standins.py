@@ -158,9 +158,11 @@ def cert_manager(cluster: Cluster) -> None:
 _deleting_since: dict[str, float] = {}
 
 
-def kargo_controller(cluster: Cluster) -> None:
+def kargo_controller(cluster: Cluster) -> float | None:
+    """Its finalizer on each Stage; taken off a deleted Stage a moment later (then it looks again: 0.5 s)."""
     if cluster.get("/apis/apiextensions.k8s.io/v1/customresourcedefinitions/stages.kargo.akuity.io") is None:
-        return
+        return None
+    again = None
     for stage in _items(cluster, "/apis/kargo.akuity.io/v1alpha1/stages"):
         meta = stage["metadata"]
         path = f"/apis/kargo.akuity.io/v1alpha1/namespaces/{meta['namespace']}/stages/{meta['name']}"
@@ -173,6 +175,9 @@ def kargo_controller(cluster: Cluster) -> None:
         first = _deleting_since.setdefault(meta["uid"], time.monotonic())
         if time.monotonic() - first > 1.5:
             _patch(cluster, path, {"metadata": {"finalizers": [f for f in fins if f != KARGO_FINALIZER] or None}})
+        else:
+            again = 0.5
+    return again
 
 
 def kargo_management(cluster: Cluster) -> None:
@@ -245,13 +250,23 @@ def kubelet_readiness(cluster: Cluster) -> None:
 
 
 def start_all(cluster: Cluster, *, arc: bool = True) -> None:
-    cluster.loop("provisioner", 0.3, lambda: provision(cluster))
-    cluster.loop("kubelet-readiness", 1.0, lambda: kubelet_readiness(cluster))
-    cluster.loop("cert-manager", 0.5, lambda: cert_manager(cluster))
-    cluster.loop("kargo-controller", 0.5, lambda: kargo_controller(cluster))
-    cluster.loop("kargo-management-controller", 0.5, lambda: kargo_management(cluster))
+    # Each reconciles when what it reads changes, as the controllers it stands for do (informers, not polling).
+    cluster.loop("provisioner", 0.3, lambda: provision(cluster),
+                 watch=("/apis/storage.k8s.io/v1/storageclasses", "/api/v1/persistentvolumeclaims",
+                        "/api/v1/persistentvolumes"))
+    cluster.loop("kubelet-readiness", 1.0, lambda: kubelet_readiness(cluster), watch=("/api/v1/nodes", "/api/v1/pods"))
+    cluster.loop("cert-manager", 0.5, lambda: cert_manager(cluster),
+                 watch=("/apis/cert-manager.io/v1/clusterissuers", "/apis/networking.k8s.io/v1/ingresses",
+                        "/api/v1/secrets"))
+    cluster.loop("kargo-controller", 0.5, lambda: kargo_controller(cluster),
+                 watch=("/apis/kargo.akuity.io/v1alpha1/stages",))
+    cluster.loop("kargo-management-controller", 0.5, lambda: kargo_management(cluster),
+                 watch=("/apis/apps/v1/namespaces/kargo/deployments", "/api/v1/namespaces/kargo/serviceaccounts",
+                        "/apis/kargo.akuity.io/v1alpha1/projects", "/api/v1/namespaces"))
     if arc:
-        cluster.loop("arc-controller", 0.3, lambda: arc_controller(cluster))
+        cluster.loop("arc-controller", 0.3, lambda: arc_controller(cluster),
+                     watch=("/apis/apps/v1/deployments", f"{ARC}/autoscalingrunnersets",
+                            f"{ARC}/ephemeralrunnersets", f"{ARC}/autoscalinglisteners"))
 
 
 def preconditions() -> list[dict[str, Any]]:
