@@ -122,7 +122,7 @@ class Runner:
         unlocked = asyncio.ensure_future(asyncio.to_thread(self._secrets_known, ctx))
         rt = ctx.clients.get("runtime")
         if rt is not None:
-            rt.helm().share(True)  # all at one instant: one `helm list` for every step that asks
+            rt.one_picture(True)  # all at one instant: one `helm list` for every step that asks
 
         async def one(step: Any) -> list[Change] | str:
             if step.reads_secrets:
@@ -475,6 +475,6 @@ def _ensure_io_threads() -> None:
 def _one_picture(ctx: StepContext) -> Callable[[bool], None] | None:
     """While a run's checks are asked ahead, all at once (engine/speculation.py), they read the cluster as one
     picture: one `helm list` for the three release steps and ARC's, not four (~0.12 s of CPU each, on a machine
-    the cluster shares). Their answers are dropped the moment anything applies, and so is the shared listing."""
+    the cluster shares). Their answers are dropped the moment anything applies, and so is what they shared."""
     rt = ctx.clients.get("runtime")
-    return None if rt is None else (lambda on: rt.helm().share(on))
+    return None if rt is None else rt.one_picture

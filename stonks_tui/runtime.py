@@ -32,6 +32,16 @@ class Runtime:
     # shown (the session's options carried); the bare command when no session says otherwise.
     command: Any = None
     _clients: dict[str, Any] = field(default_factory=dict)
+    # Readers of one picture of the world (a plan; a run's checks asked ahead of it, until something applies)
+    # share what cannot change under them: one `helm list`, and which API groups the cluster does not serve.
+    _one_picture: bool = False
+
+    def one_picture(self, on: bool) -> None:
+        self._one_picture = on
+        for client in self._clients.values():
+            share = getattr(client, "share", None)
+            if share is not None:
+                share(on)
 
     def cmd(self, name: str, *, ticks: bool = True) -> str:
         return (self.command or bare_command)(name, ticks=ticks)
@@ -52,6 +62,7 @@ class Runtime:
 
             cache = self.state_dir / "cache" if self.state_dir else None
             self._clients["kube"] = KubeClient(self.kubeconfig, self.context, cache)
+            self._clients["kube"].share(self._one_picture)
         return self._clients["kube"]
 
     def helm(self) -> Any:
@@ -59,6 +70,7 @@ class Runtime:
             from stonks_tui.clients.helm import HelmClient
 
             self._clients["helm"] = HelmClient(kube_context=self.context, env=self.env)
+            self._clients["helm"].share(self._one_picture)
         return self._clients["helm"]
 
     def gitea(self, settings: Settings) -> Any:
@@ -91,10 +103,18 @@ def runtime(ctx: StepContext) -> Runtime:
 
 
 async def cluster_facts(ctx: StepContext) -> ClusterFacts:
-    """Facts rendering depends on, read once per run: does the pipeline storage class do RWX?"""
+    """Facts rendering depends on, read once per run: does the pipeline storage class do RWX? The read itself is
+    what is kept: steps asking at once (a plan, checks asked ahead) listed the StorageClasses six times before
+    the first answer was kept."""
+    import asyncio
+
     cached = ctx.clients.get("facts")
-    if cached is not None:
-        return cached
+    if cached is None or (cached.done() and (cached.cancelled() or cached.exception() is not None)):
+        cached = ctx.clients["facts"] = asyncio.ensure_future(_read_facts(ctx))
+    return await asyncio.shield(cached)
+
+
+async def _read_facts(ctx: StepContext) -> ClusterFacts:
     from stonks_tui.render import RWX_PROVISIONERS
 
     kube = runtime(ctx).kube()
@@ -106,9 +126,7 @@ async def cluster_facts(ctx: StepContext) -> ClusterFacts:
         if (name and sc["metadata"]["name"] == name) or (not name and default == "true"):
             chosen = sc
     rwx = bool(chosen) and any(p in (chosen or {}).get("provisioner", "") for p in RWX_PROVISIONERS)
-    facts = ClusterFacts(rwx=rwx)
-    ctx.clients["facts"] = facts
-    return facts
+    return ClusterFacts(rwx=rwx)
 
 
 async def rendered(ctx: StepContext) -> Rendered:

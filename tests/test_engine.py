@@ -427,3 +427,26 @@ async def test_a_step_whose_check_is_its_work_reports_what_it_ran_not_already_do
     lines = [e.line for e in events if isinstance(e, LogLine) and e.step_id == "verify"]
     assert summary.ok and finished["verify"] == "ok" and "13 live checks pass" in lines
     assert not any("already done" in line for line in lines)
+
+
+async def test_steps_asking_at_once_read_the_cluster_facts_once() -> None:
+    """Rendering depends on one cluster fact (does the pipeline storage class do RWX?), read once per run — but
+    steps asking at once (a plan, checks asked ahead) each listed the StorageClasses before the first answer was
+    kept: six lists per plan. The read itself is shared."""
+    from stonks_tui.runtime import Runtime, cluster_facts
+
+    lists: list[str] = []
+
+    class Kube:
+        async def list(self, api_version: str, kind: str) -> list[dict]:
+            lists.append(kind)
+            await asyncio.sleep(0.01)
+            return [{"metadata": {"name": "longhorn", "annotations": {
+                "storageclass.kubernetes.io/is-default-class": "true"}}, "provisioner": "driver.longhorn.io"}]
+
+    ctx = make_ctx()
+    rt = Runtime(context="x")
+    rt._clients["kube"] = Kube()
+    ctx.clients["runtime"] = rt
+    facts = await asyncio.gather(*(cluster_facts(ctx.for_step(f"s{i}", log=lambda _l: None)) for i in range(6)))
+    assert lists == ["StorageClass"] and all(f.rwx for f in facts), lists

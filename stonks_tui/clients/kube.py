@@ -162,6 +162,7 @@ class KubeClient:
         # The dynamic client's lazy discovery cache is not thread-safe: an unknown kind invalidates and rebuilds
         # it while other threads read it (KeyError 'apis'). Steps and checks run concurrently, so serialise it.
         self._discovery = threading.RLock()
+        self._unserved: set[str] | None = None  # share(): group/versions found not served, while one picture
 
     @property
     def dyn(self) -> Any:
@@ -221,9 +222,18 @@ class KubeClient:
             # such kind: a plan asking for legacy ARC's five kinds on a cluster without them rediscovered five
             # times (a third of a no-op plan on the real tier). A group/version the cache does not list is first
             # asked of the API server itself, one small GET: not served means the kind is not there either.
-            if not self._listed(dyn, api_version) and not self._served(dyn, api_version):
-                raise ResourceNotFoundError(f"{api_version} is not served by the cluster (kind {kind})")
+            if not self._listed(dyn, api_version):
+                unserved = self._unserved
+                if (unserved is not None and api_version in unserved) or not self._served(dyn, api_version):
+                    if unserved is not None:
+                        unserved.add(api_version)  # one picture: legacy ARC's five kinds, one GET (five before)
+                    raise ResourceNotFoundError(f"{api_version} is not served by the cluster (kind {kind})")
             return dyn.resources.get(api_version=api_version, kind=kind)
+
+    def share(self, on: bool) -> None:
+        """While readers share one picture of the cluster (Runtime.one_picture), a group/version found not served
+        is not asked again; off, every answer is the server's own again (a chart may install CRDs)."""
+        self._unserved = set() if on else None
 
     @staticmethod
     def _listed(dyn: Any, api_version: str) -> bool:

@@ -311,3 +311,29 @@ async def test_a_kind_the_cluster_does_not_serve_costs_one_request_not_a_redisco
     assert await kube.list("example.stonks.test/v1alpha1", "Widget") == []  # served now: found, not refused
     assert len(refreshed) == before + 1
     kube.close()
+
+
+async def test_while_one_picture_is_read_an_unserved_group_is_asked_once(world: World, tmp_path: Path,
+                                                                         monkeypatch) -> None:
+    """A plan (and a run's checks asked ahead) read one picture of the cluster: legacy ARC's group, not served, was
+    asked of the API server once per kind (five GETs per plan). Shared, once; not shared, every answer is the
+    server's again — a CRD created meanwhile (a chart's) is found."""
+    from stonks_tui.clients.kube import KubeClient
+    from stonks_tui.sim.kinds import crd
+
+    asked: list[str] = []
+    served = KubeClient._served
+    monkeypatch.setattr(KubeClient, "_served", staticmethod(lambda dyn, gv: (asked.append(gv), served(dyn, gv))[1]))
+    kube = KubeClient(str(world.kubeconfig), "stonks-demo", tmp_path / "cache")
+    kube.share(True)
+    for kind in ("RunnerDeployment", "RunnerSet", "HorizontalRunnerAutoscaler", "RunnerReplicaSet", "Runner"):
+        assert await kube.list("actions.summerwind.dev/v1alpha1", kind) == []
+    assert asked == ["actions.summerwind.dev/v1alpha1"]
+    kube.share(False)
+    client.ApiextensionsV1Api(kube.api_client).create_custom_resource_definition(
+        crd("actions.summerwind.dev", "runners", "Runner"))
+    wait_until(lambda: ("actions.summerwind.dev", "runners") in world.store.objects)
+    assert await kube.list("actions.summerwind.dev/v1alpha1", "Runner") == []  # asked again: served now
+    assert asked == ["actions.summerwind.dev/v1alpha1"] * 2
+    kube.close()
+
