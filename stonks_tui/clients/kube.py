@@ -293,7 +293,7 @@ class KubeClient:
         return await self._call(f"list {kind}", call)
 
     # -- writes -------------------------------------------------------------------------------------------
-    async def apply(self, obj: Obj, *, dry_run: bool = False, force: bool = True) -> tuple[str, Obj]:
+    async def apply(self, obj: Obj, *, force: bool = True) -> tuple[str, Obj]:
         """Server-side apply; returns (created | updated | unchanged, the object as the server has it)."""
         meta = obj["metadata"]
         ref = describe_ref(obj)
@@ -305,15 +305,26 @@ class KubeClient:
 
             with contextlib.suppress(NotFoundError):
                 before_rv = res.get(name=meta["name"], namespace=meta.get("namespace")).metadata.resourceVersion
-            kwargs: dict[str, Any] = {"field_manager": FIELD_MANAGER, "force_conflicts": force}
-            if dry_run:
-                kwargs["dry_run"] = "All"
-            result = self.dyn.server_side_apply(res, body=obj, namespace=meta.get("namespace"), **kwargs).to_dict()
+            result = self.dyn.server_side_apply(res, body=obj, namespace=meta.get("namespace"),
+                                                field_manager=FIELD_MANAGER, force_conflicts=force).to_dict()
             if before_rv is None:
                 return "created", result
             return ("unchanged" if result["metadata"]["resourceVersion"] == before_rv else "updated"), result
 
         return await self._call(f"apply {ref}", call)
+
+    async def would_be(self, obj: Obj, *, force: bool = True) -> Obj:
+        """The object as a server-side apply would leave it (a dry run: nothing is stored). Without apply()'s
+        read of the object first: its caller has read it already (one GET per object of every plan and check)."""
+        meta = obj["metadata"]
+
+        def call() -> Obj:
+            res = self.resource(obj["apiVersion"], obj["kind"])
+            return self.dyn.server_side_apply(res, body=obj, namespace=meta.get("namespace"),
+                                              field_manager=FIELD_MANAGER, force_conflicts=force,
+                                              dry_run="All").to_dict()
+
+        return await self._call(f"apply {describe_ref(obj)} (dry run)", call)
 
     async def create(self, obj: Obj) -> Obj:
         """POST an object (used for reviews such as SelfSubjectAccessReview, which are never stored)."""

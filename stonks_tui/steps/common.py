@@ -60,7 +60,7 @@ async def object_change(ctx: StepContext, obj: dict) -> tuple[str, list[str]]:
     if live is None:
         return "create", []
     resolved = resolve_secrets(obj, ctx.secrets.get)
-    _, would = await kube.apply(resolved, dry_run=True)
+    would = await kube.would_be(resolved)
     diff = field_diff(live, would)
     return ("unchanged", []) if not diff else ("update", diff)
 
