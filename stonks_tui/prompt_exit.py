@@ -3,8 +3,9 @@
 Blocking calls (the kubernetes client, keyring, DNS) run in asyncio's default executor. `asyncio.run` joins that
 executor when it returns, and the interpreter joins its threads again at exit: a call blocked on a silent API
 server kept `install` (and the wizard after ctrl+q) alive for minutes after it had said everything. Here the
-executor is let go without waiting (work not started is dropped), and `finish()` ends the process at once if a
-worker is still blocked — after stdout and stderr are flushed and every caller has closed its files and keyring.
+executor is let go without waiting (work not started is dropped), and `finish()` ends the process at once —
+after the atexit handlers, stdout and stderr flushed, every caller having closed its files and keyring — without
+the interpreter's teardown of its modules.
 """
 
 from __future__ import annotations
@@ -43,15 +44,13 @@ NATIVE_WORK = ("keyring-unlock",)
 
 
 def finish(code: int) -> None:
-    """Exit with `code` now if a worker thread is still blocked (else return: the normal exit is just as quick)."""
+    """Exit with `code` now, a command's work done — whatever a worker thread is still blocked on, and without the
+    interpreter's own teardown: freeing the ~900 modules a command imports took 0.10-0.15 s after its last line
+    (measured: 7 ms with os._exit), on every command's wall time. Nothing is left for it to do: every caller has
+    closed its files and flushed its keyring, and the atexit handlers still run (leave_now)."""
     native = [t for t in threading.enumerate() if t.name in NATIVE_WORK and t.is_alive()]
     for thread in native:
         thread.join(timeout=3.0)  # one Argon2 derivation takes well under a second
-    stuck = [t for t in threading.enumerate()
-             if t is not threading.main_thread() and t.is_alive() and not t.daemon and t.name.startswith("asyncio")]
-    stuck += [t for t in native if t.is_alive()]
-    if not stuck:
-        return
     leave_now(code)
 
 
