@@ -136,6 +136,8 @@ class Runner:
         try:
             answers = await asyncio.gather(*(one(step) for step in plan))
         finally:
+            if rt is not None:
+                rt.one_picture(False)  # the runtime outlives this plan (the wizard runs with it next)
             await self._close(ctx)
         await unlocked  # every stored secret in the redactor before a text is shown
         return [(step.id, ctx.redact(a) if isinstance(a, str) else a) for step, a in zip(plan, answers, strict=True)]
