@@ -5,7 +5,28 @@ simulated cluster's etcd may hold Kubernetes Secrets' base64 values, not plain o
 from __future__ import annotations
 
 import base64
+import time
 from pathlib import Path
+
+
+def engines_gone(state: Path, timeout: float = 15.0) -> None:
+    """Wait until no engine process of this state dir runs. An engine lingers a moment after its clients heard the
+    run's end, removing its socket and record (engine.json): a client that has exited does not mean its files are
+    still. Read before that, a listed file could be gone when read."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        running = False
+        for proc in Path("/proc").iterdir():
+            if not proc.name.isdigit():
+                continue
+            try:
+                argv = (proc / "cmdline").read_bytes().split(b"\0")
+            except OSError:
+                continue
+            running = running or (b"engine-serve" in argv and any(str(state).encode() in a for a in argv))
+        if not running:
+            return
+        time.sleep(0.05)
 
 
 def stored_secrets(state: Path) -> dict[str, str]:
@@ -24,6 +45,7 @@ def assert_no_secret_leaked(state: Path, captured: str) -> dict[str, str]:
     secrets = {k: v for k, v in stored_secrets(state).items() if len(v) >= 6 and not k.endswith("client-id")}
     argv_file = state / "demo" / "helm-argv.jsonl"
     argv = argv_file.read_text() if argv_file.exists() else ""
+    engines_gone(state)
     files = [p for p in state.rglob("*") if p.is_file() and p.name != "secrets.cryptfile"]
     contents = {p: p.read_bytes() for p in files}
     for name, value in secrets.items():
