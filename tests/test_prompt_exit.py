@@ -1,6 +1,6 @@
 """A command that ends while a worker thread is still blocked leaves at once (prompt_exit.finish) — and still runs
 its atexit handlers: the kubernetes library removes with one the files it wrote the kubeconfig's certificate and
-key data to. Each `plan` on the real tier that ended this way left the cluster's CA in /tmp (337 files in a day);
+key data to. Each `plan` on the real tier that ended this way left the cluster's CA in /tmp (278 files in a day);
 from a k3s kubeconfig it would leave the admin's private key."""
 
 from __future__ import annotations
