@@ -9,23 +9,29 @@ import time
 from pathlib import Path
 
 
+def engine_pids(state: Path) -> list[int]:
+    """The engine processes of this state dir, by their command line (`engine-serve` and the state dir, as the
+    client resolves it) — not by their record: there is none while one starts, nor once it has let go."""
+    state_arg = str(Path(state).resolve()).encode()
+    pids = []
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit():
+            continue
+        try:
+            argv = (proc / "cmdline").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if b"engine-serve" in argv and state_arg in argv:
+            pids.append(int(proc.name))
+    return pids
+
+
 def engines_gone(state: Path, timeout: float = 15.0) -> None:
     """Wait until no engine process of this state dir runs. An engine lingers a moment after its clients heard the
     run's end, removing its socket and record (engine.json): a client that has exited does not mean its files are
     still. Read before that, a listed file could be gone when read."""
     deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        running = False
-        for proc in Path("/proc").iterdir():
-            if not proc.name.isdigit():
-                continue
-            try:
-                argv = (proc / "cmdline").read_bytes().split(b"\0")
-            except OSError:
-                continue
-            running = running or (b"engine-serve" in argv and any(str(state).encode() in a for a in argv))
-        if not running:
-            return
+    while engine_pids(state) and time.monotonic() < deadline:
         time.sleep(0.05)
 
 

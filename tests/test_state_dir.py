@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import PYTHON
+from tests.leaks import engines_gone
 
 
 def _env(**extra: str) -> dict[str, str]:
@@ -30,6 +31,7 @@ def test_everything_the_tool_writes_is_private(tmp_path: Path) -> None:
     state = tmp_path / "state"
     r = cli(state, "install", "--yes", "--quiet")
     assert r.returncode == 0, r.stdout[-2000:]
+    engines_gone(state)  # it lingers a moment, removing its socket and record, after its client has returned
     loose = [f"{stat.filemode(p.lstat().st_mode)} {p.relative_to(state)}" for p in [state, *state.rglob("*")]
              if not p.is_symlink() and p.lstat().st_mode & 0o077]
     assert not loose, loose[:20]  # step logs, cache/, journals, the demo world: 0600 files, 0700 directories

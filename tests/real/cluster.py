@@ -287,13 +287,13 @@ class Cluster:
         wait_until(f"{path} deleted", lambda: self.get(path) is None, timeout)
 
     # --- background helpers --------------------------------------------------------------------------------
-    def loop(self, name: str, every: float, fn: Any, *, watch: tuple[str, ...] = ()) -> None:
-        """Run `fn` in a thread until the cluster stops (a stand-in controller). With `watch` (collection paths) it
-        runs as an informer-driven controller reconciles: when one of them changes (and on each watch's start,
-        every WATCH_SECONDS at most: its resync), then no sooner than `every` seconds after its last run — or
-        after the seconds it returns, for what it waits on the clock (a finalizer held a moment). Without: every
-        `every` seconds. Polling every collection several times a second (~40 lists a second) cost this process
-        and kube-apiserver a fifth of a core, idle, beside the product being measured."""
+    def loop(self, name: str, every: float, fn: Any, *, watch: tuple[str, ...]) -> None:
+        """Run `fn` in a thread until the cluster stops (a stand-in controller), as an informer-driven controller
+        reconciles: when one of the `watch` collections changes (and on each watch's start, every WATCH_SECONDS at
+        most: its resync), then no sooner than `every` seconds after its last run — or after the seconds it
+        returns, for what it waits on the clock (a finalizer held a moment). Polling every collection several times
+        a second (~40 lists a second) cost this process and kube-apiserver a fifth of a core, idle, beside the
+        product being measured."""
         wake = threading.Event()
         wake.set()  # a first run, whatever is there
         self._wakes.append(wake)  # and a last one, to see the cluster stopping
@@ -304,16 +304,15 @@ class Cluster:
 
         def run() -> None:
             again: float | None = None
-            while not self._stop.is_set():
-                if watch:
-                    wake.wait(again)
-                    wake.clear()
-                if self._stop.wait(0 if watch else every):
+            while True:
+                wake.wait(again)
+                wake.clear()
+                if self._stop.is_set():
                     return
                 again = None
                 with contextlib.suppress(Exception):
                     again = fn()
-                if watch and self._stop.wait(every):  # at most one run per `every`, however many events
+                if self._stop.wait(every):  # at most one run per `every`, however many events
                     return
 
         t = threading.Thread(target=run, name=name, daemon=True)

@@ -15,7 +15,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from tests.leaks import assert_no_secret_leaked
+from tests.leaks import assert_no_secret_leaked, engine_pids
 from tests.reliability.world_state import differences, world_state
 
 
@@ -46,20 +46,12 @@ class Outcome:
 def kill_engine(state: Path) -> None:
     """SIGKILL the engine process running this state dir's demo install, if one runs (its own record says which)."""
     import contextlib
-    import os
     import signal
 
     # By its command line, not only its record: a kill can land while the client is starting it (no record yet).
-    for proc in Path("/proc").iterdir():
-        if not proc.name.isdigit():
-            continue
-        try:
-            argv = (proc / "cmdline").read_bytes().split(b"\0")
-        except OSError:
-            continue
-        if b"engine-serve" in argv and str(state).encode() in argv:
-            with contextlib.suppress(OSError):
-                os.kill(int(proc.name), signal.SIGKILL)
+    for pid in engine_pids(state):
+        with contextlib.suppress(OSError):
+            os.kill(pid, signal.SIGKILL)
 
 
 def kill_anywhere(state: Path, env: dict[str, str], kills: int, seed: int, window: float = 10.0) -> Outcome:
